@@ -1,0 +1,202 @@
+/**
+ * The invoke API, as Function Compute serves it:
+ *   POST /2016-08-15/services/{service}/functions/{name}/invocations   (FC 2.0, `@alicloud/fc2`)
+ *   POST /2023-03-30/functions/{name}/invocations                       (FC 3.0, ACS3-HMAC-SHA256)
+ * Sync answers with the function's result (function errors: 200 + `x-fc-error-type`);
+ * Async (`x-fc-invocation-type: Async`) answers 202 at once and runs from the durable queue.
+ *
+ * Emulator-only routes live under `/-/` (not part of FC's API): fire a timer trigger now,
+ * receive S3 webhook notifications (MinIO, or our embedded server), read an async status.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PayloadTooLargeError } from './async-queue.ts';
+import { verifyFcSignature, type FcAuthFailure } from './fc-signature.ts';
+import type { InvocationResult } from './runtime/function-runtime.ts';
+
+/** FC's limit on a synchronous invocation payload. */
+export const SYNC_PAYLOAD_LIMIT_BYTES = 32 * 1024 * 1024;
+
+export interface InvokeApiCore {
+  readonly accountId: string;
+  readonly credentials: { accessKeyId: string; accessKeySecret: string };
+  hasFunction(name: string): boolean;
+  invokeSync(name: string, event: Buffer, requestId: string): Promise<InvocationResult>;
+  invokeAsync(name: string, event: Buffer, requestId: string): Promise<void>;
+  /** Verifies an ACS3-HMAC-SHA256 request (FC 3.0 API); null when valid. */
+  verifyAcs3(req: { method: string; path: string; query: Record<string, string>; headers: Record<string, string>; body: Buffer }): Promise<FcAuthFailure | null>;
+  fireTimer(functionName: string, triggerName: string): Promise<string | undefined>;
+  acceptS3Notification(body: unknown, keyEncoded: boolean): Promise<number>;
+  asyncStatus(requestId: string): Promise<unknown>;
+  /** Optional bearer token required on `/-/s3-events` (as MinIO's webhook `auth_token`). */
+  readonly webhookToken: string | undefined;
+}
+
+type ApiVersion = '2016-08-15' | '2023-03-30';
+
+function errorBody(version: ApiVersion, code: string, message: string, requestId: string): unknown {
+  return version === '2016-08-15'
+    ? { ErrorCode: code, ErrorMessage: message, RequestId: requestId }
+    : { Code: code, Message: message, RequestId: requestId };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function lowerHeaders(req: http.IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+const ROUTE_2016 = /^\/2016-08-15\/services\/([^/]+)\/functions\/([^/]+)\/invocations$/;
+const ROUTE_2023 = /^\/2023-03-30\/functions\/([^/]+)\/invocations$/;
+
+export async function startInvokeApi(core: InvokeApiCore, host: string, port: number): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    handle(core, req, res).catch((error: unknown) => {
+      if (!res.headersSent) send(res, 500, { ErrorCode: 'InternalServerError', ErrorMessage: String(error) });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  if (path.startsWith('/-/')) return handleAdmin(core, req, res, url);
+
+  const requestId = req.headers['x-fc-request-id']?.toString() || randomUUID();
+  const m2016 = ROUTE_2016.exec(path);
+  const m2023 = m2016 ? null : ROUTE_2023.exec(path);
+  if (!m2016 && !m2023) {
+    send(res, 404, { ErrorCode: 'PathNotSupported', ErrorMessage: `path ${path} is not supported by this emulator` });
+    return;
+  }
+  const version: ApiVersion = m2016 ? '2016-08-15' : '2023-03-30';
+  if (req.method !== 'POST') {
+    send(res, 405, errorBody(version, 'MethodNotAllowed', 'invocations take POST', requestId));
+    return;
+  }
+  const body = await readBody(req, SYNC_PAYLOAD_LIMIT_BYTES);
+  if (!body) {
+    send(res, 400, errorBody(version, 'EntityTooLarge', `payload size exceeds maximum allowed size (${SYNC_PAYLOAD_LIMIT_BYTES} bytes)`, requestId));
+    return;
+  }
+  const headers = lowerHeaders(req);
+  const failure =
+    version === '2016-08-15'
+      ? verifyFcSignature({ method: 'POST', path, headers, body }, core.credentials)
+      : await core.verifyAcs3({ method: 'POST', path, query: Object.fromEntries(url.searchParams), headers, body });
+  if (failure) {
+    send(res, failure.status, errorBody(version, failure.code, failure.message, requestId));
+    return;
+  }
+  const accountHeader = headers['x-fc-account-id'];
+  if (accountHeader && accountHeader !== core.accountId) {
+    send(res, 403, errorBody(version, 'AccessDenied', `account ${accountHeader} is not this emulator's account`, requestId));
+    return;
+  }
+  const rawName = decodeURIComponent(((m2016 ?? m2023) as RegExpExecArray)[m2016 ? 2 : 1] as string);
+  const name = rawName.split('.')[0] as string; // `name.qualifier` → name; every qualifier is LATEST here
+  if (!core.hasFunction(name)) {
+    send(res, 404, errorBody(version, 'FunctionNotFound', `function '${name}' does not exist`, requestId));
+    return;
+  }
+
+  if ((headers['x-fc-invocation-type'] ?? 'Sync').toLowerCase() === 'async') {
+    try {
+      await core.invokeAsync(name, body, requestId);
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) {
+        send(res, 400, errorBody(version, 'EntityTooLarge', `payload size exceeds maximum allowed size (${error.message})`, requestId));
+        return;
+      }
+      throw error;
+    }
+    res.writeHead(202, { 'x-fc-request-id': requestId });
+    res.end();
+    return;
+  }
+
+  const result = await core.invokeSync(name, body, requestId);
+  const base = { 'x-fc-request-id': requestId, 'x-fc-invocation-duration': String(result.durationMs) };
+  if (result.ok) {
+    res.writeHead(200, { ...base, 'content-type': 'application/octet-stream' });
+    res.end(result.payload);
+  } else {
+    send(res, 200, result.error, { ...base, 'x-fc-error-type': result.errorType });
+  }
+}
+
+async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  const path = url.pathname;
+  if (path === '/-/health') {
+    send(res, 200, { ok: true, accountId: core.accountId });
+    return;
+  }
+  const timer = /^\/-\/timers\/([^/]+)\/([^/]+)$/.exec(path);
+  if (timer && req.method === 'POST') {
+    req.resume();
+    const requestId = await core.fireTimer(decodeURIComponent(timer[1] as string), decodeURIComponent(timer[2] as string));
+    if (!requestId) send(res, 404, { ErrorCode: 'TriggerNotFound', ErrorMessage: `no timer trigger ${timer[2]} on function ${timer[1]}` });
+    else send(res, 202, { requestId });
+    return;
+  }
+  if (path === '/-/s3-events' && req.method === 'POST') {
+    if (core.webhookToken && req.headers.authorization !== `Bearer ${core.webhookToken}`) {
+      req.resume();
+      send(res, 401, { ErrorCode: 'Unauthorized', ErrorMessage: 'a valid Bearer token is required' });
+      return;
+    }
+    const body = await readBody(req, 1024 * 1024);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body?.toString('utf8') ?? '');
+    } catch {
+      send(res, 400, { ErrorCode: 'InvalidJSON', ErrorMessage: 'the notification body is not JSON' });
+      return;
+    }
+    // Our embedded server sends raw keys (x-tk-key-encoding: raw); S3 and MinIO URL-encode them.
+    const keyEncoded = req.headers['x-tk-key-encoding'] !== 'raw';
+    const invoked = await core.acceptS3Notification(parsed, keyEncoded);
+    send(res, 200, { invoked });
+    return;
+  }
+  const status = /^\/-\/async\/([^/]+)$/.exec(path);
+  if (status && req.method === 'GET') {
+    const found = await core.asyncStatus(decodeURIComponent(status[1] as string));
+    if (found) send(res, 200, found);
+    else send(res, 404, { ErrorCode: 'NotFound', ErrorMessage: 'no such async request' });
+    return;
+  }
+  send(res, 404, { ErrorCode: 'PathNotSupported', ErrorMessage: `unknown emulator route ${path}` });
+}

@@ -1,0 +1,188 @@
+/**
+ * HTTP triggers: each listens on its own port (each has its own domain in Function Compute),
+ * turns the request into FC 3.0's HTTP event (`version: 'v1'`), invokes the function
+ * synchronously, and turns the response struct back into an HTTP response.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { FunctionSpec, HttpTrigger } from '../config.ts';
+import type { InvocationResult } from '../runtime/function-runtime.ts';
+
+/** FC's limit on a synchronous request body. */
+export const HTTP_TRIGGER_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
+const TEXT_CONTENT_TYPE = /^(text\/|application\/(json|x-ndjson|x-www-form-urlencoded|xml|javascript)|[^;]*\+json|[^;]*\+xml)/i;
+
+export interface FcHttpEvent {
+  version: 'v1';
+  rawPath: string;
+  body: string;
+  isBase64Encoded: boolean;
+  headers: Record<string, string>;
+  queryParameters: Record<string, string>;
+  requestContext: {
+    accountId: string;
+    domainName: string;
+    domainPrefix: string;
+    http: { method: string; path: string; protocol: string; sourceIp: string; userAgent: string };
+    requestId: string;
+    time: string;
+    timeEpoch: string;
+  };
+}
+
+const ResponseStruct = z.object({
+  statusCode: z.number().int().min(100).max(599),
+  headers: z.record(z.string(), z.union([z.string(), z.number(), z.array(z.string())])).optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().optional(),
+});
+
+/** Header names as FC shows them: `content-type` → `Content-Type`. */
+function canonicalHeaderName(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+export function buildHttpEvent(
+  req: http.IncomingMessage,
+  body: Buffer,
+  meta: { accountId: string; domainName: string; domainPrefix: string; requestId: string; now?: Date },
+): FcHttpEvent {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = canonicalHeaderName((req.rawHeaders[i] as string).toLowerCase());
+    const value = req.rawHeaders[i + 1] as string;
+    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+  }
+  const queryParameters: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) {
+    queryParameters[key] = key in queryParameters ? `${queryParameters[key]},${value}` : value;
+  }
+  const contentType = req.headers['content-type'] ?? '';
+  const encoded = req.headers['content-encoding'];
+  const asText = body.length === 0 || (TEXT_CONTENT_TYPE.test(contentType) && (!encoded || encoded === 'identity'));
+  const now = meta.now ?? new Date();
+  return {
+    version: 'v1',
+    rawPath: url.pathname,
+    body: asText ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: !asText,
+    headers,
+    queryParameters,
+    requestContext: {
+      accountId: meta.accountId,
+      domainName: meta.domainName,
+      domainPrefix: meta.domainPrefix,
+      http: {
+        method: req.method ?? 'GET',
+        path: decodeURIComponent(url.pathname),
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '',
+        userAgent: req.headers['user-agent'] ?? '',
+      },
+      requestId: meta.requestId,
+      time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      timeEpoch: String(now.getTime()),
+    },
+  };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/** Writes FC's answer to an HTTP-triggered invocation. */
+export function writeHttpResult(res: http.ServerResponse, result: InvocationResult): void {
+  const base = { 'x-fc-request-id': result.requestId, 'x-fc-invocation-duration': String(result.durationMs) };
+  if (!result.ok) {
+    sendJson(res, 502, result.error, { ...base, 'x-fc-error-type': result.errorType });
+    return;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(result.payload.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const struct = ResponseStruct.safeParse(parsed);
+  if (!struct.success) {
+    res.writeHead(200, base);
+    res.end(result.payload);
+    return;
+  }
+  const headers: Record<string, string | string[]> = { ...base };
+  for (const [k, v] of Object.entries(struct.data.headers ?? {})) headers[k.toLowerCase()] = Array.isArray(v) ? v : String(v);
+  const body = struct.data.body ?? '';
+  res.writeHead(struct.data.statusCode, headers);
+  res.end(struct.data.isBase64Encoded ? Buffer.from(body, 'base64') : body);
+}
+
+export interface HttpTriggerServer {
+  readonly url: string;
+  readonly functionName: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpTrigger(options: {
+  fn: FunctionSpec;
+  trigger: HttpTrigger;
+  host: string;
+  port: number;
+  accountId: string;
+  invoke: (event: Buffer, requestId: string) => Promise<InvocationResult>;
+}): Promise<HttpTriggerServer> {
+  const { fn, trigger } = options;
+  const methods = new Set(trigger.triggerConfig.methods.map((m) => m.toUpperCase()));
+  const server = http.createServer((req, res) => {
+    const requestId = `1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+    if (!methods.has(req.method ?? '')) {
+      sendJson(res, 405, { ErrorCode: 'MethodNotAllowed', ErrorMessage: `method ${req.method} is not allowed by trigger ${trigger.triggerName}` });
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > HTTP_TRIGGER_BODY_LIMIT_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) {
+        sendJson(res, 413, { ErrorCode: 'EntityTooLarge', ErrorMessage: `payload size exceeds maximum allowed size (${HTTP_TRIGGER_BODY_LIMIT_BYTES} bytes)` });
+        return;
+      }
+      const address = server.address() as AddressInfo;
+      const event = buildHttpEvent(req, Buffer.concat(chunks), {
+        accountId: options.accountId,
+        domainName: `${options.host}:${address.port}`,
+        domainPrefix: fn.functionName,
+        requestId,
+      });
+      options.invoke(Buffer.from(JSON.stringify(event)), requestId).then(
+        (result) => writeHttpResult(res, result),
+        (error: unknown) => sendJson(res, 500, { ErrorCode: 'InternalServerError', ErrorMessage: String(error) }),
+      );
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${address.port}`,
+    functionName: fn.functionName,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

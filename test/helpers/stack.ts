@@ -1,0 +1,99 @@
+/**
+ * Starts a private stack for one test file: Redis (own port and data dir), the embedded S3
+ * server (own port and dir) and the emulator on a project's s.yaml — all on free ports, so
+ * tests pass while `npm start` runs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadProject } from '../../emulator/config.ts';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator.ts';
+import { createLogger } from '../../emulator/logger.ts';
+import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
+import { freePort, startRedis, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const fixtureProject = path.join(repoRoot, 'test', 'fixtures', 'emulator', 's.yaml');
+export const productProject = path.join(repoRoot, 's.yaml');
+
+export const TEST_IDENTITY = {
+  accountId: '1000000000000001',
+  credentials: { accessKeyId: 'LTAITestEmulatorKey', accessKeySecret: 'test-emulator-secret', securityToken: '' },
+};
+
+export interface TestStack {
+  redisUrl: string;
+  s3Url: string;
+  emulator: RunningEmulator;
+  dataDir: string;
+  s3: StartedProcess;
+  redis: StartedProcess;
+  stop(): Promise<void>;
+}
+
+export async function startTestStack(options: {
+  project: string;
+  buckets: string[];
+  env?: Record<string, string>;
+  emulator?: Partial<Omit<EmulatorOptions, 'project' | 'redisUrl' | 'identity'>>;
+}): Promise<TestStack> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tk-test-'));
+  const [redisPort, s3Port, invokePort] = [await freePort(), await freePort(), await freePort()];
+  const redis = await startRedis({ port: redisPort, dir: path.join(dataDir, 'redis') });
+  const s3Url = `http://127.0.0.1:${s3Port}`;
+  const env: Record<string, string> = {
+    TK_REDIS_URL: redis.url,
+    PROBE_REDIS_URL: redis.url,
+    TK_S3_ENDPOINT: s3Url,
+    TK_S3_ACCESS_KEY_ID: EMBEDDED_S3_ACCESS_KEY_ID,
+    TK_S3_SECRET_ACCESS_KEY: EMBEDDED_S3_SECRET_ACCESS_KEY,
+    TK_S3_FORCE_PATH_STYLE: 'true',
+    TK_FC_ENDPOINT: `http://127.0.0.1:${invokePort}`,
+    TK_LOG_LEVEL: process.env['TK_LOG_LEVEL'] ?? 'warn',
+    ...options.env,
+  };
+  const project = loadProject(options.project, { env, accountId: TEST_IDENTITY.accountId });
+  const verbose = process.env['TK_TEST_VERBOSE'] === '1';
+  const emulator = await startEmulator({
+    project,
+    redisUrl: redis.url,
+    identity: TEST_IDENTITY,
+    invokePort,
+    build: false,
+    timers: false,
+    asyncRetryBaseMs: 20,
+    logger: createLogger(verbose ? (line) => process.stderr.write(`${line}\n`) : null),
+    ...options.emulator,
+  });
+  const s3 = await startS3({
+    port: s3Port,
+    dir: path.join(dataDir, 's3'),
+    buckets: options.buckets,
+    webhookUrl: `${emulator.invokeUrl}/-/s3-events`,
+  });
+  return {
+    redisUrl: redis.url,
+    s3Url,
+    emulator,
+    dataDir,
+    s3,
+    redis,
+    stop: async () => {
+      await emulator.stop();
+      await s3.stop();
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitUntil<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
