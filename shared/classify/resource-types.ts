@@ -1,0 +1,116 @@
+/**
+ * Resource types: legacy bare keys of `referencedResources` (`Instance`) and their
+ * `ACS::<Service>::<Type>` form (`ACS::ECS::Instance`), per service.
+ *
+ * ACS names follow Alibaba Cloud's resource-type catalogue (Resource Center / Cloud
+ * Config), which ActionTrail's `ACS::` keys use. Where a record's serviceName groups
+ * several products (EIP events come from `Vpc`), the mapped type may name another
+ * product (`ACS::EIP::EipAddress`).
+ */
+import type { ActionTrailEvent } from '../events/schema.ts';
+import { ruleById } from './rules.ts';
+
+export type ResourceMap = Record<string, string[]>;
+
+interface ServiceTypes {
+  /** serviceName spellings seen in records, compared case-insensitively. */
+  serviceNames: readonly string[];
+  /** legacy key → ACS type */
+  types: Readonly<Record<string, string>>;
+}
+
+/** Same-named types of one service: ['Instance'] → { Instance: 'ACS::ECS::Instance' }. */
+function named(service: string, types: readonly string[]): Record<string, string> {
+  return Object.fromEntries(types.map((t) => [t, `ACS::${service}::${t}`]));
+}
+
+export const RESOURCE_TYPE_TABLE: readonly ServiceTypes[] = [
+  {
+    serviceNames: ['Ecs'],
+    types: named('ECS', [
+      'Instance', 'Disk', 'SecurityGroup', 'Snapshot', 'Image', 'NetworkInterface', 'KeyPair',
+      'AutoSnapshotPolicy', 'DedicatedHost', 'LaunchTemplate', 'DeploymentSet',
+    ]),
+  },
+  { serviceNames: ['Rds'], types: named('RDS', ['DBInstance']) },
+  {
+    serviceNames: ['Slb'],
+    types: named('SLB', ['LoadBalancer', 'VServerGroup', 'AccessControlList', 'ServerCertificate', 'CACertificate']),
+  },
+  { serviceNames: ['Oss'], types: named('OSS', ['Bucket']) },
+  { serviceNames: ['Ram'], types: named('RAM', ['User', 'Role', 'Group', 'Policy', 'AccessKey']) },
+  {
+    serviceNames: ['Vpc'],
+    types: {
+      ...named('VPC', ['VPC', 'VSwitch', 'RouteTable', 'NetworkAcl', 'HaVip']),
+      Vpc: 'ACS::VPC::VPC',
+      EipAddress: 'ACS::EIP::EipAddress',
+      EIP: 'ACS::EIP::EipAddress',
+      Eip: 'ACS::EIP::EipAddress',
+      NatGateway: 'ACS::NAT::NatGateway',
+    },
+  },
+  { serviceNames: ['Eip'], types: { EipAddress: 'ACS::EIP::EipAddress', EIP: 'ACS::EIP::EipAddress' } },
+  { serviceNames: ['Kms'], types: named('KMS', ['Key', 'Secret', 'Alias']) },
+  {
+    serviceNames: ['Sls', 'Log'],
+    types: { Project: 'ACS::SLS::Project', LogStore: 'ACS::SLS::LogStore', Logstore: 'ACS::SLS::LogStore' },
+  },
+];
+
+// lower-case serviceName → lower-case legacy key → ACS type
+const INDEX = new Map<string, Map<string, string>>();
+for (const row of RESOURCE_TYPE_TABLE) {
+  const types = new Map(Object.entries(row.types).map(([k, v]) => [k.toLowerCase(), v]));
+  for (const name of row.serviceNames) {
+    const merged = INDEX.get(name.toLowerCase()) ?? new Map<string, string>();
+    for (const [k, v] of types) merged.set(k, v);
+    INDEX.set(name.toLowerCase(), merged);
+  }
+}
+
+export const isAcsType = (key: string): boolean => key.startsWith('ACS::');
+
+/** The ACS type of a legacy key of this service, or undefined when unknown. */
+export function acsTypeFor(serviceName: string | null | undefined, legacyType: string): string | undefined {
+  if (!serviceName) return undefined;
+  return INDEX.get(serviceName.toLowerCase())?.get(legacyType.toLowerCase());
+}
+
+function addAll(map: ResourceMap, key: string, ids: readonly string[]): void {
+  const list = map[key] ?? (map[key] = []);
+  for (const id of ids) if (!list.includes(id)) list.push(id);
+}
+
+/**
+ * Splits a record's resources into its legacy keys and its ACS keys; every legacy key
+ * with a known mapping also contributes its ids to the mapped ACS key. ACS keys already
+ * present are kept; legacy keys without a mapping stay legacy only.
+ */
+export function normaliseResources(
+  event: Pick<ActionTrailEvent, 'serviceName' | 'referencedResources'>,
+): { legacy: ResourceMap; acs: ResourceMap } {
+  const legacy: ResourceMap = {};
+  const acs: ResourceMap = {};
+  for (const [key, ids] of Object.entries(event.referencedResources ?? {})) {
+    if (isAcsType(key)) {
+      addAll(acs, key, ids);
+      continue;
+    }
+    addAll(legacy, key, ids);
+    const mapped = acsTypeFor(event.serviceName, key);
+    if (mapped) addAll(acs, mapped, ids);
+  }
+  return { legacy, acs };
+}
+
+const ACS_ONLY_TRAILS = ruleById('acs-only-for-new-trails');
+
+/**
+ * The referencedResources a trail receives (rule 2): trails created from 2020-12-01
+ * 00:00 (UTC+8) get only the ACS:: keys; older trails get the stored map as it is.
+ */
+export function resourcesForTrail(storedResources: ResourceMap, trailCreatedAtMs: number): ResourceMap {
+  if (trailCreatedAtMs < ACS_ONLY_TRAILS.effectiveFrom) return { ...storedResources };
+  return Object.fromEntries(Object.entries(storedResources).filter(([key]) => isAcsType(key)));
+}
