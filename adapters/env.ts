@@ -1,0 +1,33 @@
+/** The functions' configuration, read once from the environment s.yaml sets (validated). */
+import { z } from 'zod';
+
+const EnvSchema = z.object({
+  TK_REGION: z.string().min(1).default('cn-hangzhou'),
+  TK_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'TK_REDIS_URL must be a redis:// URL'),
+  TK_S3_ENDPOINT: z.string().url('TK_S3_ENDPOINT must be a URL'),
+  TK_S3_REGION: z.string().default('cn-hangzhou'),
+  TK_S3_ACCESS_KEY_ID: z.string().min(1),
+  TK_S3_SECRET_ACCESS_KEY: z.string().min(1),
+  TK_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  TK_STAGING_BUCKET: z.string().min(3),
+  TK_FC_ENDPOINT: z.string().url('TK_FC_ENDPOINT must be a URL').optional(),
+});
+export type Env = z.infer<typeof EnvSchema>;
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+}
+
+let cached: Env | undefined;
+
+export function readEnv(source: Record<string, string | undefined> = process.env): Env {
+  if (cached && source === process.env) return cached;
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    // Names only: values may be secrets.
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new EnvError(`function configuration is invalid: ${fields}`);
+  }
+  if (source === process.env) cached = parsed.data;
+  return parsed.data;
+}

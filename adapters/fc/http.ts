@@ -1,0 +1,96 @@
+/**
+ * FC 3.0 HTTP trigger ⇄ a plain request/response. Decodes FC's quirks once: the Buffer
+ * event, comma-joined header values, base64 bodies, `timeEpoch` as a string.
+ */
+import { z } from 'zod';
+
+export const FcHttpEventSchema = z.object({
+  version: z.literal('v1'),
+  rawPath: z.string(),
+  body: z.string().default(''),
+  isBase64Encoded: z.boolean().default(false),
+  headers: z.record(z.string(), z.string()).default({}),
+  queryParameters: z.record(z.string(), z.string()).default({}),
+  requestContext: z.object({
+    accountId: z.string().optional(),
+    domainName: z.string().optional(),
+    requestId: z.string(),
+    http: z.object({
+      method: z.string(),
+      path: z.string(),
+      protocol: z.string().optional(),
+      sourceIp: z.string().default(''),
+      userAgent: z.string().default(''),
+    }),
+    time: z.string().optional(),
+    timeEpoch: z.string().optional(),
+  }),
+});
+export type FcHttpEvent = z.infer<typeof FcHttpEventSchema>;
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Lower-cased names. */
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  body: Buffer;
+  sourceIp: string;
+  requestId: string;
+  host: string;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface FcHttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+export class BadTriggerEventError extends Error {
+  override name = 'BadTriggerEventError';
+}
+
+export function decodeHttpEvent(event: Buffer): HttpRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(event.toString('utf8'));
+  } catch {
+    throw new BadTriggerEventError('the HTTP trigger event is not JSON');
+  }
+  const parsed = FcHttpEventSchema.safeParse(json);
+  if (!parsed.success) throw new BadTriggerEventError(`not an FC HTTP event: ${parsed.error.issues[0]?.message ?? ''}`);
+  const e = parsed.data;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(e.headers)) headers[k.toLowerCase()] = v;
+  return {
+    method: e.requestContext.http.method.toUpperCase(),
+    path: e.requestContext.http.path,
+    headers,
+    query: e.queryParameters,
+    body: e.isBase64Encoded ? Buffer.from(e.body, 'base64') : Buffer.from(e.body, 'utf8'),
+    sourceIp: e.requestContext.http.sourceIp,
+    requestId: e.requestContext.requestId,
+    host: headers['host'] ?? e.requestContext.domainName ?? '',
+  };
+}
+
+export function encodeHttpResponse(response: HttpResponse): FcHttpResponse {
+  const binary = Buffer.isBuffer(response.body);
+  return {
+    statusCode: response.statusCode,
+    headers: response.headers ?? {},
+    body: binary ? (response.body as Buffer).toString('base64') : ((response.body as string | undefined) ?? ''),
+    isBase64Encoded: binary,
+  };
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
+}

@@ -1,0 +1,45 @@
+/** FC's OSS trigger event → the objects it names. */
+import { z } from 'zod';
+import { BadTriggerEventError } from './http.ts';
+
+export const FcOssEventSchema = z.object({
+  events: z
+    .array(
+      z.object({
+        eventName: z.string(),
+        eventTime: z.string().optional(),
+        region: z.string().optional(),
+        oss: z.object({
+          bucket: z.object({ name: z.string() }),
+          object: z.object({ key: z.string(), eTag: z.string().default(''), size: z.number().default(0) }),
+        }),
+      }),
+    )
+    .min(1),
+});
+
+export interface ObjectNotice {
+  eventName: string;
+  bucket: string;
+  key: string;
+  eTag: string;
+  size: number;
+}
+
+export function decodeOssEvent(event: Buffer): ObjectNotice[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(event.toString('utf8'));
+  } catch {
+    throw new BadTriggerEventError('the OSS trigger event is not JSON');
+  }
+  const parsed = FcOssEventSchema.safeParse(json);
+  if (!parsed.success) throw new BadTriggerEventError(`not an FC OSS event: ${parsed.error.issues[0]?.message ?? ''}`);
+  return parsed.data.events.map((e) => ({
+    eventName: e.eventName,
+    bucket: e.oss.bucket.name,
+    key: e.oss.object.key,
+    eTag: e.oss.object.eTag.replace(/"/g, '').toUpperCase(),
+    size: e.oss.object.size,
+  }));
+}
