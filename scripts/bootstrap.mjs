@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// `npm start` and `npm test` land here first. Plain JavaScript on purpose: it runs before the
+// dependencies exist. It checks Node, installs the npm dependencies and Debian's redis-server
+// when they are missing (or says exactly what to run), then hands over:
+//   start → scripts/start.ts (the whole local stack)
+//   test  → type-check, then vitest
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const mode = process.argv[2];
+const passthrough = process.argv.slice(3);
+
+function fail(message) {
+  process.stderr.write(`\n✖ ${message}\n\n`);
+  process.exit(1);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error) fail(`${command} could not run: ${result.error.message}`);
+  return result.status ?? 1;
+}
+
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 20) fail(`Node.js 20 or newer is required (this is ${process.version}).`);
+
+// npm dependencies: install when node_modules is missing or older than the lockfile.
+const lock = path.join(root, 'package-lock.json');
+const installed = path.join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs)) {
+  process.stdout.write('Installing npm dependencies…\n');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  if (run(npm, [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund']) !== 0) fail('npm could not install the dependencies (see above).');
+}
+
+// Debian's redis-server, run by the stack and the tests as a child process.
+function hasRedis() {
+  return ['/usr/bin/redis-server', '/usr/sbin/redis-server', '/usr/local/bin/redis-server'].some((p) => existsSync(p)) ||
+    spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
+}
+if (!hasRedis()) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (isRoot && hasApt) {
+    process.stdout.write('Installing redis-server with apt-get…\n');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-qq'], { env });
+    if (run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env }) !== 0) fail('apt-get could not install redis-server.');
+  } else {
+    fail('redis-server is not installed. Install it, then run this again:\n    sudo apt-get install -y redis-server\n  (or point TK_REDIS_URL at a running Redis, e.g. the one in docker-compose.yml).');
+  }
+}
+
+const node = process.execPath;
+if (mode === 'start') {
+  const child = spawn(node, ['--openssl-legacy-provider', '--import', 'tsx', path.join(root, 'scripts', 'start.ts'), ...passthrough], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  // Pass stop signals on (the stack ignores a repeat while it is already stopping).
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else if (mode === 'test') {
+  const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+  if (run(bin('tsc'), ['--noEmit', '-p', '.']) !== 0) fail('type-check failed (see above).');
+  process.exit(run(bin('vitest'), ['run', ...passthrough]));
+} else {
+  fail(`usage: node scripts/bootstrap.mjs start|test`);
+}

@@ -1,0 +1,97 @@
+/**
+ * Where the local stack lives: ports (overridable by environment variables), the state
+ * directory (git-ignored), the emulator's FC account, and the lock file through which a
+ * second `npm start` — and the command-line tools — find a running stack.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65_535) throw new Error(`${name}=${raw} is not a TCP port`);
+  return value;
+}
+
+export function stackSettings() {
+  return {
+    host: process.env['TK_HOST'] ?? '127.0.0.1',
+    ports: {
+      invoke: port('TK_INVOKE_PORT', 8700),
+      s3: port('TK_S3_PORT', 8701),
+      redis: port('TK_REDIS_PORT', 8702),
+      ingest: port('TK_INGEST_PORT', 8710),
+      lookup: port('TK_LOOKUP_PORT', 8711),
+    },
+    stateDir: path.resolve(process.env['TK_STATE_DIR'] ?? path.join(repoRoot, '.local')),
+    stagingBucket: process.env['TK_STAGING_BUCKET'] ?? 'trailkeeper-staging',
+    archiveBucket: process.env['TK_ARCHIVE_BUCKET'] ?? 'trailkeeper-archive',
+  };
+}
+export type StackSettings = ReturnType<typeof stackSettings>;
+
+const FcAccountSchema = z.object({ accountId: z.string(), accessKeyId: z.string(), accessKeySecret: z.string() });
+export type FcAccount = z.infer<typeof FcAccountSchema>;
+
+/** The emulator's own account (what `s config` holds in the cloud), created on first start. */
+export function loadOrCreateFcAccount(stateDir: string): FcAccount {
+  const file = path.join(stateDir, 'fc-account.json');
+  if (existsSync(file)) return FcAccountSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const account: FcAccount = {
+    accountId: `1${Array.from(randomBytes(15), (b) => b % 10).join('')}`,
+    accessKeyId: `LTAIemu${randomBytes(8).toString('hex')}`,
+    accessKeySecret: randomBytes(20).toString('base64url'),
+  };
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(account, null, 2)}\n`, { mode: 0o600 });
+  return account;
+}
+
+const LockSchema = z.object({
+  pid: z.number(),
+  startedAt: z.string(),
+  endpoints: z.record(z.string(), z.string()),
+});
+export type StackLock = z.infer<typeof LockSchema>;
+
+export function lockPath(stateDir: string): string {
+  return path.join(stateDir, 'stack.lock.json');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running stack's lock, or undefined (a stale lock of a dead process is removed). */
+export function readLiveLock(stateDir: string): StackLock | undefined {
+  const file = lockPath(stateDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const lock = LockSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    if (alive(lock.pid)) return lock;
+  } catch {
+    // unreadable: treat as stale
+  }
+  rmSync(file, { force: true });
+  return undefined;
+}
+
+export function writeLock(stateDir: string, lock: StackLock): void {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(lockPath(stateDir), `${JSON.stringify(lock, null, 2)}\n`);
+}
+
+export function removeLock(stateDir: string): void {
+  rmSync(lockPath(stateDir), { force: true });
+}

@@ -1,0 +1,62 @@
+/**
+ * `npm start` end to end: the start script brings the whole stack up on free ports and a
+ * private state dir, lookup-http answers, a second start says the stack is running, and
+ * Ctrl-C (SIGINT) stops every child.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, portInUse } from '../../emulator/stack/processes.ts';
+import { repoRoot, waitUntil } from '../helpers/stack.ts';
+
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'tk-start-'));
+const children: ChildProcessWithoutNullStreams[] = [];
+
+function npmStart(env: Record<string, string>) {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'bootstrap.mjs'), 'start'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+  });
+  children.push(child);
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('brings the stack up, answers on lookup-http, refuses a second start and stops cleanly on Ctrl-C', async () => {
+    const ports = {
+      TK_INVOKE_PORT: await freePort(),
+      TK_S3_PORT: await freePort(),
+      TK_REDIS_PORT: await freePort(),
+      TK_INGEST_PORT: await freePort(),
+      TK_LOOKUP_PORT: await freePort(),
+    };
+    const env = { ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), TK_STATE_DIR: stateDir, TK_LOG_LEVEL: 'warn' };
+    const first = npmStart(env);
+    await waitUntil(async () => first.output().includes('TrailKeeper is running'), 90_000, `the stack to start:\n${first.output()}`);
+    expect(first.output()).toContain(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/`);
+
+    const res = await fetch(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ service: 'trailkeeper-lookup', status: 'ok' });
+
+    const second = npmStart(env);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain('TrailKeeper is already running');
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('Stopped.');
+    for (const port of Object.values(ports)) expect(await portInUse(port)).toBe(false);
+  }, 120_000);
+});
