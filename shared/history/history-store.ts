@@ -1,0 +1,106 @@
+/**
+ * History: the always-on, 90-day, queryable store behind LookupEvents (DESIGN §3.7).
+ * This file is the contract; `adapters/redis/history-store.ts` implements it on Redis.
+ */
+import type { ClassifiedEvent } from '../classify/classify.ts';
+
+export const HISTORY_RETENTION_DAYS = 90;
+export const HISTORY_RETENTION_MS = HISTORY_RETENTION_DAYS * 24 * 60 * 60 * 1000;
+
+/** LookupAttribute keys of ActionTrail's LookupEvents. */
+export const LOOKUP_KEYS = [
+  'ServiceName',
+  'EventName',
+  'User',
+  'EventId',
+  'ResourceType',
+  'ResourceName',
+  'EventRW',
+  'EventAccessKeyId',
+  'EventType',
+  'SourceIpAddress',
+] as const;
+export type LookupKey = (typeof LOOKUP_KEYS)[number];
+
+/** What history stores for one event: the exact JSON served back, plus what it is indexed by. */
+export interface HistoryRecord {
+  accountId: string;
+  eventId: string;
+  eventTimeMs: number;
+  /** The stored event, served byte-for-byte by LookupEvents and event detail. */
+  json: string;
+  /** Values per lookup key (EventId excluded: it is the record's own id). */
+  attributes: Partial<Record<Exclude<LookupKey, 'EventId'>, string[]>>;
+}
+
+/** A position in a result list: continue strictly after this (time, id) in the query's direction. */
+export interface HistoryCursor {
+  timeMs: number;
+  eventId: string;
+}
+
+export interface HistoryQuery {
+  /** The caller's account, plus its organization's members for a management account. */
+  accountIds: string[];
+  /** Inclusive bounds, epoch ms. */
+  startMs: number;
+  endMs: number;
+  direction: 'BACKWARD' | 'FORWARD';
+  /** 1–50. */
+  limit: number;
+  condition?: { key: LookupKey; value: string };
+  after?: HistoryCursor;
+}
+
+export interface HistoryPage {
+  /** Stored JSON strings, newest first for BACKWARD, oldest first for FORWARD. */
+  events: string[];
+  /** Present when more results may follow. */
+  next?: HistoryCursor;
+}
+
+export interface HistoryStore {
+  /** Idempotent by (accountId, eventId): a record already held counts as a duplicate and changes nothing. */
+  put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }>;
+  /** Which of these event ids the account already holds. */
+  has(accountId: string, eventIds: readonly string[]): Promise<boolean[]>;
+  /** One event by id, searched in each of the given accounts. */
+  get(accountIds: readonly string[], eventId: string): Promise<string | undefined>;
+  lookup(query: HistoryQuery): Promise<HistoryPage>;
+  /** Drops what is older than the retention (by eventTime) for one account; returns how many. */
+  purge(accountId: string, nowMs: number): Promise<number>;
+}
+
+function unique(values: (string | undefined | null)[]): string[] {
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
+}
+
+/**
+ * Builds the history record of a classified event. `resourceTypes`/`resourceNames` come from
+ * the classifier (normalised ACS types, so legacy-only events are found by ACS type too).
+ */
+export function historyRecordOf(
+  event: ClassifiedEvent & { eventId: string },
+  accountId: string,
+  eventTimeMs: number,
+  resources: { types: string[]; names: string[] },
+): HistoryRecord {
+  const identity = event.userIdentity;
+  return {
+    accountId,
+    eventId: event.eventId,
+    eventTimeMs,
+    json: JSON.stringify(event),
+    attributes: {
+      ServiceName: unique([event.serviceName]),
+      EventName: unique([event.eventName]),
+      User: unique([identity.userName]),
+      ResourceType: unique(resources.types),
+      ResourceName: unique(resources.names),
+      EventRW: unique([event.eventRW]),
+      EventAccessKeyId: unique([identity.accessKeyId]),
+      EventType: unique([event.eventType]),
+      SourceIpAddress: unique([event.sourceIpAddress]),
+    },
+  };
+}
