@@ -5,10 +5,31 @@
  * Convention: a function whose s.yaml `code` is `<dir>/dist/<name>` is built from
  * `<dir>/functions/<name>/index.ts`. `npm run deploy` ships the same bundles.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
 import type { FunctionSpec } from './config.ts';
+
+/**
+ * Files that bundled packages read from their own folder at run time (`__dirname`), copied next
+ * to each bundle: the Log Service SDK loads its protobuf schema this way.
+ */
+const RUNTIME_ASSETS: readonly { module: string; file: string }[] = [{ module: '@alicloud/log/package.json', file: 'lib/sls.proto' }];
+
+function copyRuntimeAssets(codeDir: string): void {
+  const require = createRequire(import.meta.url);
+  for (const asset of RUNTIME_ASSETS) {
+    let root: string;
+    try {
+      root = path.dirname(require.resolve(asset.module));
+    } catch {
+      continue;
+    }
+    const source = path.join(root, asset.file);
+    if (existsSync(source)) copyFileSync(source, path.join(codeDir, path.basename(asset.file)));
+  }
+}
 
 export class BuildError extends Error {
   override name = 'BuildError';
@@ -41,10 +62,13 @@ export async function buildFunctions(functions: readonly FunctionSpec[]): Promis
         sourcemap: 'linked',
         logLevel: 'error',
         legalComments: 'none',
+        // urllib (under @alicloud/fc2) requires it only when an HTTP proxy is configured.
+        external: ['proxy-agent'],
       });
       // The bundle is CommonJS; say so, or a parent package.json with "type": "module" wins.
       mkdirSync(fn.codeDir, { recursive: true });
       writeFileSync(path.join(fn.codeDir, 'package.json'), '{ "type": "commonjs" }\n');
+      copyRuntimeAssets(fn.codeDir);
     }),
   );
 }

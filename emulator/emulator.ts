@@ -44,6 +44,8 @@ export interface EmulatorOptions {
   namespace?: string;
   webhookToken?: string;
   maxInstancesPerFunction?: number;
+  /** Start one instance of every function up front (FC's provisioned instances), so first requests are warm. */
+  warm?: boolean;
   logger?: Logger;
 }
 
@@ -221,6 +223,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   }, logger);
   if (options.timers !== false) scheduler.start();
   await queue.start();
+  if (options.warm) {
+    await Promise.all(
+      [...runtimes.values()].map((r) => r.warm().catch((error: unknown) => logger.error(`${r.spec.functionName} failed to start: ${error instanceof Error ? error.message : String(error)}`))),
+    );
+  }
   logger.info(`invoke API on ${api.url}; ${project.functions.length} functions from ${project.file}`);
 
   return {

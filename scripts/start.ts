@@ -16,7 +16,8 @@ import { createLogger } from '../emulator/logger.ts';
 import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../emulator/s3/embedded.ts';
 import { MissingDependencyError, portInUse, startRedis, startS3, type StartedProcess } from '../emulator/stack/processes.ts';
 import { ensureBucket, s3For } from '../adapters/s3.ts';
-import { loadOrCreateFcAccount, readLiveLock, removeLock, repoRoot, stackSettings, writeLock } from './lib/local-stack.ts';
+import { demoFile, loadOrCreateFcAccount, readLiveLock, removeLock, repoRoot, stackSettings, writeLock } from './lib/local-stack.ts';
+import { ensureDemo } from './lib/demo.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -105,6 +106,7 @@ try {
     invokePort: ports.invoke,
     httpPorts: { ingest: ports.ingest, 'lookup-http': ports.lookup },
     timers: true,
+    warm: true,
     logger,
   });
   const buckets = [settings.stagingBucket, settings.archiveBucket];
@@ -125,10 +127,23 @@ try {
     Redis: redisUrl,
   };
   writeLock(stateDir, { pid: process.pid, startedAt: new Date().toISOString(), endpoints });
+  const { demo, created } = await ensureDemo({ redisUrl, stateDir, archiveBucket: settings.archiveBucket, region: env['TK_REGION'] ?? 'cn-hangzhou' });
   say('');
   say('TrailKeeper is running.');
   for (const [name, url] of Object.entries(endpoints)) say(`  ${name.padEnd(12)} ${url}`);
   say(`  state        ${path.relative(process.cwd(), stateDir) || '.'}/ (Redis AOF, S3 objects, keys)`);
+  say('');
+  if (created) {
+    say(`Demo account ${demo.accountId} with trail "${demo.trailName}" (Enable, All events) and this AccessKey pair — shown once:`);
+    say(JSON.stringify({ accountId: demo.accountId, accessKeyId: demo.accessKeyId, accessKeySecret: demo.accessKeySecret }));
+  } else {
+    say(`Demo account ${demo.accountId}, AccessKeyId ${demo.accessKeyId}, trail "${demo.trailName}".`);
+  }
+  say(`(kept for the tools in ${path.relative(process.cwd(), demoFile(stateDir))}; more keys: npm run keys -- create --account <accountId>)`);
+  say('');
+  say('Send events (signed with the demo key; ACS3-HMAC-SHA256 covers the body):');
+  say('  npm run ingest -- --sample 5');
+  say('  npm run ingest -- ../shared/fixtures/events/ecs-stopinstance-both-resources.json');
   say('');
   say('Press Ctrl-C to stop.');
 } catch (error) {

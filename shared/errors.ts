@@ -56,7 +56,12 @@ export class AuthError extends DomainError {
 
 export class PayloadTooLargeError extends DomainError {
   readonly status = 413;
-  readonly code = 'PayloadTooLarge';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A dependency failed in a way worth retrying (the invocation is retried by FC). */

@@ -95,3 +95,35 @@ export function writeLock(stateDir: string, lock: StackLock): void {
 export function removeLock(stateDir: string): void {
   rmSync(lockPath(stateDir), { force: true });
 }
+
+/** Redis of the running stack (or TK_REDIS_URL), for the command-line tools. */
+export function stackRedisUrl(): string {
+  if (process.env['TK_REDIS_URL']) return process.env['TK_REDIS_URL'];
+  const settings = stackSettings();
+  return readLiveLock(settings.stateDir)?.endpoints['Redis'] ?? `redis://${settings.host}:${settings.ports.redis}`;
+}
+
+/** The ingest base URL of the running stack (or TK_INGEST_URL). */
+export function stackIngestUrl(): string {
+  if (process.env['TK_INGEST_URL']) return process.env['TK_INGEST_URL'];
+  const settings = stackSettings();
+  const fromLock = readLiveLock(settings.stateDir)?.endpoints['ingest'];
+  return fromLock ? new URL(fromLock).origin : `http://${settings.host}:${settings.ports.ingest}`;
+}
+
+const DemoSchema = z.object({ accountId: z.string(), accessKeyId: z.string(), accessKeySecret: z.string(), trailName: z.string() });
+export type DemoCredentials = z.infer<typeof DemoSchema>;
+
+export function demoFile(stateDir: string): string {
+  return path.join(stateDir, 'demo-credentials.json');
+}
+
+export function readDemo(stateDir: string): DemoCredentials | undefined {
+  const file = demoFile(stateDir);
+  return existsSync(file) ? DemoSchema.parse(JSON.parse(readFileSync(file, 'utf8'))) : undefined;
+}
+
+export function writeDemo(stateDir: string, demo: DemoCredentials): void {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(demoFile(stateDir), `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
+}

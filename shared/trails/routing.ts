@@ -37,8 +37,16 @@ function coversAccount(trail: Trail, account: string, org: OrganizationDirectory
   return trail.isOrganizationTrail && org.managementAccountOf(account) === trail.accountId;
 }
 
-export function trailsForEvent(event: ClassifiedEvent, trails: Trail[], org: OrganizationDirectory): Trail[] {
-  const atMs = eventTimeMs(event);
+export interface RoutingOptions {
+  /**
+   * Backfilled events are archived by the trails logging now, whenever they happened
+   * (so the start-of-logging time does not apply to them).
+   */
+  backfill?: boolean;
+}
+
+export function trailsForEvent(event: ClassifiedEvent, trails: Trail[], org: OrganizationDirectory, options: RoutingOptions = {}): Trail[] {
+  const atMs = options.backfill ? Number.POSITIVE_INFINITY : eventTimeMs(event);
   const account = accountOf(event);
   return trails.filter(
     (t) => isLogging(t, atMs) && wantsRW(t, event) && coversRegion(t, event) && coversAccount(t, account, org),

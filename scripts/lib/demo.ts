@@ -1,0 +1,46 @@
+/**
+ * First run of `npm start`: a demo account (the fixtures' management account) with an AccessKey
+ * pair and a started default trail. The secret is printed once and kept in
+ * `.local/demo-credentials.json` (mode 0600) for the command-line tools.
+ */
+import { Redis } from 'ioredis';
+import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
+import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
+import { trailSchema } from '../../shared/trails/model.ts';
+import { readDemo, writeDemo, type DemoCredentials } from './local-stack.ts';
+
+export const DEMO_ACCOUNT_ID = '1234567890123456';
+export const DEMO_TRAIL_NAME = 'default-trail';
+
+export async function ensureDemo(options: { redisUrl: string; stateDir: string; archiveBucket: string; region: string }): Promise<{ demo: DemoCredentials; created: boolean }> {
+  const redis = new Redis(options.redisUrl);
+  try {
+    const accounts = new RedisAccountStore(redis);
+    const trails = new RedisTrailStore(redis);
+    const existing = readDemo(options.stateDir);
+    if (existing && (await accounts.getKey(existing.accessKeyId))) return { demo: existing, created: false };
+    const key = await accounts.createKey(DEMO_ACCOUNT_ID);
+    const now = Date.now();
+    await trails.create(
+      trailSchema.parse({
+        name: DEMO_TRAIL_NAME,
+        accountId: DEMO_ACCOUNT_ID,
+        homeRegion: options.region,
+        eventRW: 'All',
+        trailRegion: 'All',
+        ossBucketName: options.archiveBucket,
+        slsProjectArn: `acs:log:${options.region}:${DEMO_ACCOUNT_ID}:project/trailkeeper-demo`,
+        slsWriteRoleArn: `acs:ram::${DEMO_ACCOUNT_ID}:role/aliyunactiontraildefaultrole`,
+        status: 'Enable',
+        createdAtMs: now,
+        updatedAtMs: now,
+        startLoggingTimeMs: now,
+      }),
+    );
+    const demo = { accountId: DEMO_ACCOUNT_ID, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret, trailName: DEMO_TRAIL_NAME };
+    writeDemo(options.stateDir, demo);
+    return { demo, created: true };
+  } finally {
+    redis.disconnect();
+  }
+}
