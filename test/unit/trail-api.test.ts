@@ -1,0 +1,546 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DomainError } from '../../shared/errors.ts';
+import { MAX_ORGANIZATION_TRAILS, MAX_TRAILS_PER_REGION, trailSchema, type Trail } from '../../shared/trails/model.ts';
+import type { TrailStore } from '../../shared/trails/trail-store.ts';
+import {
+  TRAIL_ACTIONS,
+  createTrail,
+  deleteTrail,
+  describeTrails,
+  formatTime,
+  getTrailStatus,
+  startLogging,
+  stopLogging,
+  updateTrail,
+  type Caller,
+  type LogstoreStatus,
+  type TrailApiPorts,
+} from '../../shared/trails/trail-api.ts';
+import { describeTrailsParams, parseParams } from '../../shared/trails/trail-params.ts';
+
+/** A small in-memory TrailStore with the Redis store's contract (validated writes, created-order listing). */
+class MemoryTrailStore implements TrailStore {
+  private readonly trails = new Map<string, Trail>();
+  private key(accountId: string, name: string): string {
+    return `${accountId}\u0000${name}`;
+  }
+  async list(accountId: string): Promise<Trail[]> {
+    return [...this.trails.values()]
+      .filter((t) => t.accountId === accountId)
+      .sort((a, b) => a.createdAtMs - b.createdAtMs || a.name.localeCompare(b.name))
+      .map((t) => structuredClone(t));
+  }
+  async get(accountId: string, name: string): Promise<Trail | undefined> {
+    const t = this.trails.get(this.key(accountId, name));
+    return t ? structuredClone(t) : undefined;
+  }
+  async create(trail: Trail): Promise<boolean> {
+    const valid = trailSchema.parse(trail);
+    const key = this.key(valid.accountId, valid.name);
+    if (this.trails.has(key)) return false;
+    this.trails.set(key, valid);
+    return true;
+  }
+  async update(trail: Trail): Promise<boolean> {
+    const valid = trailSchema.parse(trail);
+    const key = this.key(valid.accountId, valid.name);
+    if (!this.trails.has(key)) return false;
+    this.trails.set(key, valid);
+    return true;
+  }
+  async delete(accountId: string, name: string): Promise<boolean> {
+    return this.trails.delete(this.key(accountId, name));
+  }
+  /** Test hook: what a deliverer would write. */
+  async patch(accountId: string, name: string, fields: Partial<Trail>): Promise<void> {
+    const t = this.trails.get(this.key(accountId, name));
+    if (!t) throw new Error(`no trail ${name}`);
+    this.trails.set(this.key(accountId, name), trailSchema.parse({ ...t, ...fields }));
+  }
+}
+
+const MANAGEMENT = '1234567890123456';
+const SINGLE = '2234567890123456';
+const ORG_ID = 'rd-Ev7abc';
+const HANGZHOU = 'cn-hangzhou';
+const SHANGHAI = 'cn-shanghai';
+const T0 = Date.parse('2020-11-02T09:40:11Z');
+const SLS_PROJECT = `acs:log:${HANGZHOU}:${MANAGEMENT}:project/audit-project`;
+const SLS_ROLE = `acs:ram::${MANAGEMENT}:role/aliyunserviceroleforactiontrail`;
+const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+let store: MemoryTrailStore;
+let clock: number;
+let buckets: Set<string>;
+let logstore: LogstoreStatus | undefined;
+let ports: TrailApiPorts;
+
+const caller = (accountId = MANAGEMENT, region = HANGZHOU): Caller => ({ accountId, region });
+const tick = (ms: number): void => {
+  clock += ms;
+};
+
+beforeEach(() => {
+  store = new MemoryTrailStore();
+  clock = T0;
+  buckets = new Set(['audit-log', 'other-log', 'third-log']);
+  logstore = undefined;
+  ports = {
+    trails: store,
+    bucketExists: async (bucket) => buckets.has(bucket),
+    organizationIdOf: async (accountId) => (accountId === MANAGEMENT ? ORG_ID : undefined),
+    now: () => clock,
+    logstoreStatus: async () => logstore,
+  };
+});
+
+/** Asserts a DomainError with ActionTrail's code, the HTTP status and (when given) the parameter named. */
+async function refused(promise: Promise<unknown>, code: string, status: number, field?: string): Promise<DomainError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, `expected ${code}`).toBeInstanceOf(DomainError);
+  const domain = error as DomainError;
+  expect({ code: domain.code, status: domain.status }).toEqual({ code, status });
+  if (field !== undefined) expect((domain as DomainError & { field?: string }).field).toBe(field);
+  expect(domain.message.length).toBeGreaterThan(0);
+  return domain;
+}
+
+const create = (params: Record<string, string>, who: Caller = caller()) => createTrail(params, who, ports);
+
+describe('CreateTrail', () => {
+  it('creates a Fresh trail with ActionTrail defaults (EventRW Write, TrailRegion All, single-account)', async () => {
+    const answer = await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
+    expect(answer).toEqual({ Name: 'trail-test', HomeRegion: HANGZHOU, TrailRegion: 'All', EventRW: 'Write', OssBucketName: 'audit-log' });
+    const stored = await store.get(MANAGEMENT, 'trail-test');
+    expect(trailSchema.safeParse(stored).success).toBe(true);
+    expect(stored).toMatchObject({
+      status: 'Fresh',
+      eventRW: 'Write',
+      trailRegion: 'All',
+      isOrganizationTrail: false,
+      homeRegion: HANGZHOU,
+      createdAtMs: T0,
+      updatedAtMs: T0,
+    });
+    expect(stored?.startLoggingTimeMs).toBeUndefined();
+    expect(stored?.organizationId).toBeUndefined();
+  });
+
+  it('takes every documented parameter and ignores the RPC common ones', async () => {
+    const answer = await create({
+      Action: 'CreateTrail',
+      Version: '2020-07-06',
+      AccessKeyId: 'LTAIexample',
+      Signature: 'x',
+      Name: 'full-trail',
+      OssBucketName: 'audit-log',
+      OssKeyPrefix: 'at-product-account-audit-B',
+      OssWriteRoleArn: SLS_ROLE,
+      SlsProjectArn: SLS_PROJECT,
+      SlsWriteRoleArn: SLS_ROLE,
+      EventRW: 'All',
+      TrailRegion: SHANGHAI,
+      IsOrganizationTrail: 'false',
+    });
+    expect(answer).toEqual({
+      Name: 'full-trail',
+      HomeRegion: HANGZHOU,
+      TrailRegion: SHANGHAI,
+      EventRW: 'All',
+      OssBucketName: 'audit-log',
+      OssKeyPrefix: 'at-product-account-audit-B',
+      SlsProjectArn: SLS_PROJECT,
+      SlsWriteRoleArn: SLS_ROLE,
+    });
+  });
+
+  it('accepts a Log Service project as the only destination', async () => {
+    await create({ Name: 'sls-only', SlsProjectArn: SLS_PROJECT });
+    expect(await store.get(MANAGEMENT, 'sls-only')).toMatchObject({ slsProjectArn: SLS_PROJECT, status: 'Fresh' });
+  });
+
+  it.each([
+    ['../x', 'path traversal'],
+    ['../../etc/passwd', 'path traversal, long enough'],
+    ['a/b', 'slash, too short'],
+    ['trail/inner', 'slash'],
+    ['UPPER', 'uppercase, too short'],
+    ['Upper-case', 'uppercase first'],
+    ['trail.name', 'dot'],
+    ['short', 'five characters'],
+    ['a'.repeat(37), '37 characters'],
+    ['1trail', 'digit first'],
+  ])('refuses the name %j (%s) with InvalidTrailNameException', async (name) => {
+    await refused(create({ Name: name, OssBucketName: 'audit-log' }), 'InvalidTrailNameException', 400, 'Name');
+    expect(await store.list(MANAGEMENT)).toEqual([]);
+  });
+
+  it('accepts names of 6 and 36 characters', async () => {
+    await create({ Name: 'sixchr', OssBucketName: 'audit-log' });
+    await create({ Name: `a${'b'.repeat(34)}_`, OssBucketName: 'other-log' });
+    expect((await store.list(MANAGEMENT)).map((t) => t.name).sort()).toEqual([`a${'b'.repeat(34)}_`, 'sixchr']);
+    expect(`a${'b'.repeat(34)}_`).toHaveLength(36);
+  });
+
+  it('refuses a missing Name with MissingParameter', async () => {
+    await refused(create({ OssBucketName: 'audit-log' }), 'MissingParameter', 400, 'Name');
+    await refused(create({ Name: '', OssBucketName: 'audit-log' }), 'MissingParameter', 400, 'Name');
+  });
+
+  it('needs at least one destination (InvalidDeliveryConfigurationException)', async () => {
+    await refused(create({ Name: 'no-destination' }), 'InvalidDeliveryConfigurationException', 400);
+    await refused(create({ Name: 'no-destination', OssBucketName: '', SlsProjectArn: '' }), 'InvalidDeliveryConfigurationException', 400);
+  });
+
+  it('refuses a bucket that does not exist (BucketDoesNotExistException, 404)', async () => {
+    await refused(create({ Name: 'trail-test', OssBucketName: 'missing-bucket' }), 'BucketDoesNotExistException', 404);
+    expect(await store.list(MANAGEMENT)).toEqual([]);
+  });
+
+  it.each([
+    ['OssBucketName', 'Audit-Log', 'InvalidBucketNameException'],
+    ['OssBucketName', 'ab', 'InvalidBucketNameException'],
+    ['OssBucketName', '../bucket', 'InvalidBucketNameException'],
+    ['OssKeyPrefix', 'logs', 'InvalidPrefixException'],
+    ['OssKeyPrefix', '../logs-x', 'InvalidPrefixException'],
+    ['OssKeyPrefix', 'logs-x//y', 'InvalidPrefixException'],
+    ['OssKeyPrefix', 'logs-x/', 'InvalidPrefixException'],
+    ['OssKeyPrefix', `a${'b'.repeat(32)}`, 'InvalidPrefixException'],
+    ['EventRW', 'write', 'InvalidQueryParameter'],
+    ['TrailRegion', 'mars', 'InvalidQueryParameter'],
+    ['IsOrganizationTrail', 'yes', 'InvalidQueryParameter'],
+    ['SlsProjectArn', 'acs:log:cn-hangzhou:123:logstore/x', 'InvalidQueryParameter'],
+    ['SlsWriteRoleArn', 'aliyunserviceroleforactiontrail', 'InvalidQueryParameter'],
+    ['OssWriteRoleArn', 'acs:ram::x:role/y', 'InvalidQueryParameter'],
+    ['MaxComputeProjectArn', `acs:odps:cn-hangzhou:${MANAGEMENT}:project/actiontrail_x`, 'InvalidQueryParameter'],
+  ])('refuses %s=%j with %s, naming the parameter', async (param, value, code) => {
+    await refused(create({ Name: 'trail-test', OssBucketName: 'audit-log', [param]: value }), code, 400, param);
+  });
+
+  it('refuses OssKeyPrefix without OssBucketName', async () => {
+    await refused(create({ Name: 'trail-test', SlsProjectArn: SLS_PROJECT, OssKeyPrefix: 'audit-prefix' }), 'InvalidPrefixException', 400, 'OssKeyPrefix');
+  });
+
+  it('refuses a duplicate name (TrailAlreadyExistsException, 400), in any region', async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
+    await refused(create({ Name: 'trail-test', OssBucketName: 'other-log' }), 'TrailAlreadyExistsException', 400, 'Name');
+    await refused(create({ Name: 'trail-test', OssBucketName: 'other-log' }, caller(MANAGEMENT, SHANGHAI)), 'TrailAlreadyExistsException', 400);
+  });
+
+  it('refuses a second trail on the same bucket and prefix (RepeatOssBucket)', async () => {
+    await create({ Name: 'trail-one', OssBucketName: 'audit-log' });
+    await refused(create({ Name: 'trail-two', OssBucketName: 'audit-log' }), 'RepeatOssBucket', 400, 'OssBucketName');
+    await create({ Name: 'trail-two', OssBucketName: 'audit-log', OssKeyPrefix: 'second-trail' });
+  });
+
+  it(`allows ${MAX_TRAILS_PER_REGION} single-account trails per region (MaximumNumberOfTrailsExceededException, 403)`, async () => {
+    for (let i = 0; i < MAX_TRAILS_PER_REGION; i++) await create({ Name: `trail-${i}`, SlsProjectArn: SLS_PROJECT });
+    await refused(create({ Name: 'trail-extra', SlsProjectArn: SLS_PROJECT }), 'MaximumNumberOfTrailsExceededException', 403);
+    // Another home region has its own allowance; an organization trail is not counted.
+    await create({ Name: 'trail-shanghai', SlsProjectArn: SLS_PROJECT }, caller(MANAGEMENT, SHANGHAI));
+    await create({ Name: 'org-trail', SlsProjectArn: SLS_PROJECT, IsOrganizationTrail: 'true' });
+    // Deleting one frees a place.
+    await deleteTrail({ Name: 'trail-0' }, caller(), ports);
+    await create({ Name: 'trail-extra', SlsProjectArn: SLS_PROJECT });
+  });
+
+  it('lets only a management account create an organization trail (NotAllowCreateOrganizationTrail)', async () => {
+    await refused(
+      create({ Name: 'org-trail', OssBucketName: 'audit-log', IsOrganizationTrail: 'true' }, caller(SINGLE)),
+      'NotAllowCreateOrganizationTrail',
+      400,
+      'IsOrganizationTrail',
+    );
+    expect(await store.list(SINGLE)).toEqual([]);
+  });
+
+  it(`stores the organization id and allows ${MAX_ORGANIZATION_TRAILS} organization trail (MaximumNumberOfOrganizationTrailExceeded)`, async () => {
+    await create({ Name: 'org-trail', OssBucketName: 'audit-log', IsOrganizationTrail: 'TRUE' });
+    expect(await store.get(MANAGEMENT, 'org-trail')).toMatchObject({ isOrganizationTrail: true, organizationId: ORG_ID, status: 'Fresh' });
+    await refused(
+      create({ Name: 'org-trail-2', OssBucketName: 'other-log', IsOrganizationTrail: 'true' }, caller(MANAGEMENT, SHANGHAI)),
+      'MaximumNumberOfOrganizationTrailExceeded',
+      400,
+    );
+  });
+});
+
+describe('StartLogging / StopLogging', () => {
+  it('moves Fresh → Enable → Disable → Enable, recording start and stop times', async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
+    const status = () => getTrailStatus({ Name: 'trail-test' }, caller(), ports);
+    expect(await status()).toEqual({ IsLogging: false, OssBucketStatus: true });
+
+    tick(60_000);
+    expect(await startLogging({ Name: 'trail-test' }, caller(), ports)).toEqual({});
+    const started = await store.get(MANAGEMENT, 'trail-test');
+    expect(started).toMatchObject({ status: 'Enable', startLoggingTimeMs: T0 + 60_000, updatedAtMs: T0 });
+    expect(await status()).toMatchObject({ IsLogging: true, StartLoggingTime: '2020-11-02T09:41:11Z' });
+
+    tick(60_000);
+    expect(await stopLogging({ Name: 'trail-test' }, caller(), ports)).toEqual({});
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ status: 'Disable', startLoggingTimeMs: T0 + 60_000, stopLoggingTimeMs: T0 + 120_000 });
+    expect(await status()).toMatchObject({ IsLogging: false, StartLoggingTime: '2020-11-02T09:41:11Z', StopLoggingTime: '2020-11-02T09:42:11Z' });
+
+    tick(60_000);
+    await startLogging({ Name: 'trail-test' }, caller(), ports);
+    const restarted = await store.get(MANAGEMENT, 'trail-test');
+    expect(restarted).toMatchObject({ status: 'Enable', startLoggingTimeMs: T0 + 180_000, stopLoggingTimeMs: T0 + 120_000 });
+    expect(trailSchema.safeParse(restarted).success).toBe(true);
+  });
+
+  it('keeps the start time when an Enable trail is started again, and leaves a Fresh trail Fresh on stop', async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
+    await stopLogging({ Name: 'trail-test' }, caller(), ports);
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ status: 'Fresh' });
+    expect((await store.get(MANAGEMENT, 'trail-test'))?.stopLoggingTimeMs).toBeUndefined();
+
+    await startLogging({ Name: 'trail-test' }, caller(), ports);
+    tick(5_000);
+    await startLogging({ Name: 'trail-test' }, caller(), ports);
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ status: 'Enable', startLoggingTimeMs: T0 });
+  });
+});
+
+describe('unknown trails', () => {
+  it.each([
+    ['UpdateTrail', () => updateTrail({ Name: 'no-such-trail', EventRW: 'All' }, caller(), ports)],
+    ['DeleteTrail', () => deleteTrail({ Name: 'no-such-trail' }, caller(), ports)],
+    ['StartLogging', () => startLogging({ Name: 'no-such-trail' }, caller(), ports)],
+    ['StopLogging', () => stopLogging({ Name: 'no-such-trail' }, caller(), ports)],
+    ['GetTrailStatus', () => getTrailStatus({ Name: 'no-such-trail' }, caller(), ports)],
+  ])('%s answers TrailNotFoundException (404)', async (_action, call) => {
+    await refused(call(), 'TrailNotFoundException', 404);
+  });
+
+  it("does not reach another account's trail", async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
+    await refused(getTrailStatus({ Name: 'trail-test' }, caller(SINGLE), ports), 'TrailNotFoundException', 404);
+    await refused(deleteTrail({ Name: 'trail-test' }, caller(SINGLE), ports), 'TrailNotFoundException', 404);
+    expect(await store.get(MANAGEMENT, 'trail-test')).toBeDefined();
+  });
+
+  it.each([
+    ['DeleteTrail', () => deleteTrail({ Name: '../trail-test' }, caller(), ports)],
+    ['StartLogging', () => startLogging({ Name: 'Trail-Test' }, caller(), ports)],
+    ['GetTrailStatus', () => getTrailStatus({ Name: 'a/b/c/d/e' }, caller(), ports)],
+  ])('%s checks the name first (InvalidTrailNameException)', async (_action, call) => {
+    await refused(call(), 'InvalidTrailNameException', 400, 'Name');
+  });
+
+  it('DeleteTrail removes the trail', async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
+    expect(await deleteTrail({ Name: 'trail-test' }, caller(), ports)).toEqual({});
+    expect(await store.get(MANAGEMENT, 'trail-test')).toBeUndefined();
+    await refused(deleteTrail({ Name: 'trail-test' }, caller(), ports), 'TrailNotFoundException', 404);
+  });
+});
+
+describe('UpdateTrail', () => {
+  beforeEach(async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log', OssKeyPrefix: 'audit-prefix' });
+    await startLogging({ Name: 'trail-test' }, caller(), ports);
+    tick(1_000);
+  });
+
+  it('changes what is given, keeps the rest (status, times, defaults) and bumps UpdateTime', async () => {
+    const answer = await updateTrail({ Name: 'trail-test', EventRW: 'All', SlsProjectArn: SLS_PROJECT }, caller(), ports);
+    expect(answer).toEqual({
+      Name: 'trail-test',
+      HomeRegion: HANGZHOU,
+      TrailRegion: 'All',
+      EventRW: 'All',
+      OssBucketName: 'audit-log',
+      OssKeyPrefix: 'audit-prefix',
+      SlsProjectArn: SLS_PROJECT,
+    });
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({
+      status: 'Enable',
+      createdAtMs: T0,
+      startLoggingTimeMs: T0,
+      updatedAtMs: T0 + 1_000,
+      eventRW: 'All',
+    });
+  });
+
+  it('clears a destination sent empty, with its prefix', async () => {
+    await updateTrail({ Name: 'trail-test', SlsProjectArn: SLS_PROJECT, OssBucketName: '' }, caller(), ports);
+    const trail = await store.get(MANAGEMENT, 'trail-test');
+    expect(trail?.ossBucketName).toBeUndefined();
+    expect(trail?.ossKeyPrefix).toBeUndefined();
+    expect(trail?.slsProjectArn).toBe(SLS_PROJECT);
+  });
+
+  it('refuses to leave the trail without a destination', async () => {
+    await refused(updateTrail({ Name: 'trail-test', OssBucketName: '' }, caller(), ports), 'InvalidDeliveryConfigurationException', 400);
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ ossBucketName: 'audit-log' });
+  });
+
+  it('checks a new bucket exists (BucketDoesNotExistException) and is not in use', async () => {
+    await refused(updateTrail({ Name: 'trail-test', OssBucketName: 'missing-bucket' }, caller(), ports), 'BucketDoesNotExistException', 404);
+    await create({ Name: 'trail-other', OssBucketName: 'other-log' });
+    await refused(updateTrail({ Name: 'trail-other', OssBucketName: 'audit-log', OssKeyPrefix: 'audit-prefix' }, caller(), ports), 'RepeatOssBucket', 400);
+    await updateTrail({ Name: 'trail-test', OssBucketName: 'third-log' }, caller(), ports);
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ ossBucketName: 'third-log', ossKeyPrefix: 'audit-prefix' });
+  });
+
+  it('does not change IsOrganizationTrail', async () => {
+    await refused(updateTrail({ Name: 'trail-test', IsOrganizationTrail: 'true' }, caller(), ports), 'InvalidQueryParameter', 400, 'IsOrganizationTrail');
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ isOrganizationTrail: false });
+    await updateTrail({ Name: 'trail-test', IsOrganizationTrail: 'false', TrailRegion: SHANGHAI }, caller(), ports);
+    expect(await store.get(MANAGEMENT, 'trail-test')).toMatchObject({ isOrganizationTrail: false, trailRegion: SHANGHAI });
+  });
+
+  it('validates parameters as CreateTrail does', async () => {
+    await refused(updateTrail({ Name: 'trail-test', EventRW: 'Both' }, caller(), ports), 'InvalidQueryParameter', 400, 'EventRW');
+    await refused(updateTrail({ Name: 'trail-test', OssKeyPrefix: '../up' }, caller(), ports), 'InvalidPrefixException', 400, 'OssKeyPrefix');
+    await refused(updateTrail({ EventRW: 'All' }, caller(), ports), 'MissingParameter', 400, 'Name');
+  });
+});
+
+describe('DescribeTrails', () => {
+  beforeEach(async () => {
+    await create({ Name: 'trail-alpha', OssBucketName: 'audit-log', OssKeyPrefix: 'alpha-prefix', EventRW: 'All' });
+    tick(1_000);
+    await create({ Name: 'trail-beta', SlsProjectArn: SLS_PROJECT, SlsWriteRoleArn: SLS_ROLE });
+    tick(1_000);
+    await create({ Name: 'org-trail', OssBucketName: 'other-log', IsOrganizationTrail: 'true' });
+    tick(1_000);
+    await create({ Name: 'shanghai-all', OssBucketName: 'third-log' }, caller(MANAGEMENT, SHANGHAI));
+    await create({ Name: 'shanghai-only', SlsProjectArn: SLS_PROJECT, TrailRegion: SHANGHAI }, caller(MANAGEMENT, SHANGHAI));
+    tick(1_000);
+    await startLogging({ Name: 'trail-alpha' }, caller(), ports);
+    tick(1_000);
+    await stopLogging({ Name: 'trail-alpha' }, caller(), ports);
+  });
+
+  const names = (answer: Record<string, unknown>): string[] =>
+    (answer['TrailList'] as Array<Record<string, unknown>>).map((t) => String(t['Name']));
+
+  it("answers TrailList with ActionTrail's field names and time format", async () => {
+    const answer = await describeTrails({ NameList: 'trail-alpha' }, caller(), ports);
+    expect(answer).toEqual({
+      TrailList: [
+        {
+          Name: 'trail-alpha',
+          HomeRegion: HANGZHOU,
+          Region: HANGZHOU,
+          TrailRegion: 'All',
+          TrailArn: `acs:actiontrail:${HANGZHOU}:${MANAGEMENT}:trail/trail-alpha`,
+          EventRW: 'All',
+          OssBucketName: 'audit-log',
+          OssKeyPrefix: 'alpha-prefix',
+          Status: 'Disable',
+          IsOrganizationTrail: false,
+          CreateTime: '2020-11-02T09:40:11Z',
+          UpdateTime: '2020-11-02T09:40:11Z',
+          StartLoggingTime: '2020-11-02T09:40:15Z',
+          StopLoggingTime: '2020-11-02T09:40:16Z',
+        },
+      ],
+    });
+  });
+
+  it("lists this region's single-account trails by default", async () => {
+    expect(names(await describeTrails({}, caller(), ports))).toEqual(['trail-alpha', 'trail-beta']);
+    expect(names(await describeTrails({}, caller(MANAGEMENT, SHANGHAI), ports))).toEqual(['shanghai-all', 'shanghai-only']);
+    expect(names(await describeTrails({}, caller(SINGLE), ports))).toEqual([]);
+  });
+
+  it('filters by NameList (comma-separated, unknown names skipped)', async () => {
+    expect(names(await describeTrails({ NameList: 'trail-beta, no-such-trail,,trail-beta' }, caller(), ports))).toEqual(['trail-beta']);
+    expect(names(await describeTrails({ NameList: 'trail-alpha,trail-beta' }, caller(), ports))).toEqual(['trail-alpha', 'trail-beta']);
+    expect(names(await describeTrails({ NameList: '' }, caller(), ports))).toEqual(['trail-alpha', 'trail-beta']);
+    await refused(describeTrails({ NameList: 'trail-alpha,../etc' }, caller(), ports), 'InvalidTrailNameException', 400, 'NameList');
+  });
+
+  it('adds organization trails with IncludeOrganizationTrail=true, with their OrganizationId', async () => {
+    const answer = await describeTrails({ IncludeOrganizationTrail: 'true' }, caller(), ports);
+    expect(names(answer)).toEqual(['trail-alpha', 'trail-beta', 'org-trail']);
+    const org = (answer['TrailList'] as Array<Record<string, unknown>>)[2];
+    expect(org).toMatchObject({ Name: 'org-trail', IsOrganizationTrail: true, OrganizationId: ORG_ID, Status: 'Fresh' });
+    expect(names(await describeTrails({ NameList: 'org-trail' }, caller(), ports))).toEqual([]);
+  });
+
+  it('adds shadow trails (other home region, applying here) with IncludeShadowTrails=true', async () => {
+    expect(names(await describeTrails({ IncludeShadowTrails: 'true' }, caller(), ports))).toEqual(['trail-alpha', 'trail-beta', 'shanghai-all']);
+    expect(names(await describeTrails({ IncludeShadowTrails: 'true' }, caller(MANAGEMENT, SHANGHAI), ports))).toEqual([
+      'trail-alpha',
+      'trail-beta',
+      'shanghai-all',
+      'shanghai-only',
+    ]);
+  });
+
+  it('refuses malformed booleans', async () => {
+    await refused(describeTrails({ IncludeShadowTrails: '1' }, caller(), ports), 'InvalidQueryParameter', 400, 'IncludeShadowTrails');
+  });
+});
+
+describe('GetTrailStatus', () => {
+  it('reports delivery times and errors as ActionTrail does', async () => {
+    await create({ Name: 'trail-test', OssBucketName: 'audit-log', SlsProjectArn: SLS_PROJECT });
+    await startLogging({ Name: 'trail-test' }, caller(), ports);
+    await store.patch(MANAGEMENT, 'trail-test', {
+      latestDeliveryTimeMs: T0 + 3_600_000 + 123,
+      latestDeliveryError: 'write oss failed: AccessDenied',
+    });
+    logstore = { available: true, latestDeliveryTimeMs: T0 + 7_200_000, latestDeliveryError: 'write sls failed' };
+    buckets.delete('audit-log');
+    const answer = await getTrailStatus({ Name: 'trail-test' }, caller(), ports);
+    expect(answer).toEqual({
+      IsLogging: true,
+      StartLoggingTime: '2020-11-02T09:40:11Z',
+      LatestDeliveryTime: '2020-11-02T10:40:11Z',
+      LatestDeliveryError: 'write oss failed: AccessDenied',
+      OssBucketStatus: false,
+      SlsLogStoreStatus: true,
+      LatestDeliveryLogServiceTime: '2020-11-02T11:40:11Z',
+      LatestDeliveryLogServiceError: 'write sls failed',
+    });
+    for (const key of ['StartLoggingTime', 'LatestDeliveryTime', 'LatestDeliveryLogServiceTime']) expect(answer[key]).toMatch(TIME);
+  });
+
+  it('leaves out the logstore fields without a logstore port', async () => {
+    await create({ Name: 'trail-test', SlsProjectArn: SLS_PROJECT });
+    const { logstoreStatus: _unused, ...withoutLogstore } = ports;
+    expect(await getTrailStatus({ Name: 'trail-test' }, caller(), withoutLogstore)).toEqual({ IsLogging: false });
+  });
+
+  it('finds an organization trail only with IsOrganizationTrail=true, and a single-account one only without', async () => {
+    await create({ Name: 'org-trail', OssBucketName: 'audit-log', IsOrganizationTrail: 'true' });
+    await create({ Name: 'one-trail', OssBucketName: 'other-log' });
+    expect(await getTrailStatus({ Name: 'org-trail', IsOrganizationTrail: 'true' }, caller(), ports)).toMatchObject({ IsLogging: false });
+    await refused(getTrailStatus({ Name: 'org-trail' }, caller(), ports), 'TrailNotFoundException', 404);
+    await refused(getTrailStatus({ Name: 'one-trail', IsOrganizationTrail: 'true' }, caller(), ports), 'TrailNotFoundException', 404);
+  });
+});
+
+describe('TRAIL_ACTIONS and parameters', () => {
+  it('maps the seven ActionTrail action names', async () => {
+    expect(Object.keys(TRAIL_ACTIONS).sort()).toEqual(
+      ['CreateTrail', 'DeleteTrail', 'DescribeTrails', 'GetTrailStatus', 'StartLogging', 'StopLogging', 'UpdateTrail'].sort(),
+    );
+    const create = TRAIL_ACTIONS['CreateTrail'];
+    const describe = TRAIL_ACTIONS['DescribeTrails'];
+    if (!create || !describe) throw new Error('missing actions');
+    await create({ Action: 'CreateTrail', Name: 'rpc-trail', OssBucketName: 'audit-log' }, caller(), ports);
+    expect(await describe({ Action: 'DescribeTrails' }, caller(), ports)).toMatchObject({ TrailList: [{ Name: 'rpc-trail' }] });
+  });
+
+  it('parses NameList into names and booleans case-insensitively', () => {
+    expect(parseParams(describeTrailsParams, { NameList: ' trail-a , trail-b ', IncludeShadowTrails: 'True' })).toEqual({
+      nameList: ['trail-a', 'trail-b'],
+      includeShadowTrails: true,
+      includeOrganizationTrail: false,
+    });
+  });
+
+  it('formats times as YYYY-MM-DDThh:mm:ssZ (UTC, whole seconds)', () => {
+    expect(formatTime(Date.parse('2020-11-02T09:40:11.999Z'))).toBe('2020-11-02T09:40:11Z');
+    expect(formatTime(0)).toBe('1970-01-01T00:00:00Z');
+  });
+});
