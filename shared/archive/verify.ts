@@ -1,0 +1,593 @@
+/**
+ * Verification of a trail's archive against its signed hourly digests (DESIGN §3.5). Pure logic
+ * over an injected `ArchiveReader` (adapters/archive/s3-archive.ts reads S3).
+ *
+ * For each scope (region, and for organization trails each member account) and each UTC hour
+ * overlapping [from, to):
+ *  - every digest of the trail is parsed and its Ed25519 signature checked (`badSignatures`;
+ *    a validly signed digest stored under another trail's, region's or hour's key is
+ *    `misplaced`, which catches a signed digest copied over another);
+ *  - every file a digest lists must exist (`deleted`) with the SHA-256 the digest holds
+ *    (`modified`);
+ *  - each digest's `previousDigest` must name a stored digest of the same chain whose bytes hash
+ *    to `sha256` and whose signature is `signature` (`brokenChain`): this catches a deleted,
+ *    re-signed or replaced digest and a missing hour between two present digests. The link of
+ *    the first digest in the range is followed to its (older) target, and the first digest
+ *    after the range, when there is one, is checked to link to the last one in it;
+ *  - an hour is "covered" when it is at or before the latest digest of the chain that was found
+ *    (in the range, or the first one after it). An archive file of a covered hour that no digest
+ *    of the trail lists is `inserted` — unless a validly signed digest of ANOTHER trail of the
+ *    same bucket, prefix and scope lists it (trails may share a bucket and prefix, and archive
+ *    file names carry no trail name). Objects in archive day folders whose names are not archive
+ *    file names are `inserted` as well.
+ *  - when the deliverer's record of the latest digest of a chain is passed (`heads`), that digest
+ *    must be stored unchanged (`brokenChain` head-missing / head-mismatch) and covers its hour;
+ *  - files of hours after the latest digest are `pendingHours` (their digest is not written
+ *    yet); `overdue` marks those whose hour ended more than DIGEST_OVERDUE_MS ago — the
+ *    deliverer is behind, or the latest digests were deleted. Pending hours are not tampering.
+ */
+import {
+  DIGEST_OVERDUE_MS,
+  HOUR_MS,
+  archiveDayPrefix,
+  archiveRootPrefix,
+  daysOverlapping,
+  digestDayPrefix,
+  digestRootPrefix,
+  digestTrailDayPrefix,
+  DAY_MS,
+  ARCHIVE_REGION_PATTERN,
+  hourStartOf,
+  parseArchiveFileKey,
+  parseDigestKey,
+  sameScope,
+  type ArchiveScope,
+  type OrganizationPath,
+  type ParsedDigestKey,
+} from './layout.ts';
+import {
+  DigestFormatError,
+  digestSha256,
+  parseSignedDigest,
+  publicKeyFingerprint,
+  sha256Hex,
+  verifyDigestSignature,
+  type PreviousDigestLink,
+  type SignedDigest,
+} from './digest.ts';
+
+export interface ArchiveObject {
+  key: string;
+  size: number;
+}
+
+/** Read access to the archive bucket. */
+export interface ArchiveReader {
+  /** Every object whose key starts with `prefix` (all pages). */
+  list(prefix: string): Promise<ArchiveObject[]>;
+  /** An object's bytes; throws ArchiveObjectNotFoundError when it does not exist. */
+  read(key: string): Promise<Buffer>;
+  /**
+   * Optional: the "folders" directly under `prefix` (ListObjectsV2 with Delimiter `/`), each a
+   * full prefix ending in `/`. `discoverScopes` uses it to avoid listing every file.
+   */
+  listFolders?(prefix: string): Promise<string[]>;
+}
+
+export class ArchiveObjectNotFoundError extends Error {
+  override name = 'ArchiveObjectNotFoundError';
+  constructor(readonly key: string) {
+    super(`no object ${key}`);
+  }
+}
+
+export interface VerifyTrail {
+  name: string;
+  /** The trail's account: when given, single-account digests must name it. */
+  accountId?: string | undefined;
+  ossKeyPrefix?: string | undefined;
+  regions: string[];
+  /** Organization trails: the organization folder and the member accounts to verify. */
+  organization?: { orgId: string; accountIds: string[] } | undefined;
+}
+
+export interface VerifyOptions {
+  reader: ArchiveReader;
+  trail: VerifyTrail;
+  from: Date;
+  to: Date;
+  publicKeyPem: string;
+  /** For `overdue` and for how far to look for the digest after the range (default: now). */
+  now?: Date;
+  /** Parallel reads (default 8). */
+  concurrency?: number;
+  /**
+   * The latest digest of each chain as recorded outside the bucket (the deliverer's chain
+   * heads, adapters/archive/digest-chain-store.ts). Each head of a verified scope must be stored
+   * with that hash; it extends coverage to its hour. Without heads, deleting the newest digests
+   * (or everything) of a chain shows only as overdue pending hours.
+   */
+  heads?: readonly PreviousDigestLink[];
+}
+
+export interface ScopeRef {
+  region: string;
+  organization?: OrganizationPath;
+}
+
+export interface ModifiedFile extends ScopeRef {
+  key: string;
+  digestKey: string;
+  expectedSha256: string;
+  actualSha256: string;
+  expectedSize: number;
+  actualSize: number;
+}
+
+export interface DeletedFile extends ScopeRef {
+  key: string;
+  digestKey: string;
+}
+
+export type InsertedReason = 'not-in-digest' | 'unrecognised-name';
+export interface InsertedFile extends ScopeRef {
+  key: string;
+  size: number;
+  /** ISO start of the file's delivery hour (absent for unrecognised names). */
+  hourStart?: string;
+  reason: InsertedReason;
+}
+
+export type BadDigestReason = 'signature' | 'unknown-key' | 'malformed' | 'misplaced';
+export interface BadDigest extends ScopeRef {
+  key: string;
+  reason: BadDigestReason;
+  message: string;
+}
+
+export type ChainBreakReason =
+  | 'previous-missing'
+  | 'previous-hash-mismatch'
+  | 'previous-signature-mismatch'
+  | 'previous-invalid'
+  | 'chain-restarted'
+  | 'unlinked-digest'
+  | 'head-missing'
+  | 'head-mismatch';
+export interface ChainBreak extends ScopeRef {
+  /** The digest whose link is wrong (for `unlinked-digest`: the digest nothing links to). */
+  key: string;
+  previousKey?: string;
+  reason: ChainBreakReason;
+  message: string;
+}
+
+export interface PendingHour extends ScopeRef {
+  hourStart: string;
+  files: number;
+  overdue: boolean;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  trailName: string;
+  /** ISO; the hour-aligned range actually verified: [from, to). */
+  from: string;
+  to: string;
+  scopes: ScopeRef[];
+  digestsChecked: number;
+  filesChecked: number;
+  modified: ModifiedFile[];
+  deleted: DeletedFile[];
+  inserted: InsertedFile[];
+  badSignatures: BadDigest[];
+  brokenChain: ChainBreak[];
+  pendingHours: PendingHour[];
+}
+
+/** How many days after the range the verifier looks for the next digest of a chain. */
+export const SUCCESSOR_SEARCH_DAYS = 366;
+const DEFAULT_CONCURRENCY = 8;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+async function readOrUndefined(reader: ArchiveReader, key: string): Promise<Buffer | undefined> {
+  try {
+    return await reader.read(key);
+  } catch (error) {
+    if (error instanceof ArchiveObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+interface LoadedDigest {
+  key: string;
+  hourMs: number;
+  bytes: Buffer;
+  /** Set when the digest parsed (whatever its signature). */
+  digest?: SignedDigest;
+  trusted: boolean;
+}
+
+interface ScopeResult {
+  digestsChecked: number;
+  filesChecked: number;
+  modified: ModifiedFile[];
+  deleted: DeletedFile[];
+  inserted: InsertedFile[];
+  badSignatures: BadDigest[];
+  brokenChain: ChainBreak[];
+  pendingHours: PendingHour[];
+}
+
+function scopeRef(scope: ArchiveScope): ScopeRef {
+  return { region: scope.region, ...(scope.organization ? { organization: { ...scope.organization } } : {}) };
+}
+
+export async function verifyArchive(options: VerifyOptions): Promise<VerifyReport> {
+  const { trail } = options;
+  if (!(options.from.getTime() < options.to.getTime())) throw new RangeError('verify: from must be before to');
+  publicKeyFingerprint(options.publicKeyPem); // throws early on a key that is not Ed25519
+  const fromHour = hourStartOf(options.from).getTime();
+  const lastHour = hourStartOf(new Date(options.to.getTime() - 1)).getTime();
+  const scopes: ArchiveScope[] = [];
+  const regions = [...new Set(trail.regions)].sort();
+  if (trail.organization) {
+    for (const accountId of [...new Set(trail.organization.accountIds)].sort()) {
+      for (const region of regions) scopes.push({ ossKeyPrefix: trail.ossKeyPrefix, region, organization: { orgId: trail.organization.orgId, accountId } });
+    }
+  } else {
+    for (const region of regions) scopes.push({ ossKeyPrefix: trail.ossKeyPrefix, region });
+  }
+  const report: VerifyReport = {
+    ok: true,
+    trailName: trail.name,
+    from: new Date(fromHour).toISOString(),
+    to: new Date(lastHour + HOUR_MS).toISOString(),
+    scopes: scopes.map(scopeRef),
+    digestsChecked: 0,
+    filesChecked: 0,
+    modified: [],
+    deleted: [],
+    inserted: [],
+    badSignatures: [],
+    brokenChain: [],
+    pendingHours: [],
+  };
+  for (const scope of scopes) {
+    const r = await verifyScope(options, scope, fromHour, lastHour);
+    report.digestsChecked += r.digestsChecked;
+    report.filesChecked += r.filesChecked;
+    report.modified.push(...r.modified);
+    report.deleted.push(...r.deleted);
+    report.inserted.push(...r.inserted);
+    report.badSignatures.push(...r.badSignatures);
+    report.brokenChain.push(...r.brokenChain);
+    report.pendingHours.push(...r.pendingHours);
+  }
+  report.ok =
+    report.modified.length === 0 &&
+    report.deleted.length === 0 &&
+    report.inserted.length === 0 &&
+    report.badSignatures.length === 0 &&
+    report.brokenChain.length === 0;
+  return report;
+}
+
+async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour: number, lastHour: number): Promise<ScopeResult> {
+  const { reader, trail, publicKeyPem } = options;
+  const now = (options.now ?? new Date()).getTime();
+  const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const ref = scopeRef(scope);
+  const expectedFingerprint = publicKeyFingerprint(publicKeyPem);
+  const expectedAccount = scope.organization?.accountId ?? trail.accountId;
+  const result: ScopeResult = {
+    digestsChecked: 0,
+    filesChecked: 0,
+    modified: [],
+    deleted: [],
+    inserted: [],
+    badSignatures: [],
+    brokenChain: [],
+    pendingHours: [],
+  };
+  const inHours = (ms: number) => ms >= fromHour && ms <= lastHour;
+  const days = daysOverlapping(new Date(fromHour), new Date(lastHour + HOUR_MS));
+
+  // 1. Archive files and digests of the days of the range.
+  const files = new Map<string, { key: string; size: number; hourMs: number }>();
+  const unrecognised: ArchiveObject[] = [];
+  const ourDigestKeys: ParsedDigestKey[] = [];
+  const otherDigestKeys = new Map<number, string[]>();
+  let lastListedDigestDay = 0;
+  for (const day of days) {
+    for (const object of await reader.list(archiveDayPrefix(scope, day))) {
+      const parsed = parseArchiveFileKey(object.key);
+      if (!parsed || !sameScope(parsed, scope)) unrecognised.push(object);
+      else if (inHours(parsed.hourStart.getTime())) files.set(object.key, { key: object.key, size: object.size, hourMs: parsed.hourStart.getTime() });
+    }
+    for (const object of await reader.list(digestDayPrefix(scope, day))) {
+      const parsed = parseDigestKey(object.key);
+      if (!parsed || !sameScope(parsed, scope)) continue;
+      const hourMs = parsed.hourStart.getTime();
+      if (parsed.trailName === trail.name) {
+        if (inHours(hourMs)) ourDigestKeys.push(parsed);
+      } else if (inHours(hourMs)) {
+        otherDigestKeys.set(hourMs, [...(otherDigestKeys.get(hourMs) ?? []), parsed.key]);
+      }
+    }
+    lastListedDigestDay = day.getTime();
+  }
+
+  // 2. Our digests: parse, check signature and placement.
+  const load = async (parsedKey: ParsedDigestKey, count: boolean): Promise<LoadedDigest | undefined> => {
+    const bytes = await readOrUndefined(reader, parsedKey.key);
+    if (!bytes) return undefined;
+    if (count) result.digestsChecked++;
+    const loaded: LoadedDigest = { key: parsedKey.key, hourMs: parsedKey.hourStart.getTime(), bytes, trusted: false };
+    const bad = (reason: BadDigestReason, message: string) => result.badSignatures.push({ ...ref, key: parsedKey.key, reason, message });
+    try {
+      loaded.digest = parseSignedDigest(bytes);
+    } catch (error) {
+      if (!(error instanceof DigestFormatError)) throw error;
+      bad('malformed', error.message);
+      return loaded;
+    }
+    const digest = loaded.digest;
+    if (!verifyDigestSignature(digest, publicKeyPem)) {
+      if (digest.publicKeyFingerprint !== expectedFingerprint) {
+        bad('unknown-key', `signed with key ${digest.publicKeyFingerprint}, not the verifying key ${expectedFingerprint}`);
+      } else {
+        bad('signature', 'the signature does not match the digest');
+      }
+      return loaded;
+    }
+    const expectedStart = new Date(loaded.hourMs).toISOString();
+    const expectedEnd = new Date(loaded.hourMs + HOUR_MS).toISOString();
+    const mismatches: string[] = [];
+    if (digest.trailName !== trail.name) mismatches.push(`trailName ${digest.trailName}`);
+    if (digest.region !== scope.region) mismatches.push(`region ${digest.region}`);
+    if (digest.hourStart !== expectedStart) mismatches.push(`hourStart ${digest.hourStart}`);
+    if (digest.hourEnd !== expectedEnd) mismatches.push(`hourEnd ${digest.hourEnd}`);
+    if (expectedAccount !== undefined && digest.accountId !== expectedAccount) mismatches.push(`accountId ${digest.accountId}`);
+    if (mismatches.length > 0) {
+      bad('misplaced', `a validly signed digest stored under a key it does not belong to (${mismatches.join(', ')})`);
+      return loaded;
+    }
+    loaded.trusted = true;
+    return loaded;
+  };
+  ourDigestKeys.sort((a, b) => a.hourStart.getTime() - b.hourStart.getTime());
+  const ours = (await mapLimit(ourDigestKeys, limit, (k) => load(k, true))).filter((d): d is LoadedDigest => d !== undefined);
+
+  // 3. The first digest of the chain after the range (checks the tail link, extends coverage).
+  let successor: LoadedDigest | undefined;
+  const searchUntil = Math.min(now, lastHour + SUCCESSOR_SEARCH_DAYS * DAY_MS);
+  for (let day = lastListedDigestDay; day <= searchUntil && !successor; day += DAY_MS) {
+    const candidates = (await reader.list(digestTrailDayPrefix({ ...scope, trailName: trail.name }, new Date(day))))
+      .map((o) => parseDigestKey(o.key))
+      .filter((p): p is ParsedDigestKey => p !== undefined && p.trailName === trail.name && sameScope(p, scope) && p.hourStart.getTime() > lastHour)
+      .sort((a, b) => a.hourStart.getTime() - b.hourStart.getTime());
+    for (const candidate of candidates) {
+      successor = await load(candidate, false);
+      if (successor) break;
+    }
+  }
+
+  // 4. The chain.
+  const byKey = new Map(ours.map((d) => [d.key, d]));
+  const chain = successor ? [...ours, successor] : ours;
+  const broken = (key: string, reason: ChainBreakReason, message: string, previousKey?: string) =>
+    result.brokenChain.push({ ...ref, key, ...(previousKey !== undefined ? { previousKey } : {}), reason, message });
+  for (const d of chain) {
+    if (!d.digest) continue;
+    const link = d.digest.previousDigest;
+    const earlier = chain.filter((e) => e.hourMs < d.hourMs);
+    if (link === null) {
+      const last = earlier[earlier.length - 1];
+      if (last) broken(d.key, 'chain-restarted', `previousDigest is null although ${last.key} precedes it`);
+      continue;
+    }
+    const target = parseDigestKey(link.key);
+    if (!target || target.trailName !== trail.name || !sameScope(target, scope) || target.hourStart.getTime() >= d.hourMs) {
+      broken(d.key, 'previous-invalid', 'previousDigest does not name an earlier digest of this trail and scope', link.key);
+      continue;
+    }
+    const targetMs = target.hourStart.getTime();
+    for (const skipped of earlier.filter((e) => e.hourMs > targetMs)) {
+      broken(skipped.key, 'unlinked-digest', `${d.key} links to ${link.key}, skipping this digest`);
+    }
+    const stored = byKey.get(link.key)?.bytes ?? (targetMs < fromHour ? await readOrUndefined(reader, link.key) : undefined);
+    if (!stored) {
+      broken(d.key, 'previous-missing', `the previous digest ${link.key} is not stored`, link.key);
+      continue;
+    }
+    const sha = digestSha256(stored);
+    if (sha !== link.sha256) {
+      broken(d.key, 'previous-hash-mismatch', `the stored previous digest hashes to ${sha}, the link says ${link.sha256}`, link.key);
+      continue;
+    }
+    let storedSignature: string | undefined;
+    try {
+      storedSignature = parseSignedDigest(stored).signature;
+    } catch (error) {
+      if (!(error instanceof DigestFormatError)) throw error;
+    }
+    if (storedSignature !== link.signature) {
+      broken(d.key, 'previous-signature-mismatch', `the stored previous digest's signature differs from the link's`, link.key);
+    }
+  }
+
+  // 4b. The chain head recorded outside the bucket.
+  let headHour: number | undefined;
+  for (const head of options.heads ?? []) {
+    const parsed = parseDigestKey(head.key);
+    if (!parsed || parsed.trailName !== trail.name || !sameScope(parsed, scope)) continue;
+    const hourMs = parsed.hourStart.getTime();
+    if (hourMs >= fromHour) headHour = Math.max(headHour ?? hourMs, hourMs);
+    const stored = byKey.get(head.key)?.bytes ?? (successor?.key === head.key ? successor.bytes : await readOrUndefined(reader, head.key));
+    if (!stored) broken(head.key, 'head-missing', 'the latest digest the deliverer recorded is not stored');
+    else if (digestSha256(stored) !== head.sha256) broken(head.key, 'head-mismatch', 'the latest digest the deliverer recorded was replaced');
+  }
+
+  // 5. Listed files: present and unchanged.
+  const listedKeys = new Set<string>();
+  const checks: { file: { key: string; sha256: string; size: number }; digestKey: string }[] = [];
+  for (const d of ours) {
+    for (const file of d.digest?.files ?? []) {
+      listedKeys.add(file.key);
+      checks.push({ file, digestKey: d.key });
+    }
+  }
+  await mapLimit(checks, limit, async ({ file, digestKey }) => {
+    result.filesChecked++;
+    const known = files.has(file.key) || (await reader.list(file.key)).some((o) => o.key === file.key);
+    const bytes = known ? await readOrUndefined(reader, file.key) : undefined;
+    if (!bytes) {
+      result.deleted.push({ ...ref, key: file.key, digestKey });
+      return;
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== file.sha256 || bytes.byteLength !== file.size) {
+      result.modified.push({
+        ...ref,
+        key: file.key,
+        digestKey,
+        expectedSha256: file.sha256,
+        actualSha256: actual,
+        expectedSize: file.size,
+        actualSize: bytes.byteLength,
+      });
+    }
+  });
+
+  // 6. Files no digest of this trail lists: another trail's, inserted, or pending.
+  const unlisted = [...files.values()].filter((f) => !listedKeys.has(f.key));
+  const otherListed = new Set<string>();
+  const hoursToExplain = [...new Set(unlisted.map((f) => f.hourMs))].filter((h) => otherDigestKeys.has(h));
+  for (const hourMs of hoursToExplain) {
+    const loaded = await mapLimit(otherDigestKeys.get(hourMs) ?? [], limit, async (key) => {
+      const bytes = await readOrUndefined(reader, key);
+      if (!bytes) return [];
+      try {
+        const digest = parseSignedDigest(bytes);
+        const parsedKey = parseDigestKey(key);
+        const valid =
+          verifyDigestSignature(digest, publicKeyPem) &&
+          parsedKey !== undefined &&
+          digest.trailName === parsedKey.trailName &&
+          digest.region === scope.region &&
+          digest.hourStart === new Date(hourMs).toISOString();
+        return valid ? digest.files.map((f) => f.key) : [];
+      } catch (error) {
+        if (error instanceof DigestFormatError) return [];
+        throw error;
+      }
+    });
+    for (const keys of loaded) for (const key of keys) otherListed.add(key);
+  }
+  const latestFound = successor ? lastHour : chain.length > 0 ? Math.max(...chain.map((d) => d.hourMs)) : undefined;
+  const coveredUntil = headHour === undefined ? latestFound : Math.min(lastHour, Math.max(latestFound ?? headHour, headHour));
+  const pending = new Map<number, number>();
+  for (const file of unlisted) {
+    if (otherListed.has(file.key)) continue;
+    if (coveredUntil !== undefined && file.hourMs <= coveredUntil) {
+      result.inserted.push({ ...ref, key: file.key, size: file.size, hourStart: new Date(file.hourMs).toISOString(), reason: 'not-in-digest' });
+    } else {
+      pending.set(file.hourMs, (pending.get(file.hourMs) ?? 0) + 1);
+    }
+  }
+  for (const object of unrecognised) result.inserted.push({ ...ref, key: object.key, size: object.size, reason: 'unrecognised-name' });
+  for (const [hourMs, count] of [...pending].sort((a, b) => a[0] - b[0])) {
+    result.pendingHours.push({ ...ref, hourStart: new Date(hourMs).toISOString(), files: count, overdue: hourMs + HOUR_MS + DIGEST_OVERDUE_MS < now });
+  }
+  const seen = new Set<string>();
+  result.brokenChain = result.brokenChain.filter((b) => {
+    const id = `${b.key}|${b.reason}|${b.previousKey ?? ''}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  result.modified.sort((a, b) => a.key.localeCompare(b.key));
+  result.deleted.sort((a, b) => a.key.localeCompare(b.key));
+  result.inserted.sort((a, b) => a.key.localeCompare(b.key));
+  return result;
+}
+
+/** Where an archive holds anything: the scopes to verify. */
+export interface DiscoveredScopes {
+  regions: string[];
+  /** Organization trails: orgId → member accounts found. */
+  organizations: Map<string, string[]>;
+}
+
+/**
+ * The regions (and organization folders and member accounts) that hold archive files or
+ * digests under a prefix. With `organization`, only organization folders are reported (and
+ * only `organization.orgId` when given); without, only single-account region folders.
+ */
+export async function discoverScopes(
+  reader: ArchiveReader,
+  options: { ossKeyPrefix?: string | undefined; organization?: { orgId?: string | undefined } | undefined },
+): Promise<DiscoveredScopes> {
+  const regions = new Set<string>();
+  const organizations = new Map<string, Set<string>>();
+  const add = (region: string, org?: OrganizationPath) => {
+    if (!options.organization) {
+      if (!org) regions.add(region);
+      return;
+    }
+    if (!org || (options.organization.orgId !== undefined && org.orgId !== options.organization.orgId)) return;
+    regions.add(region);
+    const accounts = organizations.get(org.orgId) ?? new Set<string>();
+    accounts.add(org.accountId);
+    organizations.set(org.orgId, accounts);
+  };
+  const roots = [archiveRootPrefix(options.ossKeyPrefix), digestRootPrefix(options.ossKeyPrefix)];
+  const name = (folder: string, parent: string) => folder.slice(parent.length).replace(/\/$/, '');
+  if (reader.listFolders) {
+    const listFolders = reader.listFolders.bind(reader);
+    for (const root of roots) {
+      for (const first of await listFolders(root)) {
+        const children = await listFolders(first);
+        const childNames = children.map((c) => name(c, first));
+        if (childNames.some((c) => /^\d{4}$/.test(c))) {
+          const region = name(first, root);
+          if (ARCHIVE_REGION_PATTERN.test(region)) add(region);
+        } else if (options.organization) {
+          const orgId = name(first, root);
+          if (options.organization.orgId !== undefined && orgId !== options.organization.orgId) continue;
+          for (const accountFolder of children) {
+            for (const regionFolder of await listFolders(accountFolder)) {
+              const region = name(regionFolder, accountFolder);
+              if (ARCHIVE_REGION_PATTERN.test(region)) add(region, { orgId, accountId: name(accountFolder, first) });
+            }
+          }
+        }
+      }
+    }
+  } else {
+    for (const root of roots) {
+      for (const object of await reader.list(root)) {
+        const parsed = parseArchiveFileKey(object.key) ?? parseDigestKey(object.key);
+        if (parsed) add(parsed.region, parsed.organization);
+      }
+    }
+  }
+  return {
+    regions: [...regions].sort(),
+    organizations: new Map([...organizations].map(([org, accounts]) => [org, [...accounts].sort()])),
+  };
+}
