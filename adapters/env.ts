@@ -11,6 +11,8 @@ const EnvSchema = z.object({
   TK_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
   TK_STAGING_BUCKET: z.string().min(3),
   TK_FC_ENDPOINT: z.string().url('TK_FC_ENDPOINT must be a URL').optional(),
+  /** Object-lock retention requested on archive files, in days (0: none). */
+  TK_ARCHIVE_LOCK_DAYS: z.coerce.number().int().min(0).max(36_500).default(180),
   /** Where deliver-logstore writes: `redis` (local streams) or `sls` (Alibaba Cloud Log Service). */
   TK_LOGSTORE: z.enum(['redis', 'sls']).default('redis'),
   /** Log Service endpoint override (default `https://<region>.log.aliyuncs.com`). */

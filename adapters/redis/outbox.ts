@@ -1,6 +1,6 @@
 /**
  * Trail outboxes on Redis, one per trail and destination (`oss`, `logstore`):
- *   {tk:<trailAccount>}:outbox:<trail>:<dest>        zset  eventId → arrival order
+ *   {tk:<trailAccount>}:outbox:<trail>:<dest>        zset  eventId → arrival time (ms; ties by eventId)
  *   {tk:<trailAccount>}:outbox:<trail>:<dest>:data   hash  eventId → event JSON (as the trail receives it)
  * Appending an eventId already present changes nothing (ZADD NX / HSETNX in one script).
  */
@@ -23,11 +23,10 @@ export function destinationsOf(trail: Trail): Destination[] {
 }
 
 const APPEND = `
-local seq = redis.call('INCRBY', KEYS[3], #ARGV / 2)
-local base = seq - #ARGV / 2
+local now = tonumber(ARGV[1])
 local added = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('ZADD', KEYS[1], 'NX', base + (i + 1) / 2, ARGV[i]) == 1 then
+for i = 2, #ARGV, 2 do
+  if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) == 1 then
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
     added = added + 1
   end
@@ -47,7 +46,7 @@ export class RedisOutbox {
     for (const destination of destinationsOf(trail)) {
       const key = outboxKey(trail.accountId, trail.name, destination);
       const args = entries.flatMap((e) => [e.eventId, e.json]);
-      added += (await this.redis.eval(APPEND, 3, key, `${key}:data`, `${key}:seq`, ...args)) as number;
+      added += (await this.redis.eval(APPEND, 2, key, `${key}:data`, String(Date.now()), ...args)) as number;
       await this.redis.sadd(outboxIndexKey(destination), `${trail.accountId}/${trail.name}`);
     }
     return added;
@@ -69,6 +68,21 @@ export class RedisOutbox {
     if (ids.length === 0) return [];
     const values = await this.redis.hmget(`${key}:data`, ...ids);
     return ids.flatMap((eventId, i) => (values[i] ? [{ eventId, json: values[i] as string }] : []));
+  }
+
+  /** The oldest entries with their arrival time, without removing them. */
+  async peekWithArrival(accountId: string, trailName: string, destination: Destination, limit: number): Promise<{ eventId: string; json: string; arrivedAtMs: number }[]> {
+    const key = outboxKey(accountId, trailName, destination);
+    const flat = await this.redis.zrange(key, 0, limit - 1, 'WITHSCORES');
+    if (flat.length === 0) return [];
+    const ids: string[] = [];
+    const times: number[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i] as string);
+      times.push(Number(flat[i + 1]));
+    }
+    const values = await this.redis.hmget(`${key}:data`, ...ids);
+    return ids.flatMap((eventId, i) => (values[i] ? [{ eventId, json: values[i] as string, arrivedAtMs: times[i] as number }] : []));
   }
 
   /** Removes delivered entries. */

@@ -1,7 +1,63 @@
-/** deliver-oss: drains trail outboxes (flush timer, or woken by classify with an async invocation). */
+/**
+ * deliver-oss: drains trail outboxes into archive files (gzip JSON arrays, ActionTrail layout,
+ * server-side encryption, object-lock retention where the bucket supports it) and writes the
+ * signed hourly digests. Woken by classify (writes full or aged batches) and by its flush timer
+ * (writes everything).
+ */
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { deliverToArchives } from '../../shared/delivery/oss-delivery.ts';
 import { fcHandler } from '../../adapters/fc/handler.ts';
+import { putArchiveObject } from '../../adapters/archive/s3-archive.ts';
+import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
+import { archiveDeliveryState } from '../../adapters/redis/archive-delivery.ts';
+import { getServices } from '../../adapters/wiring.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Timer events carry `triggerTime`; classify's wake-ups do not. */
+function isTimer(event: Buffer): boolean {
+  try {
+    const parsed: unknown = JSON.parse(event.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && 'triggerTime' in parsed;
+  } catch {
+    return false;
+  }
+}
 
 export const handler = fcHandler(async (event, _context, log) => {
-  log.info('woken', { bytes: event.length });
-  return { delivered: 0 };
+  const services = getServices();
+  const { redis, s3, outbox, env } = services;
+  const lockDays = env.TK_ARCHIVE_LOCK_DAYS;
+  const result = await deliverToArchives(
+    {
+      trails: () => outbox.trails('oss'),
+      getTrail: (accountId, name) => services.trails.get(accountId, name),
+      peek: (accountId, name, limit) => outbox.peekWithArrival(accountId, name, 'oss', limit),
+      ack: (accountId, name, ids) => outbox.ack(accountId, name, 'oss', ids),
+      ...archiveDeliveryState(redis),
+      objects: {
+        put: async (bucket, key, body, contentType) => {
+          await putArchiveObject(s3, bucket, key, body, {
+            contentType,
+            ...(lockDays > 0 ? { retainUntil: new Date(Date.now() + lockDays * DAY_MS) } : {}),
+          });
+        },
+        exists: async (bucket, key) => {
+          try {
+            await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      },
+      signingKey: () => ensureSigningKey(redis),
+      status: services.deliveryStatus,
+      now: () => Date.now(),
+    },
+    { force: isTimer(event) },
+  );
+  if (result.delivered > 0 || result.digests > 0 || result.failed.length > 0) log.info('archive delivery', { ...result });
+  if (result.failed.length > 0) throw new Error(`archive delivery failed for ${result.failed.join(', ')}; events stay in the outbox`);
+  return result;
 });

@@ -29,6 +29,9 @@ export interface TestStack {
   dataDir: string;
   s3: StartedProcess;
   redis: StartedProcess;
+  /** Stops the S3 server (objects stay on disk) until `startS3Again`. */
+  stopS3(): Promise<void>;
+  startS3Again(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,19 +69,21 @@ export async function startTestStack(options: {
     logger: createLogger(verbose ? (line) => process.stderr.write(`${line}\n`) : null),
     ...options.emulator,
   });
-  const s3 = await startS3({
-    port: s3Port,
-    dir: path.join(dataDir, 's3'),
-    buckets: options.buckets,
-    webhookUrl: `${emulator.invokeUrl}/-/s3-events`,
-  });
+  const s3Options = { port: s3Port, dir: path.join(dataDir, 's3'), buckets: options.buckets, webhookUrl: `${emulator.invokeUrl}/-/s3-events` };
+  let s3 = await startS3(s3Options);
   return {
     redisUrl: redis.url,
     s3Url,
     emulator,
     dataDir,
-    s3,
+    get s3() {
+      return s3;
+    },
     redis,
+    stopS3: () => s3.stop(),
+    startS3Again: async () => {
+      s3 = await startS3(s3Options);
+    },
     stop: async () => {
       await emulator.stop();
       await s3.stop();

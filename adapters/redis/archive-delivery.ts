@@ -1,0 +1,82 @@
+/**
+ * deliver-oss's state on Redis (all keys of a trail share its account's hash tag):
+ *   {tk:<acct>}:oss:lock:<trail>                    delivery lock (token, TTL = function timeout)
+ *   {tk:<acct>}:oss:pending:<trail>                 the file being written (JSON), see oss-delivery.ts
+ *   {tk:<acct>}:oss:scopes:<trail>                  set of scopes (region, member account) with files
+ *   {tk:<acct>}:oss:hours:<trail>:<scope>           zset of hours with files not yet digested
+ *   {tk:<acct>}:oss:files:<trail>:<scope>:<hour>    hash file key → digest entry JSON
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { digestFileEntrySchema, type DigestFileEntry } from '../../shared/archive/digest.ts';
+import { digestScopePrefix, parseDigestKey, type ArchiveScope } from '../../shared/archive/layout.ts';
+import type { OssDeliveryPorts, PendingFile } from '../../shared/delivery/oss-delivery.ts';
+import { chainHead, saveChainHead } from '../archive/digest-chain-store.ts';
+
+/** The lock outlives a crashed holder by at most the function's timeout. */
+export const OSS_DELIVERY_LOCK_MS = 120_000;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}|${s.ossKeyPrefix ?? ''}`;
+
+export function archiveDeliveryState(redis: Redis): Pick<OssDeliveryPorts, 'withLock' | 'pending' | 'fileLog' | 'chain'> {
+  const p = (acct: string) => `{tk:${acct}}:oss`;
+  return {
+    withLock: async (acct, trail, work) => {
+      const key = `${p(acct)}:lock:${trail}`;
+      const token = randomUUID();
+      if ((await redis.set(key, token, 'PX', OSS_DELIVERY_LOCK_MS, 'NX')) !== 'OK') return false;
+      try {
+        await work();
+      } finally {
+        await redis.eval(RELEASE, 1, key, token);
+      }
+      return true;
+    },
+    pending: {
+      get: async (acct, trail) => {
+        const raw = await redis.get(`${p(acct)}:pending:${trail}`);
+        return raw ? (JSON.parse(raw) as PendingFile) : undefined;
+      },
+      set: async (acct, trail, file) => {
+        await redis.set(`${p(acct)}:pending:${trail}`, JSON.stringify(file));
+      },
+      clear: async (acct, trail) => {
+        await redis.del(`${p(acct)}:pending:${trail}`);
+      },
+    },
+    fileLog: {
+      add: async (acct, trail, scope, hour, entry) => {
+        const id = scopeId(scope);
+        await redis
+          .multi()
+          .sadd(`${p(acct)}:scopes:${trail}`, JSON.stringify(scope))
+          .zadd(`${p(acct)}:hours:${trail}:${id}`, hour, String(hour))
+          .hset(`${p(acct)}:files:${trail}:${id}:${hour}`, entry.key, JSON.stringify(entry))
+          .exec();
+      },
+      scopes: async (acct, trail) => (await redis.smembers(`${p(acct)}:scopes:${trail}`)).map((s) => JSON.parse(s) as ArchiveScope),
+      files: async (acct, trail, scope, hour): Promise<DigestFileEntry[]> =>
+        (await redis.hvals(`${p(acct)}:files:${trail}:${scopeId(scope)}:${hour}`)).map((v) => digestFileEntrySchema.parse(JSON.parse(v))),
+      firstHour: async (acct, trail, scope) => {
+        const [first] = await redis.zrange(`${p(acct)}:hours:${trail}:${scopeId(scope)}`, 0, 0);
+        return first === undefined ? undefined : Number(first);
+      },
+      drop: async (acct, trail, scope, hour) => {
+        const id = scopeId(scope);
+        await redis.multi().del(`${p(acct)}:files:${trail}:${id}:${hour}`).zrem(`${p(acct)}:hours:${trail}:${id}`, String(hour)).exec();
+      },
+    },
+    chain: {
+      head: async (acct, trail, scope) => {
+        const link = await chainHead(redis, acct, trail, digestScopePrefix(scope));
+        const parsed = link ? parseDigestKey(link.key) : undefined;
+        return link && parsed ? { link, hourStartMs: parsed.hourStart.getTime() } : null;
+      },
+      save: async (acct, trail, _scope, link) => {
+        await saveChainHead(redis, acct, trail, link);
+      },
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * deliver-logstore's use case: drain every trail's logstore outbox into its logstore
+ * `actiontrail_<trail>`. Entries are acknowledged only after the write; the logstore collapses
+ * an entry written twice (a retried invocation), so delivery is exactly-once locally.
+ */
+import { eventTimeMs } from '../events/schema.ts';
+import type { LogstoreWriter } from '../logstore/logstore.ts';
+import type { DeliveryStatusStore } from './delivery-status.ts';
+
+/** Entries moved per logstore write. */
+export const LOGSTORE_DELIVERY_BATCH = 500;
+
+export interface OutboxReader {
+  trails(): Promise<{ accountId: string; trailName: string }[]>;
+  peek(accountId: string, trailName: string, limit: number): Promise<{ eventId: string; json: string }[]>;
+  ack(accountId: string, trailName: string, eventIds: readonly string[]): Promise<void>;
+}
+
+export interface LogstoreDeliveryPorts {
+  outbox: OutboxReader;
+  logstore: LogstoreWriter;
+  status: DeliveryStatusStore;
+  now(): number;
+}
+
+export async function deliverToLogstores(ports: LogstoreDeliveryPorts): Promise<{ delivered: number; failed: string[] }> {
+  let delivered = 0;
+  const failed: string[] = [];
+  for (const { accountId, trailName } of await ports.outbox.trails()) {
+    try {
+      for (;;) {
+        const batch = await ports.outbox.peek(accountId, trailName, LOGSTORE_DELIVERY_BATCH);
+        if (batch.length === 0) break;
+        const entries = batch.map((e) => ({ eventId: e.eventId, json: e.json, eventTimeMs: eventTimeMs(JSON.parse(e.json) as { eventTime: string }) }));
+        await ports.logstore.write(accountId, trailName, entries);
+        await ports.outbox.ack(accountId, trailName, batch.map((e) => e.eventId));
+        await ports.status.record(accountId, trailName, 'logstore', { ok: true, atMs: ports.now() });
+        delivered += batch.length;
+        if (batch.length < LOGSTORE_DELIVERY_BATCH) break;
+      }
+    } catch (error) {
+      failed.push(`${accountId}/${trailName}`);
+      await ports.status.record(accountId, trailName, 'logstore', { ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { delivered, failed };
+}

@@ -1,0 +1,220 @@
+/**
+ * deliver-oss's use case: drain each trail's archive outbox into gzip JSON array files laid out
+ * as ActionTrail does (DESIGN §3.5), one file per region (and member account, for organization
+ * trails) per batch, then write the signed hourly digests that chain them.
+ *
+ * Exactly-once files: before a file is put, its name and digest entry are recorded as the trail's
+ * pending file; a retried invocation finds it, checks whether the object exists, and finishes
+ * (acknowledges) or drops it — so a crash never writes the same events into two files. One
+ * drainer per trail at a time (a lock), so two invocations never cut the same entries.
+ */
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import {
+  archiveFileKey,
+  digestIsDue,
+  digestKey,
+  hourStartOf,
+  HOUR_MS,
+  type ArchiveScope,
+} from '../archive/layout.ts';
+import { createDigestDocument, describeArchiveFile, signDigest, serialiseSignedDigest, linkTo, type DigestFileEntry, type PreviousDigestLink } from '../archive/digest.ts';
+import type { Trail } from '../trails/model.ts';
+import type { DeliveryStatusStore } from './delivery-status.ts';
+
+/** Most events in one archive file. */
+export const ARCHIVE_FILE_MAX_EVENTS = 1000;
+/** A wake-up writes a partial file once its oldest entry has waited this long; the minute timer writes the rest. */
+export const ARCHIVE_FLUSH_AGE_MS = 20_000;
+/** A flush (timer) waits this long for a trail another invocation is delivering, then leaves it to that one. */
+export const FLUSH_LOCK_WAIT_MS = 5_000;
+const FLUSH_LOCK_RETRY_MS = 250;
+/** Most digest hours written per scope in one invocation (catching up after an outage). */
+export const DIGEST_CATCH_UP_HOURS = 48;
+
+export interface OutboxItem {
+  eventId: string;
+  json: string;
+  arrivedAtMs: number;
+}
+
+export interface PendingFile {
+  key: string;
+  hourStartMs: number;
+  scope: ArchiveScope;
+  entry: DigestFileEntry;
+  eventIds: string[];
+}
+
+export interface SigningKey {
+  privateKeyPem: string;
+  fingerprint: string;
+}
+
+export interface OssDeliveryPorts {
+  trails(): Promise<{ accountId: string; trailName: string }[]>;
+  getTrail(accountId: string, trailName: string): Promise<Trail | undefined>;
+  peek(accountId: string, trailName: string, limit: number): Promise<OutboxItem[]>;
+  ack(accountId: string, trailName: string, eventIds: readonly string[]): Promise<void>;
+  /** Holds a trail's delivery lock while `work` runs; false when another invocation holds it. */
+  withLock(accountId: string, trailName: string, work: () => Promise<void>): Promise<boolean>;
+  pending: {
+    get(accountId: string, trailName: string): Promise<PendingFile | undefined>;
+    set(accountId: string, trailName: string, file: PendingFile): Promise<void>;
+    clear(accountId: string, trailName: string): Promise<void>;
+  };
+  /** Files delivered per trail, scope and hour, waiting for their digest. */
+  fileLog: {
+    add(accountId: string, trailName: string, scope: ArchiveScope, hourStartMs: number, entry: DigestFileEntry): Promise<void>;
+    scopes(accountId: string, trailName: string): Promise<ArchiveScope[]>;
+    files(accountId: string, trailName: string, scope: ArchiveScope, hourStartMs: number): Promise<DigestFileEntry[]>;
+    /** The first hour with files of a scope that has no digest yet. */
+    firstHour(accountId: string, trailName: string, scope: ArchiveScope): Promise<number | undefined>;
+    drop(accountId: string, trailName: string, scope: ArchiveScope, hourStartMs: number): Promise<void>;
+  };
+  chain: {
+    head(accountId: string, trailName: string, scope: ArchiveScope): Promise<{ link: PreviousDigestLink; hourStartMs: number } | null>;
+    save(accountId: string, trailName: string, scope: ArchiveScope, link: PreviousDigestLink): Promise<void>;
+  };
+  objects: {
+    put(bucket: string, key: string, body: Buffer, contentType: string): Promise<void>;
+    exists(bucket: string, key: string): Promise<boolean>;
+  };
+  signingKey(): Promise<SigningKey>;
+  status: DeliveryStatusStore;
+  now(): number;
+}
+
+interface Parsed {
+  item: OutboxItem;
+  event: { eventTime: string; acsRegion?: string; userIdentity?: { accountId?: string } };
+}
+
+function scopeOf(trail: Trail, event: Parsed['event']): ArchiveScope {
+  const region = typeof event.acsRegion === 'string' && event.acsRegion !== '' ? event.acsRegion : trail.homeRegion;
+  const account = event.userIdentity?.accountId ?? trail.accountId;
+  return {
+    ossKeyPrefix: trail.ossKeyPrefix,
+    region,
+    ...(trail.isOrganizationTrail ? { organization: { orgId: trail.organizationId ?? `rd-${trail.accountId}`, accountId: account } } : {}),
+  };
+}
+
+const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}`;
+
+async function finishPending(trail: Trail, pending: PendingFile, ports: OssDeliveryPorts): Promise<void> {
+  await ports.fileLog.add(trail.accountId, trail.name, pending.scope, pending.hourStartMs, pending.entry);
+  await ports.ack(trail.accountId, trail.name, pending.eventIds);
+  await ports.pending.clear(trail.accountId, trail.name);
+}
+
+/** Writes one file for `items` (all of one scope) and acknowledges them. */
+async function writeFile(trail: Trail, scope: ArchiveScope, items: Parsed[], ports: OssDeliveryPorts): Promise<void> {
+  const bucket = trail.ossBucketName as string;
+  const body = gzipSync(Buffer.from(`[${items.map((p) => p.item.json).join(',')}]`));
+  const md5 = createHash('md5').update(body).digest('hex');
+  const deliveredAt = new Date(ports.now());
+  const key = archiveFileKey({ ...scope, deliveredAt, eventCount: items.length, fileSize: body.byteLength, md5 });
+  const entry = describeArchiveFile({ key, body, events: items.map((p) => p.event) });
+  const pending: PendingFile = { key, hourStartMs: hourStartOf(deliveredAt).getTime(), scope, entry, eventIds: items.map((p) => p.item.eventId) };
+  await ports.pending.set(trail.accountId, trail.name, pending);
+  await ports.objects.put(bucket, key, body, 'application/gzip');
+  await finishPending(trail, pending, ports);
+}
+
+async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts): Promise<number> {
+  const pending = await ports.pending.get(trail.accountId, trail.name);
+  if (pending) {
+    if (await ports.objects.exists(trail.ossBucketName as string, pending.key)) await finishPending(trail, pending, ports);
+    else await ports.pending.clear(trail.accountId, trail.name);
+  }
+  let delivered = 0;
+  for (;;) {
+    const items = await ports.peek(trail.accountId, trail.name, ARCHIVE_FILE_MAX_EVENTS);
+    if (items.length === 0) break;
+    const oldest = Math.min(...items.map((i) => i.arrivedAtMs));
+    if (!force && items.length < ARCHIVE_FILE_MAX_EVENTS && ports.now() - oldest < ARCHIVE_FLUSH_AGE_MS) break;
+    const groups = new Map<string, { scope: ArchiveScope; items: Parsed[] }>();
+    for (const item of items) {
+      const event = JSON.parse(item.json) as Parsed['event'];
+      const scope = scopeOf(trail, event);
+      const id = scopeId(scope);
+      let group = groups.get(id);
+      if (!group) groups.set(id, (group = { scope, items: [] }));
+      group.items.push({ item, event });
+    }
+    for (const group of groups.values()) await writeFile(trail, group.scope, group.items, ports);
+    delivered += items.length;
+    if (items.length < ARCHIVE_FILE_MAX_EVENTS) break;
+  }
+  return delivered;
+}
+
+/** Digests for every hour that is due, per scope, chained to the scope's previous digest. */
+async function writeDigests(trail: Trail, ports: OssDeliveryPorts): Promise<number> {
+  const now = new Date(ports.now());
+  let written = 0;
+  for (const scope of await ports.fileLog.scopes(trail.accountId, trail.name)) {
+    const head = await ports.chain.head(trail.accountId, trail.name, scope);
+    let hour = head ? head.hourStartMs + HOUR_MS : await ports.fileLog.firstHour(trail.accountId, trail.name, scope);
+    if (hour === undefined) continue;
+    let previous = head?.link ?? null;
+    for (let n = 0; n < DIGEST_CATCH_UP_HOURS && digestIsDue(new Date(hour), now); n++, hour += HOUR_MS) {
+      const key = await ports.signingKey();
+      const files = await ports.fileLog.files(trail.accountId, trail.name, scope, hour);
+      const doc = createDigestDocument({
+        trailName: trail.name,
+        accountId: scope.organization?.accountId ?? trail.accountId,
+        region: scope.region,
+        hour: new Date(hour),
+        files,
+        previous,
+        publicKeyFingerprint: key.fingerprint,
+        signedAt: now,
+      });
+      const stored = serialiseSignedDigest(signDigest(doc, key.privateKeyPem));
+      const path = digestKey({ ...scope, trailName: trail.name, hourStart: new Date(hour) });
+      await ports.objects.put(trail.ossBucketName as string, path, Buffer.from(stored), 'application/json');
+      previous = linkTo(path, stored);
+      await ports.chain.save(trail.accountId, trail.name, scope, previous);
+      await ports.fileLog.drop(trail.accountId, trail.name, scope, hour);
+      written++;
+    }
+  }
+  return written;
+}
+
+export interface OssDeliveryResult {
+  delivered: number;
+  digests: number;
+  failed: string[];
+  busy: string[];
+}
+
+export async function deliverToArchives(ports: OssDeliveryPorts, options: { force: boolean }): Promise<OssDeliveryResult> {
+  const result: OssDeliveryResult = { delivered: 0, digests: 0, failed: [], busy: [] };
+  for (const { accountId, trailName } of await ports.trails()) {
+    const trail = await ports.getTrail(accountId, trailName);
+    if (!trail?.ossBucketName) continue;
+    const id = `${accountId}/${trailName}`;
+    try {
+      const work = async () => {
+        const delivered = await drainTrail(trail, options.force, ports);
+        result.delivered += delivered;
+        result.digests += await writeDigests(trail, ports);
+        if (delivered > 0) await ports.status.record(accountId, trailName, 'oss', { ok: true, atMs: ports.now() });
+      };
+      let ran = await ports.withLock(accountId, trailName, work);
+      // A flush must not leave stragglers to the next minute because a wake-up held the trail.
+      for (let waited = 0; !ran && options.force && waited < FLUSH_LOCK_WAIT_MS; waited += FLUSH_LOCK_RETRY_MS) {
+        await new Promise((r) => setTimeout(r, FLUSH_LOCK_RETRY_MS));
+        ran = await ports.withLock(accountId, trailName, work);
+      }
+      if (!ran) result.busy.push(id);
+    } catch (error) {
+      result.failed.push(id);
+      await ports.status.record(accountId, trailName, 'oss', { ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return result;
+}
