@@ -1,0 +1,149 @@
+/**
+ * Pipeline benchmarks (DESIGN §5), on a private stack (real Redis, real S3 server, emulator on
+ * the product's s.yaml), all figures from one run:
+ *   ingest      sustained signed ingest through the emulator's HTTP trigger (events/s acknowledged
+ *               durable), and end to end until every event is in history;
+ *   floor       the same bodies parsed + one pipelined Redis write per event (the physical floor);
+ *   visible     ingest → event in history, p50/p99 (single-event batches);
+ *   archive     ingest → archive file (with the flush timer armed), a few samples.
+ * Run: `npm run bench -- pipeline [--events 100000] [--concurrency 8] [--archive-samples 2]`.
+ */
+import { parseArgs } from 'node:util';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import { postEvents } from '../adapters/client/signed-fetch.ts';
+import { RedisAccountStore } from '../adapters/redis/account-store.ts';
+import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
+import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
+import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../emulator/s3/embedded.ts';
+import { trailSchema } from '../shared/trails/model.ts';
+import { sampleEvents } from '../scripts/lib/sample-events.ts';
+import { productProject, startTestStack } from '../test/helpers/stack.ts';
+import { percentile, printTable } from './lib/report.ts';
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+const ACCOUNT = '1234567890123456';
+const BATCH = 1000;
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '100000' },
+    concurrency: { type: 'string', default: '8' },
+    'visible-samples': { type: 'string', default: '200' },
+    'archive-samples': { type: 'string', default: '2' },
+  },
+  allowPositionals: true,
+});
+const total = Number(values.events);
+const concurrency = Number(values.concurrency);
+
+const stack = await startTestStack({
+  project: productProject,
+  buckets: ['trailkeeper-staging', 'trailkeeper-archive'],
+  env: { TK_LOG_LEVEL: 'error' },
+  emulator: { timers: true, warm: true, maxInstancesPerFunction: 4 },
+});
+const redis = new Redis(stack.redisUrl);
+const history = new RedisHistoryStore(redis);
+const key = await new RedisAccountStore(redis).createKey(ACCOUNT);
+const now = Date.now();
+await new RedisTrailStore(redis).create(
+  trailSchema.parse({ name: 'bench-trail', accountId: ACCOUNT, homeRegion: 'cn-hangzhou', eventRW: 'All', ossBucketName: 'trailkeeper-archive', status: 'Enable', createdAtMs: now, updatedAtMs: now, startLoggingTimeMs: now - 60_000 }),
+);
+const ingestUrl = stack.emulator.httpUrls['ingest'] as string;
+const rows: (string | number)[][] = [];
+
+try {
+  // Bodies prepared up front so the timed loop only sends.
+  const bodies: string[] = [];
+  for (let i = 0; i < total; i += BATCH) bodies.push(JSON.stringify(sampleEvents(ACCOUNT, Math.min(BATCH, total - i), new Date(Date.now() - 60_000))));
+  const lastIds = bodies.map((b) => (JSON.parse(b) as { eventId: string }[]).at(-1)?.eventId as string);
+
+  // Warm-up: one batch through every function.
+  await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
+
+  // (a) sustained ingest through the HTTP trigger.
+  let next = 0;
+  let accepted = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++] as string;
+        const res = await postEvents(ingestUrl, key, body);
+        if (!res.ok) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+        accepted += ((await res.json()) as { accepted: number }).accepted;
+      }
+    }),
+  );
+  const ackSeconds = (performance.now() - started) / 1000;
+  // End to end: until the last event of every batch is in history.
+  for (const id of lastIds) {
+    while (!(await history.has(ACCOUNT, [id]))[0]) await new Promise((r) => setTimeout(r, 20));
+  }
+  const e2eSeconds = (performance.now() - started) / 1000;
+  const ingestRate = accepted / ackSeconds;
+  const e2eRate = accepted / e2eSeconds;
+
+  // Floor: parse the same bodies and write each event with one pipelined Redis command.
+  const floorStarted = performance.now();
+  for (const body of bodies) {
+    const events = JSON.parse(body) as { eventId: string }[];
+    const pipeline = redis.pipeline();
+    for (const e of events) pipeline.set(`floor:{${ACCOUNT}}:${e.eventId}`, JSON.stringify(e));
+    await pipeline.exec();
+  }
+  const floorRate = accepted / ((performance.now() - floorStarted) / 1000);
+  rows.push(['sustained ingest (acknowledged durable)', `${Math.round(ingestRate).toLocaleString('en-US')} events/s`, '≥ 20,000 events/s']);
+  rows.push(['sustained ingest → all in history', `${Math.round(e2eRate).toLocaleString('en-US')} events/s`, '']);
+  rows.push(['bare floor (parse + pipelined Redis writes)', `${Math.round(floorRate).toLocaleString('en-US')} events/s`, '']);
+  rows.push(['pipeline / floor (end to end)', (e2eRate / floorRate).toFixed(2), '≥ 0.5']);
+
+  // (b) ingest → visible in history, one event per request, one at a time.
+  const latencies: number[] = [];
+  for (let i = 0; i < Number(values['visible-samples']); i++) {
+    const [event] = sampleEvents(ACCOUNT, 1);
+    const id = (event as { eventId: string }).eventId;
+    const t0 = performance.now();
+    await postEvents(ingestUrl, key, JSON.stringify([event]));
+    while (!(await history.has(ACCOUNT, [id]))[0]) await new Promise((r) => setTimeout(r, 2));
+    latencies.push(performance.now() - t0);
+  }
+  rows.push(['ingest → visible in history', `p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`, 'p99 ≤ 1 s']);
+
+  // (e) ingest → archive file (the flush timer is armed, as in production).
+  const s3 = new S3Client({
+    endpoint: stack.s3Url,
+    region: 'cn-hangzhou',
+    forcePathStyle: true,
+    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  const countFiles = async () => {
+    let count = 0;
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: 'trailkeeper-archive', Prefix: 'AliyunLogs/Actiontrail/', ...(token ? { ContinuationToken: token } : {}) }));
+      count += page.KeyCount ?? 0;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return count;
+  };
+  // Let the bulk load drain into files first.
+  await stack.emulator.fireTimer('deliver-oss', 'flush');
+  await new Promise((r) => setTimeout(r, 5_000));
+  const archive: number[] = [];
+  for (let i = 0; i < Number(values['archive-samples']); i++) {
+    const before = await countFiles();
+    const t0 = performance.now();
+    await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 1)));
+    while ((await countFiles()) === before) await new Promise((r) => setTimeout(r, 200));
+    archive.push(performance.now() - t0);
+  }
+  rows.push(['ingest → archive file', archive.length ? `max ${(Math.max(...archive) / 1000).toFixed(1)} s over ${archive.length} samples` : 'not sampled', '≤ 60 s']);
+  s3.destroy();
+  printTable(['figure', 'measured', 'goal'], rows);
+} finally {
+  redis.disconnect();
+  await stack.stop();
+}
