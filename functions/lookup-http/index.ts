@@ -4,6 +4,8 @@
  */
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { getLogs } from '../../shared/logstore/get-logs-action.ts';
+import { LOOKUP_ACTIONS, type LookupPorts } from '../../shared/lookup/lookup-events.ts';
+import { lookupTokenKey } from '../../adapters/redis/token-key.ts';
 import { TRAIL_ACTIONS, type TrailApiPorts } from '../../shared/trails/trail-api.ts';
 import type { TrailStore } from '../../shared/trails/trail-store.ts';
 import type { DeliveryStatusStore } from '../../shared/delivery/delivery-status.ts';
@@ -65,6 +67,14 @@ function actionsFor(services: Services): Record<string, RpcAction> {
     actions[name] = (params, caller) => action(params, { accountId: caller.accountId, region }, ports);
   }
   actions['GetLogs'] = (params, caller) => getLogs(params, caller, { trails: services.trails, logstore: services.redisLogstore });
+  let tokenKey: Promise<Buffer> | undefined;
+  const lookupPorts: LookupPorts = {
+    history: services.history,
+    accountsVisibleTo: async (accountId) => [accountId, ...(await services.accounts.membersOf(accountId))],
+    tokenKey: () => (tokenKey ??= lookupTokenKey(services.redis)),
+    now: () => Date.now(),
+  };
+  for (const [name, action] of Object.entries(LOOKUP_ACTIONS)) actions[name] = (params, caller) => action(params, caller, lookupPorts);
   return actions;
 }
 

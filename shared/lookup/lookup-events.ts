@@ -1,0 +1,152 @@
+/**
+ * `LookupEvents` (ActionTrail 2020-07-06) and `GetEvent` (our event detail by id) on
+ * lookup-http, as pure use cases over the HistoryStore (DESIGN §3.7).
+ *
+ * Isolation: every read names the accounts `accountsVisibleTo(caller)` — the caller, plus
+ * its organization's members for a management account — and nothing else: the store query,
+ * the EventId condition, GetEvent, and NextToken (bound to the caller and that set).
+ *
+ * Events are the stored JSON strings parsed back, in the store's order. The stored text is
+ * itself JSON.stringify output, so JSON.parse → JSON.stringify gives it back unchanged.
+ *
+ * Two conditions (an allowed pair, see lookup-params.ts): the store evaluates the more
+ * selective one; the other is checked here on the attributes the indexer derives
+ * (historyRecordOf), reading at most MAX_SCAN_CALLS store pages per request. Such a page
+ * may then hold fewer than MaxResults events — even none — with a NextToken to go on.
+ */
+import { classifyEvent, resourceNamesOf, resourceTypesOf, type ClassifiedEvent } from '../classify/classify.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { parseEvent } from '../events/schema.ts';
+import { historyRecordOf, type HistoryCursor, type HistoryStore } from '../history/history-store.ts';
+import { formatUtcSecond, parseLookupParams, type LookupCondition } from './lookup-params.ts';
+import { issueToken, readToken, type TokenBinding } from './next-token.ts';
+
+export interface LookupPorts {
+  history: Pick<HistoryStore, 'lookup' | 'get'>;
+  /** The caller's account plus, for a management account, its organization's members. */
+  accountsVisibleTo(accountId: string): Promise<string[]>;
+  /** The server secret NextTokens are signed with (≥ 16 bytes). */
+  tokenKey(): Promise<Buffer>;
+  now(): number;
+}
+
+export type LookupAction = (
+  params: Record<string, string>,
+  caller: { accountId: string },
+  ports: LookupPorts,
+) => Promise<Record<string, unknown>>;
+
+/** Store pages read for one request when a second condition filters them. */
+export const MAX_SCAN_CALLS = 10;
+
+/** The accounts a caller may read: never empty, always including the caller. */
+async function visibleAccounts(caller: { accountId: string }, ports: LookupPorts): Promise<string[]> {
+  const listed = await ports.accountsVisibleTo(caller.accountId);
+  return [...new Set([caller.accountId, ...listed])].sort();
+}
+
+/** The attribute values the history indexer records for a stored (classified) event. */
+function attributeValues(event: unknown, key: LookupCondition['key']): readonly string[] {
+  const parsed = parseEvent(event);
+  if (!parsed.ok) return [];
+  const e = parsed.event;
+  if (key === 'EventId') return e.eventId ? [e.eventId] : [];
+  let classified: ClassifiedEvent;
+  if (e.eventRW && e.eventType && e.referencedResources) {
+    classified = { ...e, eventRW: e.eventRW, eventType: e.eventType, referencedResources: e.referencedResources };
+  } else {
+    // Not as stored by the pipeline (which stores classified events): classify it the same way.
+    const result = classifyEvent(e);
+    if (!result.kept) return [];
+    classified = result.event;
+  }
+  const record = historyRecordOf({ ...classified, eventId: e.eventId ?? '' }, '', 0, {
+    types: resourceTypesOf(classified),
+    names: resourceNamesOf(classified),
+  });
+  return record.attributes[key] ?? [];
+}
+
+function matches(event: unknown, condition: LookupCondition): boolean {
+  return attributeValues(event, condition.key).includes(condition.value);
+}
+
+export async function lookupEvents(
+  params: Record<string, string>,
+  caller: { accountId: string },
+  ports: LookupPorts,
+): Promise<Record<string, unknown>> {
+  const p = parseLookupParams(params, ports.now());
+  const accountIds = await visibleAccounts(caller, ports);
+  const binding: TokenBinding = {
+    callerAccountId: caller.accountId,
+    accountIds,
+    startTime: p.given.startTime,
+    endTime: p.given.endTime,
+    direction: p.direction,
+    conditions: [p.condition, p.filter].filter((c): c is LookupCondition => c !== undefined),
+  };
+
+  let { startMs, endMs } = p;
+  let after: HistoryCursor | undefined;
+  let key: Buffer | undefined;
+  if (p.nextToken !== undefined) {
+    key = await ports.tokenKey();
+    const state = readToken(p.nextToken, binding, key);
+    ({ startMs, endMs } = state);
+    after = state.cursor;
+  } else if (p.empty) {
+    return { StartTime: formatUtcSecond(startMs), EndTime: formatUtcSecond(endMs), Events: [] };
+  }
+
+  const events: unknown[] = [];
+  let next: HistoryCursor | undefined;
+  for (let calls = 1; ; calls += 1) {
+    const page = await ports.history.lookup({
+      accountIds,
+      startMs,
+      endMs,
+      direction: p.direction,
+      limit: p.maxResults - events.length,
+      ...(p.condition ? { condition: p.condition } : {}),
+      ...(after ? { after } : {}),
+    });
+    for (const json of page.events) {
+      const event: unknown = JSON.parse(json);
+      if (!p.filter || matches(event, p.filter)) events.push(event);
+    }
+    next = page.next;
+    if (!next || !p.filter || events.length >= p.maxResults || calls >= MAX_SCAN_CALLS) break;
+    after = next;
+  }
+
+  const answer: Record<string, unknown> = { StartTime: formatUtcSecond(startMs), EndTime: formatUtcSecond(endMs) };
+  if (next) {
+    key ??= await ports.tokenKey();
+    answer.NextToken = issueToken({ cursor: next, startMs, endMs }, binding, key);
+  }
+  answer.Events = events;
+  return answer;
+}
+
+/** Event detail: `EventId` → `{ Event }`, searched only in the accounts the caller sees. */
+export async function getEvent(
+  params: Record<string, string>,
+  caller: { accountId: string },
+  ports: LookupPorts,
+): Promise<Record<string, unknown>> {
+  const eventId = params.EventId;
+  if (eventId === undefined || eventId === '') {
+    throw new ValidationError('MissingParameter', 'EventId is required', 'EventId');
+  }
+  if (eventId.length > 2048) throw new ValidationError('InvalidQueryParameter', 'EventId: too long', 'EventId');
+  const accountIds = await visibleAccounts(caller, ports);
+  const json = await ports.history.get(accountIds, eventId);
+  if (json === undefined) throw new NotFoundError('EventNotFound', `The event ${eventId} does not exist or is older than 90 days.`);
+  return { Event: JSON.parse(json) as unknown };
+}
+
+export const LOOKUP_ACTIONS: Readonly<Record<string, LookupAction>> = {
+  LookupEvents: lookupEvents,
+  GetEvent: getEvent,
+};
