@@ -15,10 +15,9 @@ import { postEvents } from '../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../emulator/s3/embedded.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
-import { productProject, startTestStack } from '../test/helpers/stack.ts';
+import { productProject, startTestStack, s3ClientFor } from '../test/helpers/stack.ts';
 import { percentile, printTable } from './lib/report.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -112,13 +111,7 @@ try {
   rows.push(['ingest → visible in history', `p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`, 'p99 ≤ 1 s']);
 
   // (e) ingest → archive file (the flush timer is armed, as in production).
-  const s3 = new S3Client({
-    endpoint: stack.s3Url,
-    region: 'cn-hangzhou',
-    forcePathStyle: true,
-    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  const s3 = s3ClientFor(stack);
   const countFiles = async () => {
     let count = 0;
     let token: string | undefined;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { S3Client } from '@aws-sdk/client-s3';
 import { loadProject } from '../../emulator/config.ts';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator.ts';
 import { createLogger } from '../../emulator/logger.ts';
@@ -101,4 +102,16 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | null | f
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** An S3 client for the stack's embedded server (path-style, no aws-chunked bodies). */
+export function s3ClientFor(stack: Pick<TestStack, 's3Url'>): S3Client {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+  return new S3Client({
+    endpoint: stack.s3Url,
+    region: 'cn-hangzhou',
+    forcePathStyle: true,
+    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
 }

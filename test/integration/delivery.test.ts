@@ -23,8 +23,7 @@ import { parseArchiveFileKey } from '../../shared/archive/layout.ts';
 import { verifyArchive } from '../../shared/archive/verify.ts';
 import { deliverToArchives, type OssDeliveryPorts } from '../../shared/delivery/oss-delivery.ts';
 import { trailSchema, type TrailInput } from '../../shared/trails/model.ts';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
-import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
+import { productProject, repoRoot, startTestStack, s3ClientFor, waitUntil, type TestStack } from '../helpers/stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -87,13 +86,7 @@ async function flushArchives(): Promise<void> {
 beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: [STAGING, ARCHIVE, 'trail-w', 'trail-r'] });
   redis = new Redis(stack.redisUrl);
-  s3 = new S3Client({
-    endpoint: stack.s3Url,
-    region: 'cn-hangzhou',
-    forcePathStyle: true,
-    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  s3 = s3ClientFor(stack);
   key = await new RedisAccountStore(redis).createKey(ACCOUNT);
   await createTrail({ name: 'all-trail', eventRW: 'All', ossBucketName: ARCHIVE, slsProjectArn: `acs:log:cn-hangzhou:${ACCOUNT}:project/trailkeeper` });
   await createTrail({ name: 'write-trail', eventRW: 'Write', ossBucketName: 'trail-w' });

@@ -12,8 +12,7 @@ import fc3, { InvokeFunctionRequest } from '@alicloud/fc20230330';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
-import { fixtureProject, repoRoot, startTestStack, TEST_IDENTITY, waitUntil, type TestStack } from '../helpers/stack.ts';
+import { fixtureProject, repoRoot, startTestStack, s3ClientFor, TEST_IDENTITY, waitUntil, type TestStack } from '../helpers/stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -52,13 +51,7 @@ async function probeEvents(fn: string): Promise<unknown[]> {
 beforeAll(async () => {
   stack = await startTestStack({ project: fixtureProject, buckets: ['fixture-bucket'] });
   redis = new Redis(stack.redisUrl);
-  s3 = new S3Client({
-    endpoint: stack.s3Url,
-    region: 'cn-hangzhou',
-    forcePathStyle: true,
-    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  s3 = s3ClientFor(stack);
 });
 
 afterAll(async () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   keyB = await accounts.createKey(B);
   const base = Date.now() - 10 * 60_000;
   const events = Array.from({ length: 25 }, (_v, n) => ({ ...sampleEvent(A, n, new Date(base + n * 1000)), eventName: marker }));
-  for (const e of events) ids.push(e.eventId as string);
+  for (const e of events) ids.push(String((e as Record<string, unknown>)['eventId']));
   const res = await postEvents(stack.emulator.httpUrls['ingest'] as string, keyA, JSON.stringify(events));
   expect(res.status).toBe(200);
   const history = new RedisHistoryStore(redis);

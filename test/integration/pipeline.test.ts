@@ -19,8 +19,7 @@ import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import { signAcs3Request } from '../../shared/auth/acs3-signature.ts';
 import { INGEST_MAX_EVENTS } from '../../shared/pipeline/records.ts';
 import { trailSchema, type TrailInput } from '../../shared/trails/model.ts';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
-import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
+import { productProject, repoRoot, startTestStack, s3ClientFor, waitUntil, type TestStack } from '../helpers/stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -97,13 +96,7 @@ beforeAll(async () => {
   redis = new Redis(stack.redisUrl);
   history = new RedisHistoryStore(redis);
   outbox = new RedisOutbox(redis);
-  s3 = new S3Client({
-    endpoint: stack.s3Url,
-    region: 'cn-hangzhou',
-    forcePathStyle: true,
-    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  s3 = s3ClientFor(stack);
   const accounts = new RedisAccountStore(redis);
   management = await accounts.createKey(MANAGEMENT);
   member = await accounts.createKey(MEMBER);
