@@ -16,6 +16,7 @@ import { createLogger } from '../emulator/logger.ts';
 import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../emulator/s3/embedded.ts';
 import { MissingDependencyError, portInUse, startRedis, startS3, type StartedProcess } from '../emulator/stack/processes.ts';
 import { ensureBucket, s3For } from '../adapters/s3.ts';
+import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
 import { demoFile, loadOrCreateFcAccount, readLiveLock, removeLock, repoRoot, stackSettings, writeLock } from './lib/local-stack.ts';
 import { ensureDemo } from './lib/demo.ts';
 
@@ -80,7 +81,7 @@ process.on('SIGTERM', () => void shutdown(0));
 
 try {
   const account = loadOrCreateFcAccount(stateDir);
-  const redisUrl = externalRedis ?? (started.push(await startRedis({ port: ports.redis, dir: path.join(stateDir, 'redis'), host })), `redis://${host}:${ports.redis}`);
+  const redisUrl = externalRedis ?? (started.push(await startRedis({ port: ports.redis, dir: path.join(stateDir, 'redis'), host, config: HISTORY_SERVER_CONFIG })), `redis://${host}:${ports.redis}`);
   const s3Endpoint = externalS3 ?? `http://${host}:${ports.s3}`;
   const s3Keys = externalS3
     ? { id: process.env['TK_S3_ACCESS_KEY_ID'] ?? abort('TK_S3_ENDPOINT is set: also set TK_S3_ACCESS_KEY_ID'), secret: process.env['TK_S3_SECRET_ACCESS_KEY'] ?? abort('TK_S3_ENDPOINT is set: also set TK_S3_SECRET_ACCESS_KEY') }

@@ -84,7 +84,14 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: n
 }
 
 /** Redis from Debian's `redis-server`, AOF on, data under `dir`. */
-export async function startRedis(options: { port: number; dir: string; host?: string; extraArgs?: string[] }): Promise<StartedProcess> {
+export async function startRedis(options: {
+  port: number;
+  dir: string;
+  host?: string;
+  /** redis.conf directives, e.g. { 'hash-max-listpack-value': '1024' }. */
+  config?: Readonly<Record<string, string>>;
+  extraArgs?: readonly string[];
+}): Promise<StartedProcess> {
   const binary = findRedisServer();
   if (!binary) {
     throw new MissingDependencyError(
@@ -105,6 +112,7 @@ export async function startRedis(options: { port: number; dir: string; host?: st
       '--daemonize', 'no',
       '--protected-mode', 'no',
       '--logfile', '',
+      ...Object.entries(options.config ?? {}).flatMap(([name, value]) => [`--${name}`, value]),
       ...(options.extraArgs ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { loadProject } from '../../emulator/config.ts';
+import { HISTORY_SERVER_CONFIG } from '../../adapters/redis/history-store.ts';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator.ts';
 import { createLogger } from '../../emulator/logger.ts';
 import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
@@ -44,7 +45,7 @@ export async function startTestStack(options: {
 }): Promise<TestStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tk-test-'));
   const [redisPort, s3Port, invokePort] = [await freePort(), await freePort(), await freePort()];
-  const redis = await startRedis({ port: redisPort, dir: path.join(dataDir, 'redis') });
+  const redis = await startRedis({ port: redisPort, dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG });
   const s3Url = `http://127.0.0.1:${s3Port}`;
   const env: Record<string, string> = {
     TK_REDIS_URL: redis.url,

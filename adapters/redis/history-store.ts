@@ -1,0 +1,356 @@
+/**
+ * History on Redis (DESIGN §3.7, §5): the `HistoryStore` behind LookupEvents.
+ *
+ * KEY LAYOUT — all keys of account A start with P = `<keyPrefix>{A}:` (default keyPrefix
+ * `tk:`), so one account lives in one cluster slot; every command and Lua script touches
+ * one account only, and queries over several accounts run per account and merge here.
+ *
+ *   P n            counter: the account's internal event numbers n = 1, 2, …
+ *   P i, P i:<b>   eventId → n: a linear-hashed hash (state l/s/c in `P i`, buckets `P i:<b>`)
+ *   P b:<n/64>     bodies: hash field n%64 → blob (header + deflated JSON, `history-codec.ts`);
+ *                  a blob over 1000 bytes lives in `P B:<n>` (the field holds "")
+ *   P days         sorted set of the UTC days holding events (score: day; member: the day
+ *                  and the shape of its table, so a lookup lists its days in one read)
+ *   P d:<day>      the day table's state (l/s/c) and the day's event count `e`
+ *   P x:<day>:<b>  the day table (linear-hashed): index field → its postings that day, or
+ *                  where they are
+ *   P z:<day>:<f>  postings of field f that day      ┐ strings of 8-byte postings
+ *   P h:<hour>:<f> … in one hour (epoch hour)        │ (ms offset in the day, n; u32 BE),
+ *   P f:<slot>:<f> … in one 5-minute slot (epoch)    ┘ sorted, binary-searched by Lua
+ *
+ * An index field is `*` (every event: the time index) or one letter per LookupKey + the value
+ * (`NDescribeInstances`, `WRead`, `Ri-bp1…`; values over 64 bytes by digest). A field's
+ * postings of one day live, by count:
+ *   ≤ 24     packed in its day-table entry ('P' + postings): rare values — IPs, resource
+ *            names, most users and keys — cost ~9 bytes a posting plus their name, no key;
+ *   ≤ 512    in one string for the day (entry 'Z');
+ *   more     in one string per hour (entry 'H' + 24 flags), an hour over 512 in one per
+ *            5-minute slot (flag '1').
+ * Postings carry the small number n, never the eventId; the body carries the eventId. A
+ * lookup is two round trips: one script per account walks the days of its range newest (or
+ * oldest) first, reading only the chunks it needs (a few dozen commands, for rare and common
+ * values and narrow and wide ranges alike) and returns the page's (time, n); then one HMGET
+ * per body hash, all pipelined, fetches the bodies (kept out of Lua: strings are costly
+ * there). A put reserves numbers (INCRBY), then one script appends the batch's pre-sorted
+ * postings to each (day, field) once.
+ *
+ * ORDER: (eventTime, eventId), eventIds compared bytewise (UTF-8); BACKWARD is the reverse.
+ * A page holds the first `limit` events strictly after the cursor; `next` is the last one.
+ * Pages are computed from the current state, so events present from the first page to the
+ * last are returned exactly once even while others are added.
+ *
+ * RETENTION: every key expires by itself — day/hour/slot keys at the end of their span +
+ * 90 days (so the index forgets an event within a day of its retention), body and id buckets
+ * at the latest such time of their events (live ingest fills them in time order; a bucket
+ * mixing backfilled days lives as long as its newest event, and `get` ignores bodies past
+ * retention meanwhile), the bookkeeping a day after everything else. `purge` removes exactly
+ * what is older than 90 days, index entries included. Records already past retention (by the
+ * Redis server clock) are not stored: `put` counts them neither as added nor as duplicates.
+ *
+ * REDIS CONFIG this layout relies on — production must set it too (see
+ * HISTORY_SERVER_CONFIG). Without it everything still works, but bodies and packed postings
+ * fall back to the hashtable encoding (measured: 519 → 618 bytes per event):
+ *   hash-max-listpack-value 1024     (bodies ~260 B and packed postings ≤ 193 B stay listpack)
+ *   hash-max-listpack-entries 256    (id-map/day-table buckets: ~64 fields, up to ~2× that)
+ * Redis ≥ 7.0 (PEXPIREAT NX/GT, PEXPIRETIME, SET PXAT/KEEPTTL).
+ */
+import type { Redis } from 'ioredis';
+import {
+  HISTORY_RETENTION_MS,
+  type HistoryCursor,
+  type HistoryPage,
+  type HistoryQuery,
+  type HistoryRecord,
+  type HistoryStore,
+} from '../../shared/history/history-store.ts';
+import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf, hashOf } from './history-codec.ts';
+import { BODY_BUCKET, SCRIPTS, type ScriptName } from './history-scripts.ts';
+
+/** Server settings the store is sized for (pass as `--name value` or CONFIG SET). */
+export const HISTORY_SERVER_CONFIG: Readonly<Record<string, string>> = {
+  'hash-max-listpack-value': '1024',
+  'hash-max-listpack-entries': '256',
+};
+
+const DAY_MS = 86_400_000;
+const MAX_TIME = 2 ** 48 - 1;
+/** Records per put script call (bounds how long one call blocks the server). */
+const PUT_BATCH = 200;
+const HAS_BATCH = 1000;
+const PURGE_EVENTS_BATCH = 500;
+const PURGE_BUCKETS_BATCH = 8;
+
+type Arg = string | Buffer | number;
+
+interface Hit {
+  timeMs: number;
+  id: Buffer;
+  blob: Buffer;
+}
+
+type ScriptCall = (...args: Arg[]) => Promise<unknown>;
+
+/**
+ * Registers the scripts on the client (EVALSHA with EVAL fallback, auto-pipelining and
+ * cluster routing are ioredis's) and returns their Buffer-reply variants.
+ */
+function defineScripts(redis: Redis): Record<ScriptName, ScriptCall> {
+  const calls: Partial<Record<ScriptName, ScriptCall>> = {};
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    const command = `trailkeeperHistory_${name}`;
+    redis.defineCommand(command, { lua: SCRIPTS[name], numberOfKeys: 1 });
+    const fn: unknown = Reflect.get(redis, `${command}Buffer`);
+    if (typeof fn !== 'function') throw new Error(`history: ioredis did not define ${command}Buffer`);
+    calls[name] = (...args) => Promise.resolve(Reflect.apply(fn, redis, args) as unknown);
+  }
+  return calls as Record<ScriptName, ScriptCall>;
+}
+
+function asArray(reply: unknown, what: string): unknown[] {
+  if (!Array.isArray(reply)) throw new Error(`history: unexpected reply to ${what}`);
+  return reply;
+}
+
+function asNumber(value: unknown, what: string): number {
+  if (typeof value !== 'number') throw new Error(`history: unexpected reply to ${what}`);
+  return value;
+}
+
+function asBuffer(value: unknown, what: string): Buffer {
+  if (!Buffer.isBuffer(value)) throw new Error(`history: unexpected reply to ${what}`);
+  return value;
+}
+
+/** Whether (timeMs, id) comes strictly after the cursor in the query's direction. */
+function isAfter(timeMs: number, id: Buffer, cursor: HistoryCursor, backward: boolean): boolean {
+  const order = timeMs - cursor.timeMs || Buffer.compare(id, Buffer.from(cursor.eventId, 'utf8'));
+  return backward ? order < 0 : order > 0;
+}
+
+export class RedisHistoryStore implements HistoryStore {
+  private readonly keyPrefix: string;
+  private readonly scripts: Record<ScriptName, ScriptCall>;
+
+  constructor(
+    private readonly redis: Redis,
+    options: { keyPrefix?: string } = {},
+  ) {
+    this.keyPrefix = options.keyPrefix ?? 'tk:';
+    if (/[{}]/.test(this.keyPrefix)) throw new TypeError('history: keyPrefix must not contain { or }');
+    this.scripts = defineScripts(redis);
+  }
+
+  /** `P`: the account's key prefix, hash tag included. */
+  private base(accountId: string): string {
+    if (accountId === '' || /[{}]/.test(accountId)) throw new TypeError(`history: invalid accountId ${JSON.stringify(accountId)}`);
+    return `${this.keyPrefix}{${accountId}}:`;
+  }
+
+  private run(accountId: string, script: ScriptName, args: Arg[]): Promise<unknown> {
+    return this.scripts[script](`${this.base(accountId)}n`, ...args);
+  }
+
+  async put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }> {
+    const byAccount = new Map<string, HistoryRecord[]>();
+    for (const record of records) {
+      checkRecord(record);
+      const list = byAccount.get(record.accountId);
+      if (list) list.push(record);
+      else byAccount.set(record.accountId, [record]);
+    }
+    let added = 0;
+    let duplicates = 0;
+    await Promise.all(
+      [...byAccount].map(async ([accountId, list]) => {
+        for (let i = 0; i < list.length; i += PUT_BATCH) {
+          const counts = await this.putBatch(accountId, list.slice(i, i + PUT_BATCH));
+          added += counts.added;
+          duplicates += counts.duplicates;
+        }
+      }),
+    );
+    return { added, duplicates };
+  }
+
+  /**
+   * One batch of one account: numbers reserved first (INCRBY), so the client can build each
+   * (day, field) group's sorted postings and the script mostly appends strings.
+   */
+  private async putBatch(accountId: string, batch: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }> {
+    const unique: HistoryRecord[] = [];
+    const seen = new Set<string>();
+    for (const record of batch) {
+      if (seen.has(record.eventId)) continue;
+      seen.add(record.eventId);
+      unique.push(record);
+    }
+    const last = await this.redis.incrby(`${this.base(accountId)}n`, unique.length);
+    const n0 = last - unique.length;
+    const args: Arg[] = [n0, unique.length];
+    const groups = new Map<string, { day: number; field: string; postings: [number, number][] }>();
+    unique.forEach((record, k) => {
+      const n = n0 + k + 1;
+      args.push(record.eventId, hashOf(record.eventId), record.eventTimeMs, encodeBlob(record));
+      const day = Math.floor(record.eventTimeMs / DAY_MS);
+      const offset = record.eventTimeMs - day * DAY_MS;
+      for (const field of fieldsOf(record)) {
+        const key = `${day} ${field}`;
+        let group = groups.get(key);
+        if (!group) groups.set(key, (group = { day, field, postings: [] }));
+        group.postings.push([offset, n]);
+      }
+    });
+    args.push(groups.size);
+    for (const { day, field, postings } of groups.values()) {
+      postings.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const packed = Buffer.allocUnsafe(postings.length * 8);
+      postings.forEach(([offset, n], i) => {
+        packed.writeUInt32BE(offset, i * 8);
+        packed.writeUInt32BE(n, i * 8 + 4);
+      });
+      args.push(day, field, hashOf(field), packed);
+    }
+    const reply = asArray(await this.run(accountId, 'put', args), 'put');
+    return { added: asNumber(reply[0], 'put'), duplicates: asNumber(reply[1], 'put') + batch.length - unique.length };
+  }
+
+  async has(accountId: string, eventIds: readonly string[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = 0; i < eventIds.length; i += HAS_BATCH) {
+      const batch = eventIds.slice(i, i + HAS_BATCH);
+      const reply = asArray(await this.run(accountId, 'has', batch), 'has');
+      for (const flag of reply) out.push(asNumber(flag, 'has') === 1);
+    }
+    return out;
+  }
+
+  private async blobOf(accountId: string, eventId: string): Promise<Buffer | undefined> {
+    const reply = await this.run(accountId, 'get', [eventId]);
+    return reply === null ? undefined : asBuffer(reply, 'get');
+  }
+
+  /** The blobs of events by number, one HMGET per body hash, all sent at once. */
+  private async bodies(entries: readonly { accountId: string; n: number }[]): Promise<(Buffer | undefined)[]> {
+    const groups = new Map<string, { key: string; fields: number[]; at: number[] }>();
+    entries.forEach(({ accountId, n }, i) => {
+      const key = `${this.base(accountId)}b:${Math.floor(n / BODY_BUCKET)}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { key, fields: [], at: [] }));
+      group.fields.push(n % BODY_BUCKET);
+      group.at.push(i);
+    });
+    const out: (Buffer | undefined)[] = new Array<Buffer | undefined>(entries.length).fill(undefined);
+    await Promise.all(
+      [...groups.values()].map(async ({ key, fields, at }) => {
+        const got = await this.redis.hmgetBuffer(key, ...fields.map(String));
+        await Promise.all(
+          at.map(async (i, j) => {
+            let blob = got[j] ?? undefined;
+            const entry = entries[i];
+            if (blob && blob.length === 0 && entry) {
+              // a big body lives in its own key
+              blob = (await this.redis.getBuffer(`${this.base(entry.accountId)}B:${entry.n}`)) ?? undefined;
+            }
+            out[i] = blob;
+          }),
+        );
+      }),
+    );
+    return out;
+  }
+
+  async get(accountIds: readonly string[], eventId: string): Promise<string | undefined> {
+    if (eventId === '') return undefined;
+    const horizon = Date.now() - HISTORY_RETENTION_MS;
+    const blobs = await Promise.all([...new Set(accountIds)].map((accountId) => this.blobOf(accountId, eventId)));
+    const blob = blobs.find((b): b is Buffer => b !== undefined && blobHead(b).timeMs >= horizon);
+    return blob && decodeJson(blob);
+  }
+
+  async lookup(query: HistoryQuery): Promise<HistoryPage> {
+    const { direction, limit, condition, after } = query;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50) throw new RangeError(`history: limit must be 1–50, got ${limit}`);
+    if (direction !== 'BACKWARD' && direction !== 'FORWARD') throw new RangeError(`history: invalid direction ${String(direction)}`);
+    if (after && !Number.isSafeInteger(after.timeMs)) throw new RangeError('history: cursor time must be an integer');
+    const backward = direction === 'BACKWARD';
+    const startMs = Math.max(0, Math.ceil(query.startMs));
+    const endMs = Math.min(MAX_TIME, Math.floor(query.endMs));
+    const accountIds = [...new Set(query.accountIds)];
+    if (accountIds.length === 0 || !(startMs <= endMs) || condition?.value === '') return { events: [] };
+
+    let hits: Hit[] = [];
+    let more = false;
+    if (condition?.key === 'EventId') {
+      const blobs = await Promise.all(accountIds.map((accountId) => this.blobOf(accountId, condition.value)));
+      for (const blob of blobs) {
+        if (!blob) continue;
+        const { timeMs, id } = blobHead(blob);
+        if (timeMs < startMs || timeMs > endMs || (after && !isAfter(timeMs, id, after, backward))) continue;
+        hits.push({ timeMs, id, blob });
+      }
+    } else {
+      const field = condition ? fieldOf(condition.key, condition.value) : ALL_FIELD;
+      const args: Arg[] = [field, backward ? 'B' : 'F', startMs, endMs, limit, after ? '1' : '0', after?.timeMs ?? 0, after?.eventId ?? '', hashOf(field)];
+      const replies = await Promise.all(accountIds.map((accountId) => this.run(accountId, 'lookup', args)));
+      let entries: { accountId: string; timeMs: number; n: number }[] = [];
+      replies.forEach((raw, index) => {
+        const reply = asArray(raw, 'lookup');
+        if (asNumber(reply[0], 'lookup') === 1) more = true;
+        const accountId = accountIds[index] ?? '';
+        for (let i = 1; i + 1 < reply.length; i += 2) {
+          entries.push({ accountId, timeMs: asNumber(reply[i], 'lookup'), n: asNumber(reply[i + 1], 'lookup') });
+        }
+      });
+      // by time (a stable sort keeps each account's eventId order within a millisecond); only
+      // the first `limit` and the rest of the last one's millisecond can make the page
+      entries.sort((a, b) => (backward ? b.timeMs - a.timeMs : a.timeMs - b.timeMs));
+      const boundary = entries[limit - 1];
+      if (boundary && entries.length > limit) {
+        more = true;
+        entries = entries.filter((entry, i) => i < limit || entry.timeMs === boundary.timeMs);
+      }
+      const blobs = await this.bodies(entries);
+      entries.forEach((entry, i) => {
+        const blob = blobs[i];
+        if (blob) hits.push({ timeMs: entry.timeMs, id: blobHead(blob).id, blob });
+      });
+    }
+
+    if (hits.length > 1) {
+      hits.sort((a, b) => {
+        const order = a.timeMs - b.timeMs || Buffer.compare(a.id, b.id);
+        return backward ? -order : order;
+      });
+    }
+    if (hits.length > limit) {
+      more = true;
+      hits = hits.slice(0, limit);
+    }
+    const last = hits[hits.length - 1];
+    const page: HistoryPage = { events: hits.map((hit) => decodeJson(hit.blob)) };
+    if (more && last) page.next = { timeMs: last.timeMs, eventId: last.id.toString('utf8') };
+    return page;
+  }
+
+  async purge(accountId: string, nowMs: number): Promise<number> {
+    const cutoff = Math.floor(nowMs) - HISTORY_RETENTION_MS;
+    const lastDay = Math.floor((cutoff - 1) / DAY_MS);
+    // P days: score = day, member = day * 2^32 + the day table's shape (history-scripts.ts)
+    const codes = await this.redis.zrangebyscore(`${this.base(accountId)}days`, '-inf', lastDay);
+    let removed = 0;
+    for (const code of codes) {
+      const day = Math.floor(Number(code) / 2 ** 32);
+      const cut = Math.min(DAY_MS, cutoff - day * DAY_MS);
+      for (;;) {
+        const reply = asArray(await this.run(accountId, 'purgeEvents', [day, cut, PURGE_EVENTS_BATCH]), 'purge');
+        removed += asNumber(reply[0], 'purge');
+        if (asNumber(reply[1], 'purge') === 0) break;
+      }
+      let bucket = 0;
+      while (bucket >= 0) {
+        bucket = asNumber(await this.run(accountId, 'purgeFields', [day, cut, bucket, PURGE_BUCKETS_BATCH, code]), 'purge');
+      }
+    }
+    return removed;
+  }
+}
