@@ -1,5 +1,6 @@
 /**
- * Function Compute's asynchronous invocation, locally: a durable queue in Redis.
+ * Function Compute's asynchronous invocation, locally: a durable queue in Redis, one lane per
+ * function (as in FC, a busy function never holds up another's invocations).
  *
  * `enqueue` answers at once (the caller gets 202); a dispatcher moves each job to a
  * processing list while it runs (so a crash leaves it there, and the next start re-queues
@@ -43,6 +44,10 @@ export interface AsyncStatus {
 }
 
 export interface AsyncTarget {
+  /** The functions that have lanes. */
+  functionNames(): readonly string[];
+  /** How many invocations of a function may run at once (instances × instanceConcurrency). */
+  capacityOf(functionName: string): number;
   invoke(functionName: string, event: Buffer, requestId: string): Promise<InvocationResult>;
   configOf(functionName: string): AsyncInvokeConfig | undefined;
   /** `acs:fc:<region>:<account>:functions/<name>` of a function, for the destination record. */
@@ -58,11 +63,12 @@ export interface AsyncQueueOptions {
   logger: Logger;
 }
 
+// Delayed retries go back to their function's lane: KEYS[2] .. functionName (same hash tag).
 const PROMOTE_DUE = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
 for _, job in ipairs(due) do
   redis.call('ZREM', KEYS[1], job)
-  redis.call('LPUSH', KEYS[2], job)
+  redis.call('LPUSH', KEYS[2] .. cjson.decode(job).functionName, job)
 end
 return #due`;
 
@@ -78,12 +84,11 @@ export class AsyncQueue {
   private readonly keys;
   private readonly retryBaseMs: number;
   private readonly concurrency: number;
-  private blocking: Redis | undefined;
+  private readonly blocking: Redis[] = [];
   private running = false;
-  private active = 0;
-  private readonly idle: (() => void)[] = [];
+  private readonly wakers = new Set<() => void>();
   private promoteTimer: NodeJS.Timeout | undefined;
-  private loop: Promise<void> | undefined;
+  private loops: Promise<void>[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -92,8 +97,9 @@ export class AsyncQueue {
   ) {
     const tag = `{fcemu:${options.namespace ?? 'default'}}`;
     this.keys = {
-      ready: `${tag}:async:ready`,
-      processing: `${tag}:async:processing`,
+      readyPrefix: `${tag}:async:ready:`,
+      ready: (fn: string) => `${tag}:async:ready:${fn}`,
+      processing: (fn: string) => `${tag}:async:processing:${fn}`,
       delayed: `${tag}:async:delayed`,
       status: (requestId: string) => `${tag}:async:status:${requestId}`,
     };
@@ -110,7 +116,7 @@ export class AsyncQueue {
       .multi()
       .hset(this.keys.status(requestId), { requestId, functionName, state: 'Enqueued', attempts: '0' })
       .expire(this.keys.status(requestId), ASYNC_STATUS_TTL_SECONDS)
-      .lpush(this.keys.ready, JSON.stringify(job))
+      .lpush(this.keys.ready(functionName), JSON.stringify(job))
       .exec();
     return requestId;
   }
@@ -130,38 +136,52 @@ export class AsyncQueue {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const recovered = (await this.redis.eval(REQUEUE_PROCESSING, 2, this.keys.processing, this.keys.ready)) as number;
-    if (recovered > 0) this.options.logger.warn(`async queue: re-queued ${recovered} invocation(s) left running by a previous emulator`);
-    this.blocking = this.redis.duplicate();
+    for (const fn of this.target.functionNames()) {
+      const recovered = (await this.redis.eval(REQUEUE_PROCESSING, 2, this.keys.processing(fn), this.keys.ready(fn))) as number;
+      if (recovered > 0) this.options.logger.warn(`async queue: re-queued ${recovered} invocation(s) of ${fn} left running by a previous emulator`);
+    }
     this.promoteTimer = setInterval(() => {
-      this.redis.eval(PROMOTE_DUE, 2, this.keys.delayed, this.keys.ready, String(Date.now())).catch((error: unknown) => {
+      this.redis.eval(PROMOTE_DUE, 2, this.keys.delayed, this.keys.readyPrefix, String(Date.now())).catch((error: unknown) => {
         if (this.running) this.options.logger.error(`async queue: promote failed: ${String(error)}`);
       });
     }, PROMOTE_INTERVAL_MS);
-    this.loop = this.dispatch();
+    this.loops = this.target.functionNames().map((fn) => this.dispatch(fn));
   }
 
-  private async dispatch(): Promise<void> {
-    const blocking = this.blocking!;
+  /** One lane: moves its function's jobs to processing while they run, up to its capacity. */
+  private async dispatch(fn: string): Promise<void> {
+    const blocking = this.redis.duplicate();
+    this.blocking.push(blocking);
+    const limit = Math.max(1, Math.min(this.concurrency, this.target.capacityOf(fn)));
+    let active = 0;
+    let freed: (() => void) | undefined;
     while (this.running) {
-      if (this.active >= this.concurrency) {
-        await new Promise<void>((resolve) => this.idle.push(resolve));
+      if (active >= limit) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            this.wakers.delete(wake);
+            freed = undefined;
+            resolve();
+          };
+          this.wakers.add(wake);
+          freed = wake;
+        });
         continue;
       }
       let raw: string | null;
       try {
-        raw = await blocking.blmove(this.keys.ready, this.keys.processing, 'RIGHT', 'LEFT', BLOCK_SECONDS);
+        raw = await blocking.blmove(this.keys.ready(fn), this.keys.processing(fn), 'RIGHT', 'LEFT', BLOCK_SECONDS);
       } catch (error) {
         if (!this.running) return;
-        this.options.logger.error(`async queue: ${String(error)}`);
+        this.options.logger.error(`async queue (${fn}): ${String(error)}`);
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
       if (!raw) continue;
-      this.active++;
+      active++;
       void this.run(raw).finally(() => {
-        this.active--;
-        this.idle.shift()?.();
+        active--;
+        freed?.();
       });
     }
   }
@@ -172,7 +192,7 @@ export class AsyncQueue {
     const statusKey = this.keys.status(job.requestId);
     const maxAge = (config?.maxAsyncEventAgeInSeconds ?? 86_400) * 1000;
     if (Date.now() - job.enqueuedAtMs > maxAge) {
-      await this.redis.multi().hset(statusKey, { state: 'Expired' }).lrem(this.keys.processing, 1, raw).exec();
+      await this.redis.multi().hset(statusKey, { state: 'Expired' }).lrem(this.keys.processing(job.functionName), 1, raw).exec();
       await this.sendToDestination(job, 'MaxEventAgeExceeded', undefined);
       return;
     }
@@ -181,7 +201,7 @@ export class AsyncQueue {
     // Stopped mid-run: leave the job in the processing list; the next start re-queues it.
     if (!this.running) return;
     if (result.ok) {
-      await this.redis.multi().hset(statusKey, { state: 'Succeeded' }).lrem(this.keys.processing, 1, raw).exec();
+      await this.redis.multi().hset(statusKey, { state: 'Succeeded' }).lrem(this.keys.processing(job.functionName), 1, raw).exec();
       return;
     }
     const lastError = JSON.stringify(result.error);
@@ -193,12 +213,12 @@ export class AsyncQueue {
         .multi()
         .hset(statusKey, { state: 'Retrying', lastError })
         .zadd(this.keys.delayed, Date.now() + delay, JSON.stringify(next))
-        .lrem(this.keys.processing, 1, raw)
+        .lrem(this.keys.processing(job.functionName), 1, raw)
         .exec();
       this.options.logger.warn(`${job.functionName}: async request ${job.requestId} failed (attempt ${job.attempt}); retrying in ${delay} ms`);
       return;
     }
-    await this.redis.multi().hset(statusKey, { state: 'Failed', lastError }).lrem(this.keys.processing, 1, raw).exec();
+    await this.redis.multi().hset(statusKey, { state: 'Failed', lastError }).lrem(this.keys.processing(job.functionName), 1, raw).exec();
     this.options.logger.error(`${job.functionName}: async request ${job.requestId} failed after ${job.attempt} attempts`);
     await this.sendToDestination(job, 'UnhandledInvocationError', result);
   }
@@ -229,9 +249,9 @@ export class AsyncQueue {
   async stop(): Promise<void> {
     this.running = false;
     if (this.promoteTimer) clearInterval(this.promoteTimer);
-    for (const resolve of this.idle.splice(0)) resolve();
-    this.blocking?.disconnect();
-    await this.loop?.catch(() => undefined);
+    for (const wake of [...this.wakers]) wake();
+    for (const connection of this.blocking) connection.disconnect();
+    await Promise.all(this.loops.map((loop) => loop.catch(() => undefined)));
   }
 }
 

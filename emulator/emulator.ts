@@ -14,7 +14,7 @@ import { functionNameFromArn, type FunctionSpec, type ProjectSpec, type TimerTri
 import type { FcAuthFailure } from './fc-signature.ts';
 import { startInvokeApi, type InvokeApiCore } from './invoke-api.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { FunctionRuntime, type InvocationResult, type RuntimeIdentity } from './runtime/function-runtime.ts';
+import { DEFAULT_MAX_INSTANCES_PER_FUNCTION, FunctionRuntime, type InvocationResult, type RuntimeIdentity } from './runtime/function-runtime.ts';
 import { startHttpTrigger, type HttpTriggerServer } from './triggers/http.ts';
 import { buildOssEvent, routeOssRecord, S3NotificationSchema } from './triggers/oss.ts';
 import { buildTimerEvent, TimerScheduler, timerRequestId } from './triggers/timer.ts';
@@ -98,6 +98,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const queue = new AsyncQueue(
     redis,
     {
+      functionNames: () => project.functions.map((fn) => fn.functionName),
+      capacityOf: (name) => {
+        const fn = resolve(name);
+        return (fn?.instanceConcurrency ?? 1) * (options.maxInstancesPerFunction ?? DEFAULT_MAX_INSTANCES_PER_FUNCTION);
+      },
       invoke: invokeSync,
       configOf: (name) => resolve(name)?.asyncInvokeConfig,
       arnOf: (name) => {
