@@ -350,13 +350,12 @@ async function main(): Promise<void> {
   const accountId = '1234567890123456';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'history-bench-'));
   const port = await freePort();
-  const config = Object.entries(HISTORY_SERVER_CONFIG).flatMap(([name, value]) => [`--${name}`, value]);
-  const server = await startRedis({ port, dir, extraArgs: [...config, '--appendonly', 'no'] });
+  const server = await startRedis({ port, dir, config: { ...HISTORY_SERVER_CONFIG, appendonly: 'no' } });
   const redis = new Redis(server.url, { enableAutoPipelining: true });
   try {
     const store = new RedisHistoryStore(redis);
     const endMs = Date.now() - 60_000;
-    console.log(`redis-server on ${server.url}; config ${config.join(' ')}`);
+    console.log(`redis-server on ${server.url}; config ${JSON.stringify(HISTORY_SERVER_CONFIG)}`);
     console.log(`loading ${options.events.toLocaleString()} synthetic events over 90 days into account ${accountId} …`);
 
     const before = await usedMemory(redis);

@@ -41,8 +41,7 @@ let store: RedisHistoryStore;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'history-store-test-'));
-  const config = Object.entries(HISTORY_SERVER_CONFIG).flatMap(([name, value]) => [`--${name}`, value]);
-  server = await startRedis({ port: await freePort(), dir, extraArgs: config });
+  server = await startRedis({ port: await freePort(), dir, config: HISTORY_SERVER_CONFIG });
   redis = new Redis(server.url, { enableAutoPipelining: true });
   store = new RedisHistoryStore(redis);
 });
