@@ -13,6 +13,8 @@ import { fcHandler } from '../../adapters/fc/handler.ts';
 import { decodeHttpEvent, encodeHttpResponse, json } from '../../adapters/fc/http.ts';
 import { handleRpc, type RpcAction } from '../../adapters/fc/rpc.ts';
 import { getServices, type Services } from '../../adapters/wiring.ts';
+import { RedisSummaryStore } from '../../adapters/redis/summary-store.ts';
+import { lookupEventSummaries } from '../../shared/summaries/lookup-summaries.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
 function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): TrailStore {
@@ -75,6 +77,8 @@ function actionsFor(services: Services): Record<string, RpcAction> {
     now: () => Date.now(),
   };
   for (const [name, action] of Object.entries(LOOKUP_ACTIONS)) actions[name] = (params, caller) => action(params, caller, lookupPorts);
+  const summaryPorts = { summaries: new RedisSummaryStore(services.redis), accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
+  actions['LookupEventSummaries'] = (params, caller) => lookupEventSummaries(params, caller, summaryPorts);
   return actions;
 }
 
