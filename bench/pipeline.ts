@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { postEvents } from '../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
+import { RedisLogstore } from '../adapters/redis/logstore.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
@@ -47,7 +48,18 @@ const history = new RedisHistoryStore(redis);
 const key = await new RedisAccountStore(redis).createKey(ACCOUNT);
 const now = Date.now();
 await new RedisTrailStore(redis).create(
-  trailSchema.parse({ name: 'bench-trail', accountId: ACCOUNT, homeRegion: 'cn-hangzhou', eventRW: 'All', ossBucketName: 'trailkeeper-archive', status: 'Enable', createdAtMs: now, updatedAtMs: now, startLoggingTimeMs: now - 60_000 }),
+  trailSchema.parse({
+    name: 'bench-trail',
+    accountId: ACCOUNT,
+    homeRegion: 'cn-hangzhou',
+    eventRW: 'All',
+    ossBucketName: 'trailkeeper-archive',
+    slsProjectArn: `acs:log:cn-hangzhou:${ACCOUNT}:project/trailkeeper-bench`,
+    status: 'Enable',
+    createdAtMs: now,
+    updatedAtMs: now,
+    startLoggingTimeMs: now - 60_000,
+  }),
 );
 const ingestUrl = stack.emulator.httpUrls['ingest'] as string;
 const rows: (string | number)[][] = [];
@@ -109,6 +121,24 @@ try {
     latencies.push(performance.now() - t0);
   }
   rows.push(['ingest → visible in history', `p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`, 'p99 ≤ 1 s']);
+
+  // ingest → entry in the trail's logstore (classify wakes deliver-logstore).
+  const logstore = new RedisLogstore(redis);
+  const toLogstore: number[] = [];
+  for (let i = 0; i < Math.min(50, Number(values['visible-samples'])); i++) {
+    const [event] = sampleEvents(ACCOUNT, 1);
+    const id = (event as { eventId: string }).eventId;
+    const t0 = performance.now();
+    await postEvents(ingestUrl, key, JSON.stringify([event]));
+    const from = Math.floor(Date.now() / 1000) - 120;
+    for (;;) {
+      const page = await logstore.getLogs({ accountId: ACCOUNT, trailName: 'bench-trail', from, to: from + 240, reverse: true, line: 20 });
+      if (page.logs.some((l) => l.eventId === id)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    toLogstore.push(performance.now() - t0);
+  }
+  rows.push(['ingest → logstore entry', `p50 ${percentile(toLogstore, 50).toFixed(0)} ms, p99 ${percentile(toLogstore, 99).toFixed(0)} ms`, 'within seconds']);
 
   // (e) ingest → archive file (the flush timer is armed, as in production).
   const s3 = s3ClientFor(stack);

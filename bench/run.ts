@@ -1,0 +1,23 @@
+/**
+ * `npm run bench [-- <name> [options]]`: pipeline (ingest, visibility, floor, archive latency)
+ * and history (memory per event, lookup latency). Each prints a Markdown table for the README.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', history: 'history-memory.ts' };
+const [name, ...rest] = process.argv.slice(2);
+const selected = name && !name.startsWith('-') ? [name] : Object.keys(BENCHES);
+const args = name && !name.startsWith('-') ? rest : process.argv.slice(2);
+for (const bench of selected) {
+  const file = BENCHES[bench];
+  if (!file) {
+    process.stderr.write(`unknown benchmark ${bench}; choose from ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`\n## ${bench} (${new Date().toISOString()}, ${process.version})\n\n`);
+  const result = spawnSync(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', path.join(here, file), ...args], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
