@@ -6,6 +6,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { getLogs } from '../../shared/logstore/get-logs-action.ts';
 import { LOOKUP_ACTIONS, type LookupPorts } from '../../shared/lookup/lookup-events.ts';
 import { lookupTokenKey } from '../../adapters/redis/token-key.ts';
+import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
 import { TRAIL_ACTIONS, type TrailApiPorts } from '../../shared/trails/trail-api.ts';
 import type { TrailStore } from '../../shared/trails/trail-store.ts';
 import type { DeliveryStatusStore } from '../../shared/delivery/delivery-status.ts';
@@ -68,6 +69,11 @@ function actionsFor(services: Services): Record<string, RpcAction> {
   for (const [name, action] of Object.entries(TRAIL_ACTIONS)) {
     actions[name] = (params, caller) => action(params, { accountId: caller.accountId, region }, ports);
   }
+  // The public key that verifies archive digests (Ed25519, PEM), as CloudTrail publishes its own.
+  actions['GetDigestPublicKey'] = async () => {
+    const key = await ensureSigningKey(services.redis);
+    return { Algorithm: 'Ed25519', PublicKey: key.publicKeyPem, Fingerprint: key.fingerprint };
+  };
   actions['GetLogs'] = (params, caller) => getLogs(params, caller, { trails: services.trails, logstore: services.redisLogstore });
   let tokenKey: Promise<Buffer> | undefined;
   const lookupPorts: LookupPorts = {

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
+import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
 import { trailSchema } from '../../shared/trails/model.ts';
 import { readDemo, writeDemo, type DemoCredentials } from './local-stack.ts';
 
@@ -17,6 +18,8 @@ export async function ensureDemo(options: { redisUrl: string; stateDir: string; 
   try {
     const accounts = new RedisAccountStore(redis);
     const trails = new RedisTrailStore(redis);
+    // The digest signing key pair exists from the first start (its public key is served by GetDigestPublicKey).
+    await ensureSigningKey(redis);
     const existing = readDemo(options.stateDir);
     if (existing && (await accounts.getKey(existing.accessKeyId))) return { demo: existing, created: false };
     const key = await accounts.createKey(DEMO_ACCOUNT_ID);

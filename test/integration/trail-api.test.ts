@@ -68,6 +68,12 @@ describe('trail API', () => {
     expect((await call(keyB, { Action: 'StartLogging', Name: 'audit-trail' })).body).toMatchObject({ Code: 'TrailNotFoundException' });
   });
 
+  it('publishes the public key that verifies archive digests', async () => {
+    const { status, body } = await call(keyA, { Action: 'GetDigestPublicKey' });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ Algorithm: 'Ed25519', PublicKey: expect.stringContaining('BEGIN PUBLIC KEY'), Fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
   it('refuses unsigned calls and unknown actions', async () => {
     const unsigned = await fetch(`${lookupUrl}/?Action=DescribeTrails&Version=2020-07-06`);
     expect(unsigned.status).toBe(400);
