@@ -7,21 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { postEvents } from '../adapters/client/signed-fetch.ts';
-import { readDemo, stackIngestUrl, stackSettings } from './lib/local-stack.ts';
+import { NO_CREDENTIALS_MESSAGE, stackIngestUrl, toolCredentials } from './lib/local-stack.ts';
 import { sampleEvents } from './lib/sample-events.ts';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { sample: { type: 'boolean', default: false } } });
-const demo = readDemo(stackSettings().stateDir);
-const credentials =
-  process.env['TK_ACCESS_KEY_ID'] && process.env['TK_ACCESS_KEY_SECRET']
-    ? { accessKeyId: process.env['TK_ACCESS_KEY_ID'], accessKeySecret: process.env['TK_ACCESS_KEY_SECRET'] }
-    : demo;
+const credentials = toolCredentials();
 if (!credentials) {
-  process.stderr.write('No AccessKey pair: run npm start once (it creates the demo account), or set TK_ACCESS_KEY_ID and TK_ACCESS_KEY_SECRET.\n');
+  process.stderr.write(NO_CREDENTIALS_MESSAGE);
   process.exit(2);
 }
 const bodies: { name: string; body: string }[] = values.sample
-  ? [{ name: 'sample', body: JSON.stringify(sampleEvents(demo?.accountId ?? '1234567890123456', Number(positionals[0] ?? 5))) }]
+  ? [{ name: 'sample', body: JSON.stringify(sampleEvents(credentials.accountId ?? process.env['TK_ACCOUNT_ID'] ?? '1234567890123456', Number(positionals[0] ?? 5))) }]
   : positionals.map((file) => ({ name: file, body: readFileSync(file, 'utf8') }));
 if (bodies.length === 0) {
   process.stderr.write('usage: npm run ingest -- <file.json>… | --sample [N]\n');

@@ -5,16 +5,12 @@
  * or `npm run lookup -- Action=DescribeTrails`.
  */
 import { callRpc } from '../adapters/client/signed-fetch.ts';
-import { readDemo, readLiveLock, stackSettings } from './lib/local-stack.ts';
+import { NO_CREDENTIALS_MESSAGE, readLiveLock, stackSettings, toolCredentials } from './lib/local-stack.ts';
 
 const settings = stackSettings();
-const demo = readDemo(settings.stateDir);
-const credentials =
-  process.env['TK_ACCESS_KEY_ID'] && process.env['TK_ACCESS_KEY_SECRET']
-    ? { accessKeyId: process.env['TK_ACCESS_KEY_ID'], accessKeySecret: process.env['TK_ACCESS_KEY_SECRET'] }
-    : demo;
+const credentials = toolCredentials();
 if (!credentials) {
-  process.stderr.write('No AccessKey pair: run npm start once (it creates the demo account), or set TK_ACCESS_KEY_ID and TK_ACCESS_KEY_SECRET.\n');
+  process.stderr.write(NO_CREDENTIALS_MESSAGE);
   process.exit(2);
 }
 const params: Record<string, string> = { Action: 'LookupEvents' };

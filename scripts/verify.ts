@@ -29,7 +29,7 @@ import { S3ArchiveReader } from '../adapters/archive/s3-archive.ts';
 import { chainHeads } from '../adapters/archive/digest-chain-store.ts';
 import { publicKey } from '../adapters/archive/signing-key-store.ts';
 import { ARCHIVE_REGION_PATTERN, normaliseOssKeyPrefix, parseDigestKey } from '../shared/archive/layout.ts';
-import { discoverScopes, verifyArchive, type VerifyReport, type VerifyTrail } from '../shared/archive/verify.ts';
+import { discoverScopes, emptyReport, verifyArchive, type VerifyReport, type VerifyTrail } from '../shared/archive/verify.ts';
 import { trailSchema, type Trail } from '../shared/trails/model.ts';
 import { demoFile, readLiveLock, stackRedisUrl, stackSettings } from './lib/local-stack.ts';
 
@@ -179,21 +179,7 @@ try {
     const part = await verifyArchive({ reader, trail: verifyTrail, from, to, publicKeyPem, now, heads });
     report = report ? merge(report, part) : part;
   }
-  report ??= {
-    ok: true,
-    trailName: trail.name,
-    from: from.toISOString(),
-    to: to.toISOString(),
-    scopes: [],
-    digestsChecked: 0,
-    filesChecked: 0,
-    modified: [],
-    deleted: [],
-    inserted: [],
-    badSignatures: [],
-    brokenChain: [],
-    pendingHours: [],
-  };
+  report ??= emptyReport(trail.name, from, to);
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printReport(report, trail);
   exitCode = report.ok ? 0 : 1;

@@ -127,3 +127,13 @@ export function writeDemo(stateDir: string, demo: DemoCredentials): void {
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(demoFile(stateDir), `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
 }
+
+/** The AccessKey pair the tools sign with: TK_ACCESS_KEY_ID / TK_ACCESS_KEY_SECRET, else the demo pair. */
+export function toolCredentials(): { accessKeyId: string; accessKeySecret: string; accountId?: string } | undefined {
+  const id = process.env['TK_ACCESS_KEY_ID'];
+  const secret = process.env['TK_ACCESS_KEY_SECRET'];
+  if (id && secret) return { accessKeyId: id, accessKeySecret: secret };
+  return readDemo(stackSettings().stateDir);
+}
+
+export const NO_CREDENTIALS_MESSAGE = 'No AccessKey pair: run npm start once (it creates the demo account), or set TK_ACCESS_KEY_ID and TK_ACCESS_KEY_SECRET.\n';

@@ -232,6 +232,25 @@ interface ScopeResult {
   pendingHours: PendingHour[];
 }
 
+/** A clean report with nothing checked yet. */
+export function emptyReport(trailName: string, from: Date, to: Date, scopes: ScopeRef[] = []): VerifyReport {
+  return {
+    ok: true,
+    trailName,
+    from: from.toISOString(),
+    to: to.toISOString(),
+    scopes,
+    digestsChecked: 0,
+    filesChecked: 0,
+    modified: [],
+    deleted: [],
+    inserted: [],
+    badSignatures: [],
+    brokenChain: [],
+    pendingHours: [],
+  };
+}
+
 function scopeRef(scope: ArchiveScope): ScopeRef {
   return { region: scope.region, ...(scope.organization ? { organization: { ...scope.organization } } : {}) };
 }
@@ -251,21 +270,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   } else {
     for (const region of regions) scopes.push({ ossKeyPrefix: trail.ossKeyPrefix, region });
   }
-  const report: VerifyReport = {
-    ok: true,
-    trailName: trail.name,
-    from: new Date(fromHour).toISOString(),
-    to: new Date(lastHour + HOUR_MS).toISOString(),
-    scopes: scopes.map(scopeRef),
-    digestsChecked: 0,
-    filesChecked: 0,
-    modified: [],
-    deleted: [],
-    inserted: [],
-    badSignatures: [],
-    brokenChain: [],
-    pendingHours: [],
-  };
+  const report = emptyReport(trail.name, new Date(fromHour), new Date(lastHour + HOUR_MS), scopes.map(scopeRef));
   for (const scope of scopes) {
     const r = await verifyScope(options, scope, fromHour, lastHour);
     report.digestsChecked += r.digestsChecked;

@@ -84,7 +84,7 @@ export interface ValidatedBatch {
 
 /**
  * Validates each record. `accountId` set: every event must belong to that account (ingest);
- * undefined: any account (backfill files, dropped by an operator).
+ * undefined: events of every account (backfill files, dropped by an operator).
  */
 export function validateRecords(records: readonly unknown[], accountId: string | undefined, alreadyRejected: readonly Rejection[] = []): ValidatedBatch {
   const skip = new Set(alreadyRejected.map((r) => r.index));
