@@ -122,7 +122,6 @@ try {
   const endpoints: Record<string, string> = {
     ingest: `${emulator.httpUrls['ingest']}/events`,
     'lookup-http': `${emulator.httpUrls['lookup-http']}/`,
-    console: `${emulator.httpUrls['lookup-http']}/console`,
     'invoke API': invokeUrl,
     S3: s3Endpoint,
     Redis: redisUrl,
