@@ -1,39 +1,24 @@
 /**
  * deliver-oss's state on Redis (all keys of a trail share its account's hash tag):
- *   {tk:<acct>}:oss:lock:<trail>                    delivery lock (token, TTL = function timeout)
+ *   {tk:<acct>}:lock:oss:<trail>                    delivery lock (trail-lock.ts)
  *   {tk:<acct>}:oss:pending:<trail>                 the file being written (JSON), see oss-delivery.ts
  *   {tk:<acct>}:oss:scopes:<trail>                  set of scopes (region, member account) with files
  *   {tk:<acct>}:oss:hours:<trail>:<scope>           zset of hours with files not yet digested
  *   {tk:<acct>}:oss:files:<trail>:<scope>:<hour>    hash file key → digest entry JSON
  */
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { digestFileEntrySchema, type DigestFileEntry } from '../../shared/archive/digest.ts';
 import { digestScopePrefix, parseDigestKey, type ArchiveScope } from '../../shared/archive/layout.ts';
 import type { OssDeliveryPorts, PendingFile } from '../../shared/delivery/oss-delivery.ts';
 import { chainHead, saveChainHead } from '../archive/digest-chain-store.ts';
-
-/** The lock outlives a crashed holder by at most the function's timeout. */
-export const OSS_DELIVERY_LOCK_MS = 120_000;
-
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+import { trailLock } from './trail-lock.ts';
 
 const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}|${s.ossKeyPrefix ?? ''}`;
 
 export function archiveDeliveryState(redis: Redis): Pick<OssDeliveryPorts, 'withLock' | 'pending' | 'fileLog' | 'chain'> {
   const p = (acct: string) => `{tk:${acct}}:oss`;
   return {
-    withLock: async (acct, trail, work) => {
-      const key = `${p(acct)}:lock:${trail}`;
-      const token = randomUUID();
-      if ((await redis.set(key, token, 'PX', OSS_DELIVERY_LOCK_MS, 'NX')) !== 'OK') return false;
-      try {
-        await work();
-      } finally {
-        await redis.eval(RELEASE, 1, key, token);
-      }
-      return true;
-    },
+    withLock: trailLock(redis, 'oss'),
     pending: {
       get: async (acct, trail) => {
         const raw = await redis.get(`${p(acct)}:pending:${trail}`);

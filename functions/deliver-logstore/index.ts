@@ -16,6 +16,7 @@ import { FcOssEventSchema, decodeOssEvent, type ObjectNotice } from '../../adapt
 import { readObject } from '../../adapters/s3-staging.ts';
 import { SlsLogstore } from '../../adapters/sls/logstore.ts';
 import { getServices, type Services } from '../../adapters/wiring.ts';
+import { trailLock } from '../../adapters/redis/trail-lock.ts';
 
 function logstoreOf(services: Services, context: FcContext): LogstoreWriter {
   if (services.env.TK_LOGSTORE === 'redis') return services.redisLogstore;
@@ -79,11 +80,12 @@ export const handler = fcHandler(async (event, context, log) => {
       peek: (accountId, trailName, limit) => services.outbox.peek(accountId, trailName, 'logstore', limit),
       ack: (accountId, trailName, ids) => services.outbox.ack(accountId, trailName, 'logstore', ids),
     },
+    withLock: trailLock(services.redis, 'logstore'),
     logstore: logstoreOf(services, context),
     status: services.deliveryStatus,
     now: () => Date.now(),
   });
-  if (result.delivered > 0 || result.failed.length > 0) log.info('logstore delivery', result);
+  if (result.delivered > 0 || result.failed.length > 0) log.info('logstore delivery', { ...result });
   // A failed trail keeps its entries in the outbox; failing the invocation makes FC retry it.
   if (result.failed.length > 0) throw new Error(`logstore delivery failed for ${result.failed.join(', ')}; entries stay in the outbox`);
   return result;
