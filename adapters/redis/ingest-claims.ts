@@ -1,35 +1,59 @@
 /**
  * Ingest's short-term memory of accepted eventIds (until classify has written them to history):
- * `{tk:<accountId>}:seen:<eventId>` with a TTL.
+ * one hash per account and UTC day, `{tk:<accountId>}:seen:<day>` (eventId → 1), kept for two
+ * days, so an id claimed today or yesterday is known. One command answers a whole batch.
  */
 import type { Redis } from 'ioredis';
 import type { IngestClaims } from '../../shared/pipeline/ingest.ts';
 
-/** Long enough for classify to have run (retries included); history answers after that. */
-export const INGEST_CLAIM_TTL_SECONDS = 24 * 60 * 60;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** A day's claims live until the end of the next day: at least 24 hours, enough for classify (retries included). */
+const KEEP_DAYS = 2;
 
-const key = (accountId: string, eventId: string) => `{tk:${accountId}}:seen:${eventId}`;
+// KEYS[1] today, KEYS[2] yesterday; ARGV[1] expiry (ms), ARGV[2..] ids → 1 where newly claimed.
+const CLAIM = `
+local out = {}
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then out[i - 1] = 0
+  else out[i - 1] = redis.call('HSETNX', KEYS[1], ARGV[i], 1) end
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return out`;
+
+// KEYS[1] today, KEYS[2] yesterday; ARGV ids → 1 where either day holds the id.
+const KNOWN = `
+local out = {}
+for i = 1, #ARGV do
+  out[i] = math.max(redis.call('HEXISTS', KEYS[1], ARGV[i]), redis.call('HEXISTS', KEYS[2], ARGV[i]))
+end
+return out`;
 
 export class RedisIngestClaims implements IngestClaims {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private keys(accountId: string): { today: string; yesterday: string; expireAtMs: number } {
+    const day = Math.floor(this.now() / DAY_MS);
+    return {
+      today: `{tk:${accountId}}:seen:${day}`,
+      yesterday: `{tk:${accountId}}:seen:${day - 1}`,
+      expireAtMs: (day + KEEP_DAYS) * DAY_MS,
+    };
+  }
 
   async known(accountId: string, eventIds: readonly string[]): Promise<boolean[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of eventIds) pipeline.exists(key(accountId, id));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, value]) => {
-      if (error) throw error;
-      return value === 1;
-    });
+    if (eventIds.length === 0) return [];
+    const { today, yesterday } = this.keys(accountId);
+    const flags = (await this.redis.eval(KNOWN, 2, today, yesterday, ...eventIds)) as number[];
+    return flags.map((f) => f === 1);
   }
 
   async claim(accountId: string, eventIds: readonly string[]): Promise<boolean[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of eventIds) pipeline.set(key(accountId, id), '1', 'EX', INGEST_CLAIM_TTL_SECONDS, 'NX');
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, value]) => {
-      if (error) throw error;
-      return value === 'OK';
-    });
+    if (eventIds.length === 0) return [];
+    const { today, yesterday, expireAtMs } = this.keys(accountId);
+    const flags = (await this.redis.eval(CLAIM, 2, today, yesterday, String(expireAtMs), ...eventIds)) as number[];
+    return flags.map((f) => f === 1);
   }
 }
