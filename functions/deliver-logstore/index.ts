@@ -4,7 +4,7 @@
  * when a request object is put under `redeliver/` (OSS trigger). Locally the logstore is Redis
  * streams; with TK_LOGSTORE=sls it is Alibaba Cloud Log Service.
  */
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { deliverToLogstores } from '../../shared/delivery/logstore-delivery.ts';
 import { parseRedeliveryRequest, redeliver, REDELIVER_PREFIX, REDELIVER_RESULT_SUFFIX } from '../../shared/delivery/redelivery.ts';
 import { archiveRootPrefix } from '../../shared/archive/layout.ts';
@@ -14,6 +14,7 @@ import { fcHandler, type Log } from '../../adapters/fc/handler.ts';
 import type { FcContext } from '../../adapters/fc/context.ts';
 import { FcOssEventSchema, decodeOssEvent, type ObjectNotice } from '../../adapters/fc/oss.ts';
 import { readObject } from '../../adapters/s3-staging.ts';
+import { S3ArchiveReader } from '../../adapters/archive/s3-archive.ts';
 import { SlsLogstore } from '../../adapters/sls/logstore.ts';
 import { getServices, type Services } from '../../adapters/wiring.ts';
 import { trailLock } from '../../adapters/redis/trail-lock.ts';
@@ -27,17 +28,6 @@ function logstoreOf(services: Services, context: FcContext): LogstoreWriter {
   });
 }
 
-async function listKeys(services: Services, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await services.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
-
 async function handleRedelivery(services: Services, context: FcContext, object: ObjectNotice, log: Log): Promise<void> {
   if (!object.key.startsWith(REDELIVER_PREFIX) || object.key.endsWith(REDELIVER_RESULT_SUFFIX)) return;
   let answer: unknown;
@@ -45,7 +35,7 @@ async function handleRedelivery(services: Services, context: FcContext, object: 
     const request = parseRedeliveryRequest(JSON.parse((await readObject(services.s3, object.bucket, object.key)).toString('utf8')));
     answer = await redeliver(request, {
       getTrail: (accountId, name) => services.trails.get(accountId, name),
-      listArchiveFiles: (bucket, prefix) => listKeys(services, bucket, archiveRootPrefix(prefix)),
+      listArchiveFiles: async (bucket, prefix) => (await new S3ArchiveReader(services.s3, bucket).list(archiveRootPrefix(prefix))).map((o) => o.key),
       readArchiveFile: async (bucket, key) => JSON.parse((await readObject(services.s3, bucket, key)).toString('utf8')) as unknown[],
       managementAccountOf: (accountId) => services.accounts.managementAccountOf(accountId),
       logstore: logstoreOf(services, context),

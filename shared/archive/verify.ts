@@ -168,21 +168,13 @@ export interface PendingHour extends ScopeRef {
   overdue: boolean;
 }
 
-export interface VerifyReport {
+export interface VerifyReport extends ScopeResult {
   ok: boolean;
   trailName: string;
   /** ISO; the hour-aligned range actually verified: [from, to). */
   from: string;
   to: string;
   scopes: ScopeRef[];
-  digestsChecked: number;
-  filesChecked: number;
-  modified: ModifiedFile[];
-  deleted: DeletedFile[];
-  inserted: InsertedFile[];
-  badSignatures: BadDigest[];
-  brokenChain: ChainBreak[];
-  pendingHours: PendingHour[];
 }
 
 /** How many days after the range the verifier looks for the next digest of a chain. */
@@ -221,7 +213,8 @@ interface LoadedDigest {
   trusted: boolean;
 }
 
-interface ScopeResult {
+/** What verifying one scope (region, member account) found. */
+export interface ScopeResult {
   digestsChecked: number;
   filesChecked: number;
   modified: ModifiedFile[];

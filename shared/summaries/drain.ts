@@ -17,16 +17,10 @@ export interface DrainOptions {
   maxRows?: number;
 }
 
-export interface DrainReport {
+/** The batches' counts summed over a run (`remaining`: rows still queued in the accounts it drained). */
+export interface DrainReport extends BatchOutcome {
   accounts: number;
   batches: number;
-  read: number;
-  folded: number;
-  dropped: number;
-  duplicates: number;
-  malformed: number;
-  /** Rows still queued in the accounts this run drained (after its last batch of each). */
-  remaining: number;
   /** Whether every listed account's queue was emptied. */
   complete: boolean;
   ms: number;

@@ -152,6 +152,34 @@ const unsupported: Parser<never> = (_value, param) =>
 
 // ── action schemas ───────────────────────────────────────────────────────────────────────
 
+interface TrailParamsParsed {
+  Name: string;
+  OssBucketName?: unknown;
+  OssKeyPrefix?: unknown;
+  OssWriteRoleArn?: unknown;
+  SlsProjectArn?: unknown;
+  SlsWriteRoleArn?: unknown;
+  EventRW?: unknown;
+  TrailRegion?: unknown;
+  IsOrganizationTrail?: unknown;
+}
+
+/** ActionTrail's parameter names → the trail's field names (CreateTrail and UpdateTrail). */
+function trailFields<P extends TrailParamsParsed>(p: P) {
+  // Indexed types keep each schema's own value types (UpdateTrail's may be null: cleared).
+  return {
+    name: p.Name,
+    ossBucketName: p.OssBucketName as P['OssBucketName'],
+    ossKeyPrefix: p.OssKeyPrefix as P['OssKeyPrefix'],
+    ossWriteRoleArn: p.OssWriteRoleArn as P['OssWriteRoleArn'],
+    slsProjectArn: p.SlsProjectArn as P['SlsProjectArn'],
+    slsWriteRoleArn: p.SlsWriteRoleArn as P['SlsWriteRoleArn'],
+    eventRW: p.EventRW as P['EventRW'],
+    trailRegion: p.TrailRegion as P['TrailRegion'],
+    isOrganizationTrail: p.IsOrganizationTrail as P['IsOrganizationTrail'],
+  };
+}
+
 /** CreateTrail. Defaults (EventRW Write, TrailRegion All, IsOrganizationTrail false) are applied by `trailSchema`. */
 export const createTrailParams = z
   .object({
@@ -167,17 +195,7 @@ export const createTrailParams = z
     MaxComputeProjectArn: optional('MaxComputeProjectArn', unsupported),
     MaxComputeWriteRoleArn: optional('MaxComputeWriteRoleArn', unsupported),
   })
-  .transform((p) => ({
-    name: p.Name,
-    ossBucketName: p.OssBucketName,
-    ossKeyPrefix: p.OssKeyPrefix,
-    ossWriteRoleArn: p.OssWriteRoleArn,
-    slsProjectArn: p.SlsProjectArn,
-    slsWriteRoleArn: p.SlsWriteRoleArn,
-    eventRW: p.EventRW,
-    trailRegion: p.TrailRegion,
-    isOrganizationTrail: p.IsOrganizationTrail ?? false,
-  }));
+  .transform((p) => ({ ...trailFields(p), isOrganizationTrail: p.IsOrganizationTrail ?? false }));
 export type CreateTrailInput = z.output<typeof createTrailParams>;
 
 /**
@@ -200,17 +218,7 @@ export const updateTrailParams = z
     MaxComputeProjectArn: optional('MaxComputeProjectArn', unsupported),
     MaxComputeWriteRoleArn: optional('MaxComputeWriteRoleArn', unsupported),
   })
-  .transform((p) => ({
-    name: p.Name,
-    ossBucketName: p.OssBucketName,
-    ossKeyPrefix: p.OssKeyPrefix,
-    ossWriteRoleArn: p.OssWriteRoleArn,
-    slsProjectArn: p.SlsProjectArn,
-    slsWriteRoleArn: p.SlsWriteRoleArn,
-    eventRW: p.EventRW,
-    trailRegion: p.TrailRegion,
-    isOrganizationTrail: p.IsOrganizationTrail,
-  }));
+  .transform(trailFields);
 export type UpdateTrailInput = z.output<typeof updateTrailParams>;
 
 /** DeleteTrail, StartLogging, StopLogging: `Name` only. */
