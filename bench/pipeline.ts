@@ -24,6 +24,8 @@ import { percentile, printTable } from './lib/report.ts';
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
 const BATCH = 1000;
+/** The simulated account's event rate (the ingest goal), which spreads the bench's event times. */
+const STREAM_RATE = 20_000;
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'visible-samples': { type: 'string', default: '200' },
     'archive-samples': { type: 'string', default: '2' },
+    /** print where Redis spent its time during the sustained run (INFO commandstats, CPU) */
+    profile: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -67,11 +71,23 @@ const rows: (string | number)[][] = [];
 try {
   // Bodies prepared up front so the timed loop only sends.
   const bodies: string[] = [];
-  for (let i = 0; i < total; i += BATCH) bodies.push(JSON.stringify(sampleEvents(ACCOUNT, Math.min(BATCH, total - i), new Date(Date.now() - 60_000))));
+  // Event times as a live account produces them: a stream at STREAM_RATE events/s that ended a
+  // minute ago, each event up to 2 s out of order (so concurrent batches interleave in time).
+  const streamEnd = Date.now() - 60_000;
+  for (let i = 0; i < total; i += BATCH) {
+    const events = sampleEvents(ACCOUNT, Math.min(BATCH, total - i)).map((event, k) => {
+      const g = i + k;
+      const t = streamEnd - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000);
+      return { ...event, eventTime: new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    });
+    bodies.push(JSON.stringify(events));
+  }
   const lastIds = bodies.map((b) => (JSON.parse(b) as { eventId: string }[]).at(-1)?.eventId as string);
 
   // Warm-up: one batch through every function.
   await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
+  if (values.profile) await redis.config('RESETSTAT');
+  const cpuBefore = values.profile ? await redisCpu(redis) : 0;
 
   // (a) sustained ingest through the HTTP trigger.
   let next = 0;
@@ -88,11 +104,13 @@ try {
     }),
   );
   const ackSeconds = (performance.now() - started) / 1000;
+  const ackedAt = performance.now();
   // End to end: until the last event of every batch is in history.
   for (const id of lastIds) {
     while (!(await history.has(ACCOUNT, [id]))[0]) await new Promise((r) => setTimeout(r, 20));
   }
   const e2eSeconds = (performance.now() - started) / 1000;
+  if (values.profile) await printRedisProfile(redis, e2eSeconds, (ackedAt - started) / 1000, cpuBefore);
   const ingestRate = accepted / ackSeconds;
   const e2eRate = accepted / e2eSeconds;
 
@@ -162,4 +180,22 @@ try {
 } finally {
   redis.disconnect();
   await stack.stop();
+}
+
+/** Redis CPU seconds so far (user + sys, main thread and children). */
+async function redisCpu(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+/** Where Redis spent the sustained run: its CPU share and the commands by total time. */
+async function printRedisProfile(client: Redis, seconds: number, ackSeconds: number, cpuBefore: number): Promise<void> {
+  const cpu = (await redisCpu(client)) - cpuBefore;
+  const stats = [...(await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
+    .map((m) => ({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]), perCall: Number(m[4]) }))
+    .sort((a, b) => b.usec - a.usec)
+    .slice(0, 8);
+  console.log(`\nRedis CPU ${cpu.toFixed(1)} s over ${seconds.toFixed(1)} s end to end (${((cpu / seconds) * 100).toFixed(0)}%), acknowledged after ${ackSeconds.toFixed(1)} s`);
+  printTable(['command', 'calls', 'total ms', 'µs/call'], stats.map((s) => [s.command, s.calls, Math.round(s.usec / 1000), s.perCall.toFixed(0)]));
 }

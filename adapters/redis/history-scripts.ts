@@ -112,6 +112,59 @@ local function lower(s, x)
 end
 local function chunk(key) return redis.call('GET', key) or '' end
 
+-- A 5-minute string has no size bound (a busy field gets every event of its 5 minutes), so
+-- scripts never copy a long one whole: they binary-search it with GETRANGE probes, read the
+-- window they need, and write with APPEND / SETRANGE. Strings up to RANGED bytes are read whole.
+local RANGED = CHUNK_MAX * 8 * 4
+local function kposting(key, i)
+  return struct.unpack('>I4I4', redis.call('GETRANGE', key, i * 8 - 8, i * 8 - 1), 1)
+end
+-- index of the first posting of key (cnt postings) with offset >= x, or with (offset, n) >=
+-- (x, xn) when xn is given (cnt + 1 when none)
+local function klower(key, cnt, x, xn)
+  local lo, hi = 1, cnt + 1
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    local o, n = kposting(key, mid)
+    if o < x or (xn and o == x and n < xn) then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+-- the postings of key with offsets in [a, b]: the first (or, with back, the last) of them,
+-- at least need, plus any sharing the last one's offset; calls fn(off, n) in that order and
+-- stops early when fn returns true
+local function kscan(key, a, b, back, need, fn)
+  local len = redis.call('STRLEN', key)
+  if len == 0 then return end
+  local cnt = len / 8
+  local s, from, to, step, got, last
+  if len <= RANGED then
+    s = redis.call('GET', key)
+    from, to, step = lower(s, a), cnt, 1
+    if back then from, to, step = lower(s, b + 1) - 1, 1, -1 end
+    for i = from, to, step do
+      local off, n = posting(s, i)
+      if off < a or off > b or fn(off, n) then return end
+    end
+    return
+  end
+  local i = back and (klower(key, cnt, b + 1) - 1) or klower(key, cnt, a)
+  local width = math.max(need + 1, 64)
+  while i >= 1 and i <= cnt do
+    local first, final = i, math.min(cnt, i + width - 1)
+    if back then first, final = math.max(1, i - width + 1), i end
+    s = redis.call('GETRANGE', key, first * 8 - 8, final * 8 - 1)
+    from, to, step = 1, final - first + 1, 1
+    if back then from, to, step = to, 1, -1 end
+    for j = from, to, step do
+      local off, n = posting(s, j)
+      if off < a or off > b or fn(off, n) then return end
+    end
+    i = back and first - 1 or final + 1
+    width = width * 2
+  end
+end
+
 -- P days: score = day, member = day * 2^32 + l * 2^24 + s (the shape of the day's table, as
 -- an integer), so one range read lists a query's days in order with what is needed to find
 -- their buckets
@@ -213,25 +266,41 @@ local function filter(s)
   end
   return table.concat(parts)
 end
--- two sorted posting strings merged
+-- two sorted posting strings merged: each posting of add is placed by binary search and the
+-- runs of s between them are copied whole, so merging a batch into a long string costs
+-- #add searches, not a step per posting of s
 local function merge(s, add)
   if #s == 0 then return add end
-  local o1, n1 = posting(s, #s / 8)
+  local cs, ca = #s / 8, #add / 8
+  local o1, n1 = posting(s, cs)
   local o2, n2 = posting(add, 1)
   if o2 > o1 or (o2 == o1 and n2 > n1) then return s .. add end   -- the usual case
-  local parts, i, j, cs, ca = {}, 1, 1, #s / 8, #add / 8
-  while i <= cs and j <= ca do
-    local a, an = posting(s, i)
-    local b, bn = posting(add, j)
-    if a < b or (a == b and an < bn) then
-      parts[#parts + 1] = string.sub(s, i * 8 - 7, i * 8); i = i + 1
-    else
-      parts[#parts + 1] = string.sub(add, j * 8 - 7, j * 8); j = j + 1
+  local parts, from = {}, 1   -- from: the first posting of s not copied yet
+  for j = 1, ca do
+    local x, xn = posting(add, j)
+    local lo, hi = from, cs + 1
+    while lo < hi do
+      local mid = floor((lo + hi) / 2)
+      local o, n = posting(s, mid)
+      if o < x or (o == x and n < xn) then lo = mid + 1 else hi = mid end
     end
+    if lo > from then parts[#parts + 1] = string.sub(s, from * 8 - 7, lo * 8 - 8) end
+    parts[#parts + 1] = string.sub(add, j * 8 - 7, j * 8)
+    from = lo
   end
-  if i <= cs then parts[#parts + 1] = string.sub(s, i * 8 - 7) end
-  if j <= ca then parts[#parts + 1] = string.sub(add, j * 8 - 7) end
+  if from <= cs then parts[#parts + 1] = string.sub(s, from * 8 - 7) end
   return table.concat(parts)
+end
+-- add merged into the 5-minute string key (created with expiry at when new): appended in the
+-- usual case, else only the tail from add's first posting on is read and rewritten
+local function slot_add(key, add, at)
+  local cnt = redis.call('STRLEN', key) / 8
+  if cnt == 0 then redis.call('SET', key, add, 'PXAT', at) return end
+  local o1, n1 = kposting(key, cnt)
+  local o2, n2 = posting(add, 1)
+  if o2 > o1 or (o2 == o1 and n2 > n1) then redis.call('APPEND', key, add) return end
+  local p = klower(key, cnt, o2, n2)
+  redis.call('SETRANGE', key, p * 8 - 8, merge(redis.call('GETRANGE', key, p * 8 - 8, -1), add))
 end
 -- consecutive runs of a sorted posting string by offset / width: {{index, substring}, ...}
 local function runs(s, width)
@@ -313,8 +382,7 @@ local function add_postings(day, st, f, h, add, expires)
       else
         for _, srun in ipairs(runs(run[2], SLOT)) do
           local slot = day * 288 + srun[1]
-          local key = skey(slot, f)
-          redis.call('SET', key, merge(chunk(key), srun[2]), 'PXAT', (slot + 1) * SLOT + RET)
+          slot_add(skey(slot, f), srun[2], (slot + 1) * SLOT + RET)
         end
       end
     end
@@ -410,14 +478,15 @@ if ARGV[6] == '1' then
   end
 end
 
--- the postings string holding offset off of a day in state v
+-- where the postings holding offset off of a day in state v are: the key of their chunk, or
+-- (state 'P') nil and the postings themselves
 local function chunk_at(day, v, off)
   local tag = string.sub(v, 1, 1)
-  if tag == 'P' then return string.sub(v, 2) end
-  if tag == 'Z' then return chunk(zkey(day, f)) end
+  if tag == 'P' then return nil, string.sub(v, 2) end
+  if tag == 'Z' then return zkey(day, f) end
   local h = floor(off / HOUR)
-  if string.sub(v, h + 2, h + 2) == '0' then return chunk(hkey(day * 24 + h, f)) end
-  return chunk(skey(day * 288 + floor(off / SLOT), f))
+  if string.sub(v, h + 2, h + 2) == '0' then return hkey(day * 24 + h, f) end
+  return skey(day * 288 + floor(off / SLOT), f)
 end
 
 -- events of the cursor's millisecond that come after the cursor's eventId
@@ -427,15 +496,21 @@ if tie then
   local off = tie - day * DAY
   local v = field_state(day, f, fh)
   if v then
-    local s = chunk_at(day, v, off)
-    for i = lower(s, off), #s / 8 do
-      local o, n = posting(s, i)
-      if o ~= off then break end
+    local function consider(_, n)
       local blob = body_of(n)
       if blob then
         local id = id_of(blob)
         local c = idcmp(id, cid)
         if (back and c < 0) or (not back and c > 0) then head[#head + 1] = { tie, n, id } end
+      end
+    end
+    local key, s = chunk_at(day, v, off)
+    if key then kscan(key, off, off, false, 0, consider)
+    else
+      for i = lower(s, off), #s / 8 do
+        local o, n = posting(s, i)
+        if o ~= off then break end
+        consider(o, n)
       end
     end
   end
@@ -445,18 +520,25 @@ end
 -- (plus every posting sharing the last one's millisecond) are collected
 local want = limit + 1 - #head
 local found_t, found_n = {}, {}  -- the postings found: times and numbers
-local function take(s, day, a, b) -- postings of s with offsets in [a, b], in the query's order
+local function taker(day)
   local base, need = day * DAY, want - #found_t
   local got, last = 0, -1
-  local from, to, step = lower(s, a), #s / 8, 1
-  if back then from, to, step = lower(s, b + 1) - 1, 1, -1 end
-  for i = from, to, step do
-    local off, n = posting(s, i)
-    if off < a or off > b or (got >= need and off ~= last) then break end
+  return function(off, n)
+    if got >= need and off ~= last then return true end
     got = got + 1; last = off
     found_t[#found_t + 1] = base + off; found_n[#found_n + 1] = n
   end
 end
+local function take(s, day, a, b) -- packed postings s
+  local fn = taker(day)
+  local from, to, step = lower(s, a), #s / 8, 1
+  if back then from, to, step = lower(s, b + 1) - 1, 1, -1 end
+  for i = from, to, step do
+    local off, n = posting(s, i)
+    if off < a or off > b or fn(off, n) then break end
+  end
+end
+local function take_key(key, day, a, b) kscan(key, a, b, back, want - #found_t, taker(day)) end
 -- calls fn(index, a, b) for each width-wide piece of [a, b] in the query's order
 local function pieces(a, b, width, fn)
   local first, last, step = floor(a / width), floor(b / width), 1
@@ -469,11 +551,11 @@ end
 local function take_day(day, v, a, b)
   local tag = string.sub(v, 1, 1)
   if tag == 'P' then take(string.sub(v, 2), day, a, b)
-  elseif tag == 'Z' then take(chunk(zkey(day, f)), day, a, b)
+  elseif tag == 'Z' then take_key(zkey(day, f), day, a, b)
   else
     pieces(a, b, HOUR, function(h, ha, hb)
-      if string.sub(v, h + 2, h + 2) == '0' then take(chunk(hkey(day * 24 + h, f)), day, ha, hb)
-      else pieces(ha, hb, SLOT, function(s, sa, sb) take(chunk(skey(day * 288 + s, f)), day, sa, sb) end) end
+      if string.sub(v, h + 2, h + 2) == '0' then take_key(hkey(day * 24 + h, f), day, ha, hb)
+      else pieces(ha, hb, SLOT, function(s, sa, sb) take_key(skey(day * 288 + s, f), day, sa, sb) end) end
     end)
   end
 end
@@ -551,11 +633,13 @@ if string.sub(v, 1, 1) == 'P' then
 else
   each_chunk(day, '*', v, function(key, a)
     if removed >= max or a >= cut then return end
-    local s = redis.call('GET', key)
-    if not s then return end
-    local left, k = forget(s)
+    -- only the postings this call may forget are read (a 5-minute string can be long)
+    local len = redis.call('STRLEN', key)
+    if len == 0 then return end
+    local _, k = forget(redis.call('GETRANGE', key, 0, (max - removed) * 8 - 1))
     if k == 0 then return end
-    if left == '' then redis.call('DEL', key) else redis.call('SET', key, left, 'KEEPTTL') end
+    if k * 8 >= len then redis.call('DEL', key)
+    else redis.call('SET', key, redis.call('GETRANGE', key, k * 8, -1), 'KEEPTTL') end
   end)
 end
 lh_save(idst)
