@@ -3,6 +3,7 @@
  * event, comma-joined header values, base64 bodies, `timeEpoch` as a string.
  */
 import { z } from 'zod';
+import { stringifyJson } from '../../shared/json-text.ts';
 
 export const FcHttpEventSchema = z.object({
   version: z.literal('v1'),
@@ -92,5 +93,5 @@ export function encodeHttpResponse(response: HttpResponse): FcHttpResponse {
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
-  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) };
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: stringifyJson(body) };
 }

@@ -32,7 +32,11 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * memLevel 6 keeps each (short-lived) zlib stream small. Inflate is `history-inflate.ts`.
  */
 // Level 3: measured 2.3x faster than the default 6 for +2% size (bench on sample events).
-const DEFLATE_OPTIONS = { windowBits: 14, memLevel: 6, level: 3 } as const;
+// Fixed Huffman codes: a ~900-byte event against the dictionary compresses to ~230 bytes
+// either way (+12 B, +5%, over dynamic codes), and inflating skips building two code trees
+// per event, which halves LookupEvents' decompression time (12.3 → 6.5 µs an event). Still
+// plain deflate: blobs written with dynamic codes read the same way.
+const DEFLATE_OPTIONS = { windowBits: 14, memLevel: 6, level: 3, strategy: zlib.constants.Z_FIXED } as const;
 const inflater = new PresetInflater(HISTORY_DICTIONARY_V1);
 
 function dictionaryFor(eventId: Buffer): Buffer {

@@ -6,8 +6,9 @@
  * its organization's members for a management account — and nothing else: the store query,
  * the EventId condition, GetEvent, and NextToken (bound to the caller and that set).
  *
- * Events are the stored JSON strings parsed back, in the store's order. The stored text is
- * itself JSON.stringify output, so JSON.parse → JSON.stringify gives it back unchanged.
+ * Events are the stored JSON texts, in the store's order, passed through as JsonText: the
+ * answer carries them byte for byte, never parsed and re-serialised (only a second condition,
+ * evaluated here, parses an event to look inside).
  *
  * Two conditions (an allowed pair, see lookup-params.ts): the store evaluates the more
  * selective one; the other is checked here on the attributes the indexer derives
@@ -17,6 +18,7 @@
 import { classifyEvent, resourceNamesOf, resourceTypesOf, type ClassifiedEvent } from '../classify/classify.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { parseEvent } from '../events/schema.ts';
+import { JsonText } from '../json-text.ts';
 import { historyRecordOf, type HistoryCursor, type HistoryStore } from '../history/history-store.ts';
 import { formatUtcSecond, parseLookupParams, type LookupCondition } from './lookup-params.ts';
 import { issueToken, readToken, type TokenBinding } from './next-token.ts';
@@ -99,7 +101,7 @@ export async function lookupEvents(
     return { StartTime: formatUtcSecond(startMs), EndTime: formatUtcSecond(endMs), Events: [] };
   }
 
-  const events: unknown[] = [];
+  const events: JsonText[] = [];
   let next: HistoryCursor | undefined;
   for (let calls = 1; ; calls += 1) {
     const page = await ports.history.lookup({
@@ -112,8 +114,8 @@ export async function lookupEvents(
       ...(after ? { after } : {}),
     });
     for (const json of page.events) {
-      const event: unknown = JSON.parse(json);
-      if (!p.filter || matches(event, p.filter)) events.push(event);
+      // only a filter needs to look inside; otherwise the stored text goes out as it is
+      if (!p.filter || matches(JSON.parse(json) as unknown, p.filter)) events.push(new JsonText(json));
     }
     next = page.next;
     if (!next || !p.filter || events.length >= p.maxResults || calls >= MAX_SCAN_CALLS) break;
@@ -143,7 +145,7 @@ export async function getEvent(
   const accountIds = await visibleAccounts(caller, ports);
   const json = await ports.history.get(accountIds, eventId);
   if (json === undefined) throw new NotFoundError('EventNotFound', `The event ${eventId} does not exist or is older than 90 days.`);
-  return { Event: JSON.parse(json) as unknown };
+  return { Event: new JsonText(json) };
 }
 
 export const LOOKUP_ACTIONS: Readonly<Record<string, LookupAction>> = {

@@ -10,6 +10,7 @@ import {
   type HistoryRecord,
   type HistoryStore,
 } from '../../shared/history/history-store.ts';
+import { JsonText, stringifyJson } from '../../shared/json-text.ts';
 import { getEvent, LOOKUP_ACTIONS, lookupEvents, MAX_SCAN_CALLS, type LookupPorts } from '../../shared/lookup/lookup-events.ts';
 
 // ---- a tiny in-memory HistoryStore (the contract's ordering and cursor semantics) ----------
@@ -136,7 +137,9 @@ async function refusal(run: Promise<unknown>): Promise<DomainError> {
 function ids(answer: Record<string, unknown>): string[] {
   const events = answer.Events;
   if (!Array.isArray(events)) throw new Error('Events is not an array');
-  return events.map((e: unknown) => {
+  return events.map((text: unknown) => {
+    if (!(text instanceof JsonText)) throw new Error('an event is not the stored JSON text');
+    const e = text.parse();
     if (typeof e !== 'object' || e === null || !('eventId' in e) || typeof e.eventId !== 'string') throw new Error('no eventId');
     return e.eventId;
   });
@@ -176,14 +179,16 @@ describe('LookupEvents: defaults and answer shape', () => {
     expect(typeof answer.NextToken).toBe('string');
   });
 
-  it('Events are the stored JSON, parsed, in the store’s order, byte-for-byte on re-serialisation', async () => {
+  it('Events are the stored JSON texts, in the store’s order, and the answer carries them byte for byte', async () => {
     const odd = { responseElements: { big: 12345678901234, nested: { 'key with spaces': ['x', 1.5, null, true] }, unicode: 'é 😀 \u2028' } };
     history.add(recordOf({ id: 'a', accountId: MEMBER, timeMs: NOW - HOUR, extra: odd }));
     history.add(recordOf({ id: 'b', accountId: MEMBER, timeMs: NOW - 2 * HOUR }));
     const answer = await lookupEvents({}, { accountId: MEMBER }, ports());
     const events = answer.Events;
     if (!Array.isArray(events)) throw new Error('Events');
-    expect(events.map((e: unknown) => JSON.stringify(e))).toEqual([history.records[0]?.json, history.records[1]?.json]);
+    expect(events.map((e: unknown) => (e instanceof JsonText ? e.text : undefined))).toEqual([history.records[0]?.json, history.records[1]?.json]);
+    const body = stringifyJson({ RequestId: 'r', ...answer });
+    expect(body).toBe(`{"RequestId":"r","StartTime":"${String(answer.StartTime)}","EndTime":"${String(answer.EndTime)}","Events":[${history.records[0]?.json},${history.records[1]?.json}]}`);
     expect(answer.NextToken).toBeUndefined();
     expect('NextToken' in answer).toBe(false);
   });
@@ -354,7 +359,7 @@ describe('account isolation', () => {
 
   it('GetEvent: the event for its own account or its management account; NotFound otherwise', async () => {
     const own = await getEvent({ EventId: 'member-1' }, { accountId: MEMBER }, ports());
-    expect(JSON.stringify(own.Event)).toBe(history.records[1]?.json);
+    expect(own.Event instanceof JsonText ? own.Event.text : undefined).toBe(history.records[1]?.json);
     expect((await getEvent({ EventId: 'member-1' }, { accountId: MANAGEMENT }, ports())).Event).toEqual(own.Event);
     for (const [id, caller] of [
       ['stranger-1', MEMBER],

@@ -1,0 +1,189 @@
+/**
+ * LookupEvents through lookup-http (DESIGN §5: p99 ≤ 25 ms and ≥ 1,000 calls/s with 1 M events
+ * held), the way a user's SDK calls it: signed RPC GETs over HTTP to the emulator's HTTP
+ * trigger, the function in its worker, history in a real redis-server.
+ *
+ *   npm run bench -- lookup [--events 1000000] [--queries 200] [--clients 16] [--seconds 10]
+ *
+ * Loads N synthetic, realistic events (90 days, one account; the generator of
+ * history-memory.ts) through RedisHistoryStore.put, then times pages of 50 for each condition
+ * kind — rare and common values, wide (90 d) and narrow (1 h) ranges, the NextToken path — one
+ * call at a time, and finally the calls/s of concurrent clients (mixed kinds) in this process.
+ * The client (signing, fetch, JSON parse) shares the 2 cores with the server it measures.
+ */
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { callRpc, type Credentials } from '../adapters/client/signed-fetch.ts';
+import { RedisAccountStore } from '../adapters/redis/account-store.ts';
+import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
+import { HISTORY_RETENTION_MS, type HistoryRecord } from '../shared/history/history-store.ts';
+import { productProject, startTestStack } from '../test/helpers/stack.ts';
+import { recordOf, rng, syntheticEvents } from './history-memory.ts';
+import { percentile, printTable } from './lib/report.ts';
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+const ACCOUNT = '1234567890123456';
+/** Records per put while loading, and puts in flight. */
+const LOAD_BATCH = 1000;
+const LOAD_CONCURRENCY = 2;
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    queries: { type: 'string', default: '200' },
+    clients: { type: 'string', default: '16' },
+    seconds: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+  },
+  allowPositionals: true,
+});
+const total = Number(values.events);
+const queries = Number(values.queries);
+
+const stack = await startTestStack({
+  project: productProject,
+  buckets: ['trailkeeper-staging', 'trailkeeper-archive'],
+  env: { TK_LOG_LEVEL: 'error' },
+  emulator: { timers: false, warm: true, maxInstancesPerFunction: 4 },
+});
+const redis = new Redis(stack.redisUrl, { enableAutoPipelining: true });
+const lookupUrl = stack.emulator.httpUrls['lookup-http'] as string;
+
+try {
+  const credentials: Credentials = await new RedisAccountStore(redis).createKey(ACCOUNT);
+  const history = new RedisHistoryStore(redis);
+  const endMs = Date.now() - 60_000;
+
+  // ---- load --------------------------------------------------------------------------
+  const r = rng(Number(values.seed) + 1);
+  const samples = { users: [] as string[], aks: [] as string[], ips: [] as string[], names: [] as string[], ids: [] as string[], eventNames: [] as string[] };
+  let batch: HistoryRecord[] = [];
+  let held = 0;
+  const inFlight = new Set<Promise<void>>();
+  const flush = (records: HistoryRecord[]) => {
+    const p: Promise<void> = history.put(records).then(({ added }) => {
+      held += added;
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+    return p;
+  };
+  const loadStarted = performance.now();
+  for (const raw of syntheticEvents({ accountId: ACCOUNT, count: total, endMs, seed: Number(values.seed) })) {
+    const record = recordOf(raw, ACCOUNT);
+    if (!record) continue;
+    if (r() < 0.002) {
+      const a = record.attributes;
+      samples.ids.push(record.eventId);
+      for (const [list, value] of [
+        [samples.users, a.User?.[0]],
+        [samples.aks, a.EventAccessKeyId?.[0]],
+        [samples.ips, a.SourceIpAddress?.[0]],
+        [samples.eventNames, a.EventName?.[0]],
+        [samples.names, a.ResourceName?.[0]],
+      ] as const) {
+        if (value) list.push(value);
+      }
+    }
+    batch.push(record);
+    if (batch.length === LOAD_BATCH) {
+      void flush(batch);
+      batch = [];
+      if (inFlight.size >= LOAD_CONCURRENCY) await Promise.race(inFlight);
+    }
+  }
+  if (batch.length > 0) void flush(batch);
+  await Promise.all(inFlight);
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  console.log(`held ${held.toLocaleString('en-US')} events over 90 days (loaded in ${loadSeconds.toFixed(0)} s, ${Math.round(held / loadSeconds).toLocaleString('en-US')} events/s with generation and classification)`);
+
+  // ---- queries -----------------------------------------------------------------------
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(r() * items.length)] as T;
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const wide = () => ({ StartTime: iso(endMs - HISTORY_RETENTION_MS + 60_000), EndTime: iso(endMs) });
+  const narrow = () => {
+    const start = endMs - HISTORY_RETENTION_MS + 3_600_000 + Math.floor(r() * (HISTORY_RETENTION_MS - 2 * 3_600_000));
+    return { StartTime: iso(start), EndTime: iso(start + 3_600_000) };
+  };
+  const when = { wide, narrow };
+  type Kind = [label: string, range: keyof typeof when, key?: string, value?: () => string, direction?: 'FORWARD'];
+  const kinds: Kind[] = [
+    ['no condition, 90 d', 'wide'],
+    ['no condition, 90 d, FORWARD', 'wide', undefined, undefined, 'FORWARD'],
+    ['no condition, 1 h', 'narrow'],
+    ['EventRW=Write, 90 d', 'wide', 'EventRW', () => 'Write'],
+    ['EventType=ConsoleSignin, 90 d', 'wide', 'EventType', () => 'ConsoleSignin'],
+    ['ServiceName=Ecs, 90 d', 'wide', 'ServiceName', () => 'Ecs'],
+    ['EventName, 90 d', 'wide', 'EventName', () => pick(samples.eventNames)],
+    ['EventName, 1 h', 'narrow', 'EventName', () => pick(samples.eventNames)],
+    ['User, 90 d', 'wide', 'User', () => pick(samples.users)],
+    ['EventAccessKeyId, 90 d', 'wide', 'EventAccessKeyId', () => pick(samples.aks)],
+    ['SourceIpAddress, 90 d', 'wide', 'SourceIpAddress', () => pick(samples.ips)],
+    ['ResourceType=ACS::ECS::Instance, 90 d', 'wide', 'ResourceType', () => 'ACS::ECS::Instance'],
+    ['ResourceName, 90 d', 'wide', 'ResourceName', () => pick(samples.names)],
+    ['EventId, 90 d', 'wide', 'EventId', () => pick(samples.ids)],
+  ];
+  const paramsOf = ([, range, key, value, direction]: Kind): Record<string, string> => ({
+    Action: 'LookupEvents',
+    MaxResults: '50',
+    ...when[range](),
+    ...(key && value ? { 'LookupAttribute.1.Key': key, 'LookupAttribute.1.Value': value() } : {}),
+    ...(direction ? { Direction: direction } : {}),
+  });
+  const call = async (params: Record<string, string>): Promise<{ Events: unknown[]; NextToken?: string }> => {
+    const res = await callRpc(lookupUrl, credentials, params);
+    const body = (await res.json()) as { Events?: unknown[]; NextToken?: string; Code?: string; Message?: string };
+    if (!res.ok || !body.Events) throw new Error(`LookupEvents answered ${res.status} ${body.Code}: ${body.Message}`);
+    return { Events: body.Events, ...(body.NextToken ? { NextToken: body.NextToken } : {}) };
+  };
+  // warm every instance and connection
+  await Promise.all(Array.from({ length: 8 }, () => call(paramsOf(kinds[0] as Kind))));
+
+  const rows: (string | number)[][] = [];
+  const all: number[] = [];
+  for (const kind of kinds) {
+    const times: number[] = [];
+    let events = 0;
+    for (let i = 0; i < queries; i++) {
+      const params = paramsOf(kind);
+      const t0 = performance.now();
+      const page = await call(params);
+      times.push(performance.now() - t0);
+      events += page.Events.length;
+      // every other query follows its NextToken once (the cursor path)
+      if (i % 2 === 1 && page.NextToken) {
+        const t1 = performance.now();
+        const next = await call({ ...params, NextToken: page.NextToken });
+        times.push(performance.now() - t1);
+        events += next.Events.length;
+      }
+    }
+    all.push(...times);
+    rows.push([kind[0], (events / times.length).toFixed(1), percentile(times, 50).toFixed(1), percentile(times, 99).toFixed(1)]);
+  }
+  rows.push(['**all kinds**', '', percentile(all, 50).toFixed(1), percentile(all, 99).toFixed(1)]);
+  console.log(`\nLookupEvents through lookup-http, ${held.toLocaleString('en-US')} events held, ${queries} queries per kind (one at a time; p99 goal ≤ 25 ms)\n`);
+  printTable(['query', 'events/page', 'p50 ms', 'p99 ms'], rows);
+
+  // ---- throughput --------------------------------------------------------------------
+  const clients = Number(values.clients);
+  const seconds = Number(values.seconds);
+  const deadline = performance.now() + seconds * 1000;
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await call(paramsOf(pick(kinds)));
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  console.log(
+    `\nthroughput: ${Math.round(latencies.length / seconds).toLocaleString('en-US')} calls/s, ${clients} concurrent clients in this process, mixed kinds, ${seconds} s ` +
+      `(latency under load p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; goal ≥ 1,000 calls/s)`,
+  );
+} finally {
+  redis.disconnect();
+  await stack.stop();
+}
