@@ -1,6 +1,6 @@
 /**
  * The RPC actions lookup-http serves, wired to their stores: the trail API, LookupEvents,
- * GetEvent, LookupEventSummaries, GetLogs and GetDigestPublicKey.
+ * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey and GetCallerIdentity.
  */
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { getLogs } from '../shared/logstore/get-logs-action.ts';
@@ -72,6 +72,16 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
     const key = await ensureSigningKey(services.redis);
     return { Algorithm: 'Ed25519', PublicKey: key.publicKeyPem, Fingerprint: key.fingerprint };
   };
+  // Whose key signed the call, as STS GetCallerIdentity answers for an account's own AccessKey
+  // pair: the console's sign-in check (a key of ours belongs to an account, not a RAM user).
+  actions['GetCallerIdentity'] = async (_params, caller) => ({
+    IdentityType: 'Account',
+    AccountId: caller.accountId,
+    PrincipalId: caller.accountId,
+    UserId: caller.accountId,
+    Arn: `acs:ram::${caller.accountId}:root`,
+    AccessKeyId: caller.accessKeyId,
+  });
   actions['GetLogs'] = (params, caller) => getLogs(params, caller, { trails: services.trails, logstore: services.redisLogstore });
   let tokenKey: Promise<Buffer> | undefined;
   const lookupPorts: LookupPorts = {

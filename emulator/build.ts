@@ -4,8 +4,13 @@
  *
  * Convention: a function whose s.yaml `code` is `<dir>/dist/<name>` is built from
  * `<dir>/functions/<name>/index.ts`. `npm run deploy` ships the same bundles.
+ *
+ * Browser files: a function with a `functions/<name>/web/` folder ships it as
+ * `dist/<name>/web/`: `web/app.ts` is bundled for the browser (ES module, minified) to
+ * `web/app.js`, and the folder's static files (.html, .css, .svg, .txt) are copied beside it.
+ * The handler serves them from `path.join(__dirname, 'web')` (lookup-http's console).
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -28,6 +33,34 @@ function copyRuntimeAssets(codeDir: string): void {
     }
     const source = path.join(root, asset.file);
     if (existsSync(source)) copyFileSync(source, path.join(codeDir, path.basename(asset.file)));
+  }
+}
+
+/** A function's browser folder, its entry module and the static files copied as they are. */
+export const WEB_DIR = 'web';
+export const WEB_ENTRY = 'app.ts';
+const WEB_STATIC_FILES = /\.(html|css|svg|txt)$/;
+
+/** Builds `<sourceDir>/web/` into `<codeDir>/web/` when the function has one. */
+async function buildWebAssets(sourceDir: string, codeDir: string): Promise<void> {
+  const source = path.join(sourceDir, WEB_DIR);
+  const entry = path.join(source, WEB_ENTRY);
+  const out = path.join(codeDir, WEB_DIR);
+  rmSync(out, { recursive: true, force: true });
+  if (!existsSync(entry)) return;
+  await build({
+    entryPoints: [entry],
+    outfile: path.join(out, 'app.js'),
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    logLevel: 'error',
+    legalComments: 'none',
+  });
+  for (const name of readdirSync(source)) {
+    if (WEB_STATIC_FILES.test(name)) copyFileSync(path.join(source, name), path.join(out, name));
   }
 }
 
@@ -69,6 +102,7 @@ export async function buildFunctions(functions: readonly FunctionSpec[]): Promis
       mkdirSync(fn.codeDir, { recursive: true });
       writeFileSync(path.join(fn.codeDir, 'package.json'), '{ "type": "commonjs" }\n');
       copyRuntimeAssets(fn.codeDir);
+      await buildWebAssets(path.dirname(entry), fn.codeDir);
     }),
   );
 }

@@ -3,9 +3,9 @@
 // dependencies exist. It checks Node, installs the npm dependencies and Debian's redis-server
 // when they are missing (or says exactly what to run), then hands over:
 //   start → scripts/start.ts (the whole local stack)
-//   test  → type-check, then vitest
+//   test  → type-check (the Node code, and each function's browser code in functions/*/web), then vitest
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,7 +65,14 @@ if (mode === 'start') {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else if (mode === 'test') {
   const bin = (name) => path.join(root, 'node_modules', '.bin', name);
-  if (run(bin('tsc'), ['--noEmit', '-p', '.']) !== 0) fail('type-check failed (see above).');
+  // Browser code (functions/<name>/web/) has its own tsconfig: DOM types, no Node ones.
+  const functionsDir = path.join(root, 'functions');
+  const browserProjects = readdirSync(functionsDir)
+    .map((name) => path.join('functions', name, 'web'))
+    .filter((dir) => existsSync(path.join(root, dir, 'tsconfig.json')));
+  for (const project of ['.', ...browserProjects]) {
+    if (run(bin('tsc'), ['--noEmit', '-p', project]) !== 0) fail(`type-check failed in ${project} (see above).`);
+  }
   process.exit(run(bin('vitest'), ['run', ...passthrough]));
 } else {
   fail(`usage: node scripts/bootstrap.mjs start|test`);

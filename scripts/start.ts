@@ -3,7 +3,7 @@
  *   Redis (Debian's redis-server, child process, AOF on)  → 127.0.0.1:8702
  *   S3-compatible server (embedded s3rver, child process) → 127.0.0.1:8701
  *   the emulator on s.yaml: invoke API                     → 127.0.0.1:8700
- *     ingest (HTTP trigger) 8710, lookup-http (HTTP trigger) 8711, timers, OSS triggers
+ *     ingest (HTTP trigger) 8710, lookup-http (HTTP trigger) 8711 (console at /console), timers, OSS triggers
  * Ports: TK_INVOKE_PORT, TK_S3_PORT, TK_REDIS_PORT, TK_INGEST_PORT, TK_LOOKUP_PORT.
  * External services instead of the embedded ones: TK_REDIS_URL; TK_S3_ENDPOINT with
  * TK_S3_ACCESS_KEY_ID / TK_S3_SECRET_ACCESS_KEY (MinIO, OSS).
@@ -122,6 +122,7 @@ try {
   const endpoints: Record<string, string> = {
     ingest: `${emulator.httpUrls['ingest']}/events`,
     'lookup-http': `${emulator.httpUrls['lookup-http']}/`,
+    console: `${emulator.httpUrls['lookup-http']}/console`,
     'invoke API': invokeUrl,
     S3: s3Endpoint,
     Redis: redisUrl,
@@ -140,6 +141,8 @@ try {
     say(`Demo account ${demo.accountId}, AccessKeyId ${demo.accessKeyId}, trail "${demo.trailName}".`);
   }
   say(`(kept for the tools in ${path.relative(process.cwd(), demoFile(stateDir))}; more keys: npm run keys -- create --account <accountId>)`);
+  say('');
+  say(`Open the console at ${endpoints['console']} and sign in with that AccessKey pair.`);
   say('');
   say('Send events (signed with the demo key; ACS3-HMAC-SHA256 covers the body):');
   say('  npm run ingest -- --sample 5');

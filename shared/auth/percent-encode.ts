@@ -14,6 +14,9 @@
  */
 
 const HEX = '0123456789ABCDEF';
+const UNRESERVED_ONLY = /^[A-Za-z0-9\-_.~]*$/;
+/** UTF-8 bytes without Node's Buffer: this module also runs in the browser console. */
+const utf8 = new TextEncoder();
 
 function isUnreserved(byte: number): boolean {
   return (
@@ -28,7 +31,8 @@ function isUnreserved(byte: number): boolean {
 }
 
 export function percentEncode(s: string): string {
-  const bytes = Buffer.from(s, 'utf8');
+  if (UNRESERVED_ONLY.test(s)) return s;
+  const bytes = utf8.encode(s);
   let out = '';
   for (const byte of bytes) {
     if (isUnreserved(byte)) {

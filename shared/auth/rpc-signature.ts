@@ -8,37 +8,24 @@
  *   StringToSign = HTTPMethod + '&' + percentEncode('/') + '&' + percentEncode(CanonicalizedQueryString)
  *   Signature    = Base64(HMAC-SHA1(AccessKeySecret + '&', UTF-8(StringToSign)))
  *
- * Pure: no I/O besides node:crypto.
+ * The canonical string is built in rpc-canonical.ts (shared with the browser console); this
+ * module adds the HMAC. Pure: no I/O besides node:crypto.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { compareCodeUnits, percentEncode } from './percent-encode.ts';
+import {
+  RPC_SIGNATURE_METHOD,
+  RPC_SIGNATURE_VERSION,
+  canonicalizeRpcParams,
+  formatAcsTimestamp,
+  rpcStringToSign,
+  type RpcMethod,
+} from './rpc-canonical.ts';
 
-export type RpcMethod = 'GET' | 'POST';
-
-export const RPC_SIGNATURE_METHOD = 'HMAC-SHA1';
-export const RPC_SIGNATURE_VERSION = '1.0';
-
-/** Sorted, percent-encoded `k=v&k=v` string over every parameter except `Signature`. */
-export function canonicalizeRpcParams(params: Record<string, string>): string {
-  return Object.keys(params)
-    .filter((name) => name !== 'Signature')
-    .sort(compareCodeUnits)
-    .map((name) => `${percentEncode(name)}=${percentEncode(params[name] ?? '')}`)
-    .join('&');
-}
-
-export function rpcStringToSign(method: RpcMethod, params: Record<string, string>): string {
-  return `${method}&${percentEncode('/')}&${percentEncode(canonicalizeRpcParams(params))}`;
-}
+export { RPC_SIGNATURE_METHOD, RPC_SIGNATURE_VERSION, canonicalizeRpcParams, formatAcsTimestamp, rpcStringToSign, type RpcMethod };
 
 /** Base64 HMAC-SHA1 of the StringToSign, keyed with `accessKeySecret + "&"`. */
 export function signRpc(method: RpcMethod, params: Record<string, string>, accessKeySecret: string): string {
   return createHmac('sha1', `${accessKeySecret}&`).update(rpcStringToSign(method, params), 'utf8').digest('base64');
-}
-
-/** `YYYY-MM-DDThh:mm:ssZ` (UTC, no fractional seconds), the format the docs require. */
-export function formatAcsTimestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export interface SignRpcRequestInput {

@@ -45,6 +45,10 @@ describe('npm start', () => {
     const first = npmStart(env);
     await waitUntil(async () => first.output().includes('TrailKeeper is running'), 90_000, `the stack to start:\n${first.output()}`);
     expect(first.output()).toContain(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/`);
+    expect(first.output()).toContain(`Open the console at http://127.0.0.1:${ports.TK_LOOKUP_PORT}/console`);
+    const page = await fetch(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
 
     const res = await fetch(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/`);
     expect(res.status).toBe(200);

@@ -1,0 +1,215 @@
+/**
+ * Event history: LookupEvents for the query, one page at a time (NextToken), rows that expand
+ * to the event's details and open its JSON. Only the current page is in the DOM; pages already
+ * seen are kept, and the next one is fetched while the current one is read, so paging forward
+ * through thousands of events does not wait on the network.
+ */
+import { isJsonObject, type JsonObject } from './api.ts';
+import type { ConsoleContext, Query } from './context.ts';
+import { byId, h, isAbort, showState, timeElement } from './dom.ts';
+import { describeError, eventDetails, eventResources, eventTimeMs, eventUser, formatLocal, text, zoneLabel } from './format.ts';
+import { describeQuery, lookupParams, widerPreset, PRESETS } from './query.ts';
+
+interface Page {
+  events: JsonObject[];
+  nextToken?: string;
+}
+
+export interface EventsView {
+  load(query: Query): void;
+  /** The query on screen, if any. */
+  readonly query: Query | undefined;
+  clear(): void;
+}
+
+export function createEventsView(ctx: ConsoleContext): EventsView {
+  const panel = byId('panel-events', HTMLElement);
+  const table = byId('events-table', HTMLTableElement);
+  const stateBox = byId('events-state', HTMLDivElement);
+  const caption = byId('events-caption', HTMLParagraphElement);
+  const prev = byId('page-prev', HTMLButtonElement);
+  const next = byId('page-next', HTMLButtonElement);
+  const pageLabel = byId('page-label', HTMLSpanElement);
+  byId('events-zone', HTMLSpanElement).textContent = `(${zoneLabel(Date.now())})`;
+
+  let query: Query | undefined;
+  let controller: AbortController | undefined;
+  /** Pages of the current query, fetched or being fetched. */
+  let pages: (Promise<Page> | undefined)[] = [];
+  let index = 0;
+  const eventOf = new WeakMap<Element, JsonObject>();
+
+  function fetchPage(i: number, q: Query, signal: AbortSignal): Promise<Page> {
+    const cached = pages[i];
+    if (cached) return cached;
+    const page = (async (): Promise<Page> => {
+      const before = i === 0 ? undefined : await fetchPage(i - 1, q, signal);
+      const params: Record<string, string> = { ...lookupParams(q.state, q.window), MaxResults: String(q.state.pageSize) };
+      if (before?.nextToken) params['NextToken'] = before.nextToken;
+      const answer = await ctx.api().call('LookupEvents', params, signal);
+      const events = Array.isArray(answer['Events']) ? answer['Events'].filter(isJsonObject) : [];
+      const token = answer['NextToken'];
+      return typeof token === 'string' && token !== '' ? { events, nextToken: token } : { events };
+    })();
+    pages[i] = page;
+    // A failed page is fetched again on the next attempt.
+    page.catch(() => {
+      if (pages[i] === page) pages[i] = undefined;
+    });
+    return page;
+  }
+
+  function setBusy(busy: boolean): void {
+    panel.setAttribute('aria-busy', String(busy));
+    prev.disabled = busy || index === 0;
+    if (busy) next.disabled = true;
+  }
+
+  async function show(i: number): Promise<void> {
+    const q = query;
+    const signal = controller?.signal;
+    if (!q || !signal) return;
+    setBusy(true);
+    if (table.tBodies.length === 0) showState(stateBox, { kind: 'loading', message: 'Loading events…' });
+    try {
+      const page = await fetchPage(i, q, signal);
+      if (query !== q) return;
+      index = i;
+      render(q, page);
+      // Read ahead: the next page is usually what the reader asks for next.
+      if (page.nextToken) fetchPage(i + 1, q, signal).catch(() => undefined);
+    } catch (error) {
+      if (isAbort(error) || query !== q) return;
+      const problem = describeError(error);
+      showState(stateBox, {
+        kind: 'error',
+        message: problem.message,
+        detail: problem.detail,
+        actions: [problem.action === 'sign-in' ? { label: 'Sign in again', run: () => ctx.signOut() } : { label: 'Retry', run: () => void show(i) }],
+      });
+      next.disabled = true;
+    } finally {
+      if (query === q) {
+        panel.setAttribute('aria-busy', 'false');
+        prev.disabled = index === 0;
+      }
+    }
+  }
+
+  function render(q: Query, page: Page): void {
+    for (const body of [...table.tBodies]) body.remove();
+    const rows = document.createDocumentFragment();
+    page.events.forEach((event, n) => rows.append(eventBody(event, n)));
+    table.append(rows);
+    table.hidden = page.events.length === 0;
+    pageLabel.textContent = `Page ${index + 1}`;
+    next.disabled = !page.nextToken;
+    const first = index * q.state.pageSize + 1;
+    const where = describeQuery(q.state, formatLocal);
+    if (page.events.length > 0) {
+      showState(stateBox, undefined);
+      const count = page.events.length;
+      caption.textContent =
+        index === 0 && !page.nextToken
+          ? `${count} event${count === 1 ? '' : 's'} ${where}, newest first.`
+          : `Events ${first}–${first + count - 1} ${where}${page.nextToken ? '' : ' (the last page)'}, newest first.`;
+    } else if (index > 0) {
+      caption.textContent = '';
+      showState(stateBox, { kind: 'empty', message: 'No more events: the previous page was the last.', actions: [{ label: 'Previous page', run: () => void show(index - 1) }] });
+    } else {
+      caption.textContent = '';
+      const wider = widerPreset(q.state.range);
+      const actions = [];
+      if (wider) actions.push({ label: `Search ${PRESETS[wider].text}`, run: () => ctx.search({ range: wider }) });
+      if (q.state.filterKey) actions.push({ label: 'Clear the filter', run: () => ctx.search({ filterKey: undefined, filterValue: undefined }) });
+      showState(stateBox, { kind: 'empty', message: `No events ${where}. Widen the time range or change the filter.`, actions });
+    }
+  }
+
+  function eventBody(event: JsonObject, n: number): HTMLTableSectionElement {
+    const ms = eventTimeMs(event);
+    const { types, names } = eventResources(event);
+    const eventName = text(event, 'eventName') ?? '—';
+    const detailId = `event-detail-${n}`;
+    const toggle = h(
+      'button',
+      { type: 'button', class: 'expand', 'aria-expanded': 'false', 'aria-controls': detailId, 'aria-label': `Details of ${eventName}, ${Number.isNaN(ms) ? '' : formatLocal(ms)}` },
+      h('span', { class: 'chevron', 'aria-hidden': 'true' }),
+      timeElement(ms),
+    );
+    const body = h(
+      'tbody',
+      { class: 'event' },
+      h(
+        'tr',
+        { class: 'event-row' },
+        h('td', { 'data-label': 'Event Time' }, toggle),
+        h('td', { 'data-label': 'Username' }, eventUser(event)),
+        h('td', { 'data-label': 'Event Name' }, eventName),
+        h('td', { 'data-label': 'Resource Type' }, types.join(', ') || '—'),
+        h('td', { 'data-label': 'Resource Name', class: 'wrap' }, names.join(', ') || '—'),
+      ),
+      h('tr', { class: 'event-detail', id: detailId, hidden: true }, h('td', { colspan: 5 })),
+    );
+    eventOf.set(body, event);
+    return body;
+  }
+
+  function toggle(body: Element, event: JsonObject): void {
+    const button = body.querySelector('button.expand');
+    const detail = body.querySelector('tr.event-detail');
+    const cell = detail?.firstElementChild;
+    if (!(button instanceof HTMLButtonElement) || !(detail instanceof HTMLTableRowElement) || !cell) return;
+    const open = button.getAttribute('aria-expanded') !== 'true';
+    if (open && cell.childElementCount === 0) {
+      const list = h('dl', { class: 'details' });
+      for (const [label, value] of eventDetails(event)) list.append(h('div', {}, h('dt', {}, label), h('dd', {}, value)));
+      cell.append(list, h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event')));
+    }
+    button.setAttribute('aria-expanded', String(open));
+    detail.hidden = !open;
+    body.classList.toggle('open', open);
+  }
+
+  table.addEventListener('click', (e) => {
+    if (!(e.target instanceof Element)) return;
+    const body = e.target.closest('tbody.event');
+    const event = body ? eventOf.get(body) : undefined;
+    if (!body || !event) return;
+    if (e.target.closest('[data-action="view"]')) {
+      ctx.openEvent(event);
+    } else if (e.target.closest('button.expand')) {
+      toggle(body, event);
+    } else if (e.target.closest('tr.event-row') && !window.getSelection()?.toString()) {
+      toggle(body, event);
+    }
+  });
+  prev.addEventListener('click', () => void show(index - 1));
+  next.addEventListener('click', () => void show(index + 1));
+
+  return {
+    get query() {
+      return query;
+    },
+    load(q) {
+      controller?.abort();
+      controller = new AbortController();
+      query = q;
+      pages = [];
+      index = 0;
+      caption.textContent = '';
+      for (const body of [...table.tBodies]) body.remove();
+      table.hidden = true;
+      void show(0);
+    },
+    clear() {
+      controller?.abort();
+      query = undefined;
+      pages = [];
+      for (const body of [...table.tBodies]) body.remove();
+      table.hidden = true;
+      caption.textContent = '';
+      showState(stateBox, undefined);
+    },
+  };
+}

@@ -1,0 +1,354 @@
+/**
+ * The console end to end: lookup-http serves it from its bundle (CSP, 404s), and a person in
+ * headless Chromium (Debian's `chromium`, driven by playwright-core) signs in and answers "who
+ * stopped this instance, from which IP, when?" on seeded events — 1h, filter by Event Name,
+ * expand the row, open the JSON — then pages forward, opens the summaries chart, and stops and
+ * starts a trail. Screenshots of each step go to .test-artifacts/console/ (git-ignored).
+ *
+ * Needs /usr/bin/chromium (apt-get install -y chromium) or CHROMIUM_PATH; TK_SKIP_BROWSER=1
+ * runs only the browser-less checks.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
+import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
+import { sampleEvent } from '../../scripts/lib/sample-events.ts';
+import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const SKIP_BROWSER = process.env['TK_SKIP_BROWSER'] === '1';
+const ARTIFACTS = path.join(repoRoot, '.test-artifacts', 'console');
+const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const MINUTE = 60_000;
+
+const A = '1234567890123456';
+const TRAIL = 'console-trail';
+const STOP = { eventId: 'console-stopinstance-0001', ip: '203.0.113.45', instance: 'i-bp1fadfadf0007' };
+
+let stack: TestStack;
+let redis: Redis;
+let key: Credentials;
+let lookupUrl: string;
+/** Events seeded: in the last hour, and in all. */
+let recent = 0;
+let total = 0;
+
+async function rpc(params: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await callRpc(lookupUrl, key, params);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+function fixture(name: string, changes: Record<string, unknown>): Record<string, unknown> {
+  return { ...(JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Record<string, unknown>), ...changes };
+}
+
+const utc = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Sample events without StopInstance (sampleEvent's call 0), so the seeded one is the only one. */
+function samples(count: number, time: (i: number) => number, seed: number): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (let n = seed; out.length < count; n += 1) if (n % 10 !== 0) out.push(sampleEvent(A, n, new Date(time(out.length))));
+  return out;
+}
+
+/** Events in a window by LookupEvents, or by LookupEventSummaries' window totals. */
+async function countEvents(params: Record<string, string>, action: 'LookupEvents' | 'LookupEventSummaries' = 'LookupEvents'): Promise<number> {
+  let events = 0;
+  const windows = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const { body } = await rpc({ Action: action, MaxResults: action === 'LookupEvents' ? '50' : '100', ...params, ...(token ? { NextToken: token } : {}) });
+    events += (body['Events'] as unknown[] | undefined)?.length ?? 0;
+    for (const w of (body['Windows'] as { WindowStart: string; Total: number }[] | undefined) ?? []) windows.set(w.WindowStart, w.Total);
+    token = body['NextToken'] as string | undefined;
+  } while (token);
+  return events + [...windows.values()].reduce((sum, n) => sum + n, 0);
+}
+
+beforeAll(async () => {
+  stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
+  lookupUrl = stack.emulator.httpUrls['lookup-http'] as string;
+  redis = new Redis(stack.redisUrl);
+  key = await new RedisAccountStore(redis).createKey(A);
+  expect((await rpc({ Action: 'CreateTrail', Name: TRAIL, OssBucketName: 'trailkeeper-archive', EventRW: 'All' })).status).toBe(200);
+  expect((await rpc({ Action: 'StartLogging', Name: TRAIL })).status).toBe(200);
+
+  const now = Date.now();
+  const lastHour = [
+    ...samples(120, (i) => now - 45 * MINUTE + i * 20_000, 1),
+    fixture('ecs-stopinstance-both-resources', { eventId: STOP.eventId, requestId: STOP.eventId.toUpperCase(), eventTime: utc(now - 7 * MINUTE), sourceIpAddress: STOP.ip }),
+    fixture('console-signin-root', { eventId: 'console-signin-root-0001', requestId: 'console-signin-root-0001', eventTime: utc(now - 20 * MINUTE) }),
+    // After StartLogging (to the second, rounded up), so the trail delivers them.
+    ...samples(2, () => Math.ceil(now / 1000) * 1000, 900),
+  ];
+  const earlier = samples(40, (i) => now - 2 * 60 * MINUTE - i * 30 * MINUTE, 500);
+  recent = lastHour.length;
+  total = recent + earlier.length;
+  const res = await postEvents(stack.emulator.httpUrls['ingest'] as string, key, JSON.stringify([...lastHour, ...earlier]));
+  expect(res.status).toBe(200);
+  const window = { StartTime: utc(now - 24 * 60 * MINUTE), EndTime: utc(now + MINUTE) };
+  await waitUntil(async () => (await countEvents(window)) === total, 30_000, `${total} events in history`);
+  await waitUntil(
+    async () => {
+      await stack.emulator.fireTimer('summarize-cron', 'every-minute');
+      return (await countEvents(window, 'LookupEventSummaries')) === total;
+    },
+    30_000,
+    'the summaries of every event',
+  );
+  // The archive deliverer's flush timer writes the trail's file, so the console shows a delivery.
+  await waitUntil(
+    async () => {
+      await stack.emulator.fireTimer('deliver-oss', 'flush');
+      return (await rpc({ Action: 'GetTrailStatus', Name: TRAIL })).body['LatestDeliveryTime'];
+    },
+    30_000,
+    'a delivery to the archive',
+  );
+}, 90_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.stop();
+});
+
+describe('lookup-http serves the console from its bundle', () => {
+  it('answers /console with the page, a strict CSP and nosniff, and its files with their types', async () => {
+    for (const url of [`${lookupUrl}/console`, `${lookupUrl}/console/`]) {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(res.headers.get('content-security-policy')).not.toContain('unsafe-inline');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      const html = await res.text();
+      expect(html).toContain('<script type="module" src="/console/app.js"></script>');
+      expect(html).not.toMatch(/<script>|style=/);
+    }
+    const js = await fetch(`${lookupUrl}/console/app.js`);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await js.text()).length).toBeGreaterThan(1000);
+    const css = await fetch(`${lookupUrl}/console/console.css`);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    const etag = css.headers.get('etag') ?? '';
+    expect(css.headers.get('cache-control')).toBe('no-cache');
+    expect((await fetch(`${lookupUrl}/console/console.css`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+  });
+
+  it('404s unknown console paths and sends browsers at / to the console', async () => {
+    for (const p of ['/console/nope', '/console/../index.js', '/console/index.js.map', '/consolex']) {
+      const res = await fetch(`${lookupUrl}${p}`);
+      expect(res.status, p).toBe(404);
+      expect(await res.json()).toMatchObject({ Code: 'NotFound' });
+    }
+    const res = await fetch(`${lookupUrl}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/console');
+  });
+
+  it("tells a signed caller whose key it is (GetCallerIdentity, the console's sign-in check)", async () => {
+    const { status, body } = await rpc({ Action: 'GetCallerIdentity' });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ AccountId: A, AccessKeyId: key.accessKeyId, IdentityType: 'Account' });
+  });
+});
+
+describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+  const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
+  const rowTexts = () => page.locator('tbody.event tr.event-row').allInnerTexts();
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not installed at ${CHROMIUM}. Install it with: apt-get install -y chromium (or set CHROMIUM_PATH; TK_SKIP_BROWSER=1 skips the browser test).`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, timezoneId: 'Asia/Shanghai' });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: lookupUrl });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      // A refused sign-in is an HTTP error the browser logs as a failed load; that one is expected.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('refuses a wrong secret with a message that says what is wrong', async () => {
+    await page.goto(`${lookupUrl}/console`);
+    await page.getByLabel('AccessKey ID').fill(key.accessKeyId);
+    await page.getByLabel('AccessKey secret').fill('not-the-secret');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#signin-error').filter({ hasText: 'The AccessKey ID or secret is wrong' }).waitFor();
+    expect(await page.locator('#signin-error').innerText()).toContain('SignatureDoesNotMatch');
+    await shot('01-sign-in-wrong-key');
+  });
+
+  it('signs in, shows the account and keeps the pair in session storage only', async () => {
+    await page.getByLabel('AccessKey secret').fill(key.accessKeySecret);
+    await page.getByLabel('AccessKey secret').press('Enter');
+    await page.locator('#session-account', { hasText: A }).waitFor();
+    expect(await page.evaluate<number>('localStorage.length')).toBe(0);
+    expect(await page.evaluate<string>("sessionStorage.getItem('trailkeeper.console.session')")).toContain(key.accessKeyId);
+  });
+
+  it('answers who stopped the instance, from which IP, and when: last hour, Event Name StopInstance', async () => {
+    await page.getByRole('radio', { name: 'Last hour' }).check();
+    await page.locator('#events-caption', { hasText: `Events 1–20 in the last hour` }).waitFor();
+    await page.getByLabel('Filter', { exact: true }).selectOption('EventName');
+    await page.locator('#filter-value').fill('StopInstance');
+    await page.locator('#filter-value').press('Enter');
+    await page.locator('#events-caption', { hasText: 'with Event Name StopInstance' }).waitFor();
+    const rows = await rowTexts();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain('bob (RAM user)');
+    expect(rows[0]).toContain('StopInstance');
+    expect(rows[0]).toContain('ACS::ECS::Instance');
+    expect(rows[0]).toContain(STOP.instance);
+    // The time is local (the context runs in Asia/Shanghai) with the UTC instant on hover.
+    const time = page.locator('tbody.event time').first();
+    expect(await time.getAttribute('title')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(UTC\)$/);
+    expect(page.url()).toContain('key=EventName&value=StopInstance');
+  });
+
+  it('expands the row with the keyboard to the details: source IP, AccessKey, request', async () => {
+    const toggle = page.locator('button.expand').first();
+    await toggle.focus();
+    await page.keyboard.press('Enter');
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    const details = page.locator('tr.event-detail').first();
+    await details.waitFor();
+    const text = await details.innerText();
+    for (const part of ['Source IP', STOP.ip, 'AccessKey', 'LTAI5tBob0006', 'Event Source', 'ecs.aliyuncs.com', 'Region', 'cn-hangzhou', 'Error Code', 'Request ID', 'Event ID', STOP.eventId, 'Read/Write', 'Write']) {
+      expect(text).toContain(part);
+    }
+    await shot('02-events-stopinstance');
+  });
+
+  it('opens the event as JSON and copies it', async () => {
+    await page.getByRole('button', { name: 'View event' }).click();
+    const dialog = page.locator('#event-dialog');
+    await dialog.waitFor();
+    expect(await page.locator('#event-json').innerText()).toContain(`"eventId": "${STOP.eventId}"`);
+    await page.getByRole('button', { name: 'Copy JSON' }).click();
+    await page.locator('#copy-status', { hasText: 'Copied' }).waitFor();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toContain(STOP.ip);
+    await shot('03-event-json');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  });
+
+  it('pages forward through the last hour', async () => {
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.locator('#events-caption', { hasText: 'Events 1–20 in the last hour,' }).waitFor();
+    const first = await rowTexts();
+    expect(first).toHaveLength(20);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.locator('#page-label', { hasText: 'Page 2' }).waitFor();
+    await page.locator('#events-caption', { hasText: 'Events 21–40' }).waitFor();
+    const second = await rowTexts();
+    expect(second).toHaveLength(20);
+    expect(second.filter((row) => first.includes(row))).toEqual([]);
+    await shot('04-events-page-2');
+    // To the end: 50 a page, the last page says so.
+    await page.getByLabel('Rows per page').selectOption('50');
+    await page.locator('#events-caption', { hasText: 'Events 1–50' }).waitFor();
+    for (let p = 2; p <= Math.ceil(recent / 50); p += 1) {
+      await page.getByRole('button', { name: 'Next page' }).click();
+      await page.locator('#page-label', { hasText: `Page ${p}` }).waitFor();
+    }
+    await page.locator('#events-caption', { hasText: `Events 101–${recent} in the last hour (the last page)` }).waitFor();
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+  });
+
+  it('searches a custom range, filled in from the window shown', async () => {
+    await page.getByRole('radio', { name: 'Custom range' }).check();
+    expect(await page.locator('#range-from').inputValue()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?$/);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.locator('#events-caption', { hasText: 'Events 1–50 between' }).waitFor();
+    expect(page.url()).toContain('range=custom');
+    expect(await rowTexts()).toHaveLength(50);
+  });
+
+  it('says what to do when lookup-http cannot be reached, and recovers on Retry', async () => {
+    const apiCalls = (url: URL) => url.searchParams.has('Action');
+    await page.route(apiCalls, (route) => route.abort('connectionrefused'));
+    await page.getByRole('radio', { name: 'Last 3 hours' }).check();
+    await page.locator('#events-state', { hasText: `Cannot reach lookup-http at ${lookupUrl}/` }).waitFor();
+    await shot('05-events-unreachable', false);
+    await page.unroute(apiCalls);
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('#events-caption', { hasText: 'in the last 3 hours' }).waitFor();
+  });
+
+  it('says when nothing matches, and offers a wider range and no filter', async () => {
+    await page.getByLabel('Filter', { exact: true }).selectOption('EventName');
+    await page.locator('#filter-value').fill('NoSuchEvent');
+    await page.locator('#filter-value').press('Enter');
+    await page.locator('#events-state', { hasText: 'No events in the last 3 hours with Event Name NoSuchEvent' }).waitFor();
+    await page.getByRole('button', { name: 'Search the last 12 hours' }).click();
+    await page.locator('#events-state', { hasText: 'No events in the last 12 hours with Event Name NoSuchEvent' }).waitFor();
+    await page.getByRole('button', { name: 'Clear the filter' }).click();
+    await page.locator('#events-caption', { hasText: 'in the last 12 hours' }).waitFor();
+  });
+
+  it('shows the summaries with a bar per 2-hour window', async () => {
+    await page.getByRole('tab', { name: 'Summaries' }).click();
+    await page.getByRole('radio', { name: 'Last day' }).check();
+    await page.locator('#summaries-caption', { hasText: `${total} events in` }).waitFor();
+    const bars = page.locator('svg.bar-chart rect.bar');
+    expect(await bars.count()).toBeGreaterThanOrEqual(5);
+    expect(await bars.first().locator('title').textContent()).toMatch(/\d+ events?$/);
+    expect(await page.locator('#summaries-body tr').count()).toBeGreaterThan(10);
+    expect(await page.locator('#summaries-body').innerText()).toContain('bob (RAM user)');
+    await shot('06-summaries', false);
+  });
+
+  it('stops and starts a trail', async () => {
+    await page.getByRole('tab', { name: 'Trails' }).click();
+    const row = page.locator(`tr[data-trail="${TRAIL}"]`);
+    await row.locator('.badge', { hasText: 'Enable' }).waitFor();
+    expect(await row.locator('td[data-label="Latest delivery"] time').getAttribute('title')).toMatch(/Z \(UTC\)$/);
+    await row.getByRole('button', { name: 'Stop logging' }).click();
+    await page.locator(`tr[data-trail="${TRAIL}"] .badge`, { hasText: 'Disable' }).waitFor();
+    await page.locator('#status', { hasText: `Trail ${TRAIL} stopped logging` }).waitFor();
+    expect((await rpc({ Action: 'DescribeTrails' })).body['TrailList']).toEqual([expect.objectContaining({ Name: TRAIL, Status: 'Disable' })]);
+    await shot('07-trails-stopped');
+    await page.locator(`tr[data-trail="${TRAIL}"]`).getByRole('button', { name: 'Start logging' }).click();
+    await page.locator(`tr[data-trail="${TRAIL}"] .badge`, { hasText: 'Enable' }).waitFor();
+    expect((await rpc({ Action: 'GetTrailStatus', Name: TRAIL })).body).toMatchObject({ IsLogging: true });
+    await shot('08-trails-started');
+  });
+
+  it('opens a shared link, and reads as cards on a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${lookupUrl}/console#tab=events&range=1h&key=SourceIpAddress&value=${STOP.ip}`);
+    await page.locator('#events-caption', { hasText: `with Source IP ${STOP.ip}` }).waitFor();
+    expect(await rowTexts()).toHaveLength(1);
+    // Cards: the column headings are visually hidden and each event fills the width.
+    expect((await page.locator('#events-table thead').boundingBox())?.width).toBeLessThanOrEqual(1);
+    expect((await page.locator('tbody.event').first().boundingBox())?.width).toBeGreaterThan(300);
+    await shot('09-phone-events');
+  });
+
+  it('signs out, forgetting the pair', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('AccessKey ID').waitFor();
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
+    expect(problems).toEqual([]);
+  });
+});
