@@ -1,9 +1,23 @@
 /** The functions' configuration, read once from the environment s.yaml sets (validated). */
 import { z } from 'zod';
+import { parseRedisUrl } from './redis-url.ts';
+
+/** redis://, rediss:// (one server or a cluster proxy), redis-cluster://host:port[,host:port…] or several hosts (a cluster). */
+function redisUrlProblem(url: string): string | undefined {
+  try {
+    parseRedisUrl(url);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
 
 const EnvSchema = z.object({
   TK_REGION: z.string().min(1).default('cn-hangzhou'),
-  TK_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'TK_REDIS_URL must be a redis:// URL'),
+  TK_REDIS_URL: z.string().superRefine((url, ctx) => {
+    const problem = redisUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: `TK_REDIS_URL must be a redis://, rediss:// or redis-cluster:// URL (${problem})` });
+  }),
   TK_S3_ENDPOINT: z.string().url('TK_S3_ENDPOINT must be a URL'),
   TK_S3_REGION: z.string().default('cn-hangzhou'),
   TK_S3_ACCESS_KEY_ID: z.string().min(1),

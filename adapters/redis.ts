@@ -1,13 +1,77 @@
-/** One Redis connection per function instance, reused across invocations. */
-import { Redis } from 'ioredis';
+/**
+ * Redis clients: one server or a Redis Cluster (Tair), chosen by the URL (`redis-url.ts`), and
+ * one connection per function instance, reused across invocations.
+ *
+ * Every store takes a `RedisClient` and keeps to what works on both: each command, MULTI,
+ * pipeline and script touches the keys of one hash tag (one cluster slot); work over several
+ * tags is several commands (auto-pipelining batches them per node). Key scans go through
+ * `scanKeys`, which walks every master of a cluster.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { parseRedisUrl } from './redis-url.ts';
 
-const connections = new Map<string, Redis>();
+export type RedisClient = Redis | Cluster;
 
-export function redisFor(url: string): Redis {
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/**
+ * A client for a TK_REDIS_URL: `Redis` for one server, `Cluster` for a cluster URL. `options`
+ * are per-connection options (for a cluster, each node's); the few that are the cluster
+ * client's own (`enableAutoPipelining`, `lazyConnect`, `enableOfflineQueue`) apply to it.
+ */
+export function createRedisClient(url: string, options: RedisOptions = {}, clusterOptions: ClusterOptions = {}): RedisClient {
+  const target = parseRedisUrl(url);
+  if (target.kind === 'standalone') return new Redis(target.url, options);
+  const { enableAutoPipelining, lazyConnect, enableOfflineQueue, ...nodeOptions } = options;
+  return new Cluster(target.nodes, {
+    ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    ...clusterOptions,
+    redisOptions: {
+      ...nodeOptions,
+      ...(target.username ? { username: target.username } : {}),
+      ...(target.password ? { password: target.password } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+      ...clusterOptions.redisOptions,
+    },
+  });
+}
+
+const connections = new Map<string, RedisClient>();
+
+export function redisFor(url: string): RedisClient {
   let redis = connections.get(url);
   if (!redis) {
-    redis = new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+    redis = createRedisClient(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
     connections.set(url, redis);
   }
   return redis;
+}
+
+/** The servers that hold the keys: the one server, or every master of a cluster. */
+export async function mastersOf(client: RedisClient): Promise<Redis[]> {
+  if (!isCluster(client)) return [client];
+  // a command waits for the slot map (and connects a lazy client), so nodes() is complete
+  if (client.status !== 'ready') await client.ping();
+  return client.nodes('master');
+}
+
+/**
+ * Every key matching `pattern`, by SCAN on every master (a cluster's plain SCAN would read one
+ * random node). For maintenance and tools: it reads the whole keyspace.
+ */
+export async function scanKeys(client: RedisClient, pattern: string, count = 500): Promise<string[]> {
+  const found = new Set<string>();
+  for (const node of await mastersOf(client)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      for (const key of keys) found.add(key);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return [...found];
 }

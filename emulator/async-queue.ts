@@ -9,7 +9,7 @@
  * on-failure destination. Every key shares one hash tag, so the Lua below is cluster-safe.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis.ts';
 import type { AsyncInvokeConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { InvocationResult } from './runtime/function-runtime.ts';
@@ -84,14 +84,14 @@ export class AsyncQueue {
   private readonly keys;
   private readonly retryBaseMs: number;
   private readonly concurrency: number;
-  private readonly blocking: Redis[] = [];
+  private readonly blocking: RedisClient[] = [];
   private running = false;
   private readonly wakers = new Set<() => void>();
   private promoteTimer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly target: AsyncTarget,
     private readonly options: AsyncQueueOptions,
   ) {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../adapters/redis.ts';
 import { SignatureError, verifyRequest } from '../shared/auth/verify.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { buildFunctions, buildHelper } from './build.ts';
@@ -93,7 +93,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     return (runtimes.get(fn.functionName) as FunctionRuntime).invoke(event, requestId);
   };
 
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  // one server or a cluster (redis-cluster://…), as the functions' TK_REDIS_URL
+  const redis = createRedisClient(options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   await redis.connect();
   const queue = new AsyncQueue(
     redis,

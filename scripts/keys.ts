@@ -8,7 +8,7 @@
  * Redis: the running stack's, or TK_REDIS_URL.
  */
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../adapters/redis.ts';
 import { AccountIdSchema } from '../shared/accounts/accounts.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { stackRedisUrl } from './lib/local-stack.ts';
@@ -36,7 +36,7 @@ const { positionals, values } = parseArgs({
   options: { account: { type: 'string' }, management: { type: 'string' }, member: { type: 'string' } },
 });
 const [command, target] = positionals;
-const redis = new Redis(stackRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = createRedisClient(stackRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 }, { clusterRetryStrategy: (times) => (times > 3 ? null : 200) });
 try {
   await redis.connect();
 } catch {

@@ -7,7 +7,7 @@
  * Account and trail default to the demo's (`.local/demo-credentials.json`) when present.
  */
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../adapters/redis.ts';
 import { RedisLogstore } from '../adapters/redis/logstore.ts';
 import { DomainError } from '../shared/errors.ts';
 import type { LogEntry } from '../shared/logstore/logstore.ts';
@@ -71,7 +71,7 @@ function formatEntry(entry: LogEntry): string {
 }
 
 const url = stackRedisUrl();
-const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = createRedisClient(url, { lazyConnect: true, maxRetriesPerRequest: 1 }, { clusterRetryStrategy: (times) => (times > 3 ? null : 200) });
 try {
   await redis.connect();
 } catch {

@@ -23,8 +23,8 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { createRedisClient } from '../adapters/redis.ts';
 import { S3ArchiveReader } from '../adapters/archive/s3-archive.ts';
 import { chainHeads } from '../adapters/archive/digest-chain-store.ts';
 import { publicKey } from '../adapters/archive/signing-key-store.ts';
@@ -110,7 +110,7 @@ if (from.getTime() >= to.getTime()) fail('--from must be before --to', true);
 for (const region of values.region ?? []) if (!ARCHIVE_REGION_PATTERN.test(region)) fail(`--region ${region} is not a region id`, true);
 
 const redisUrl = stackRedisUrl();
-const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+const redis = createRedisClient(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }, { clusterRetryStrategy: (times) => (times > 3 ? null : 200) });
 let exitCode = 2;
 try {
   try {

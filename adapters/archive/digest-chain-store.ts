@@ -6,7 +6,7 @@
  * The field is the digest scope prefix (`<OssKeyPrefix>/AliyunLogs/Actiontrail-Digest/[<org>/<acct>/]<region>/`),
  * so a changed OssKeyPrefix starts a separate chain. A head only moves forward in time.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { previousDigestLinkSchema, type PreviousDigestLink } from '../../shared/archive/digest.ts';
 import { digestScopePrefix, parseDigestKey } from '../../shared/archive/layout.ts';
 
@@ -30,20 +30,20 @@ function scopeField(link: PreviousDigestLink): { field: string; hourMs: number }
 }
 
 /** Records `link` (to the digest just stored) as its chain's head unless a later one is recorded. */
-export async function saveChainHead(redis: Redis, accountId: string, trailName: string, link: PreviousDigestLink): Promise<boolean> {
+export async function saveChainHead(redis: RedisClient, accountId: string, trailName: string, link: PreviousDigestLink): Promise<boolean> {
   const valid = previousDigestLinkSchema.parse(link);
   const { field, hourMs } = scopeField(valid);
   return (await redis.eval(ADVANCE, 1, chainHeadsKey(accountId, trailName), field, String(hourMs), JSON.stringify(valid))) === 1;
 }
 
 /** The head of one chain (the `previous` of the next digest), or null when the chain has none yet. */
-export async function chainHead(redis: Redis, accountId: string, trailName: string, scopePrefix: string): Promise<PreviousDigestLink | null> {
+export async function chainHead(redis: RedisClient, accountId: string, trailName: string, scopePrefix: string): Promise<PreviousDigestLink | null> {
   const raw = await redis.hget(chainHeadsKey(accountId, trailName), scopePrefix);
   return raw ? parseHead(raw) : null;
 }
 
 /** Every chain head of a trail. */
-export async function chainHeads(redis: Redis, accountId: string, trailName: string): Promise<PreviousDigestLink[]> {
+export async function chainHeads(redis: RedisClient, accountId: string, trailName: string): Promise<PreviousDigestLink[]> {
   const all = await redis.hvals(chainHeadsKey(accountId, trailName));
   return all.map(parseHead);
 }

@@ -5,7 +5,7 @@
  * one pair (the loser of a race discards its generated pair and uses the stored one).
  * The private key never leaves this module's callers; never log what ensureSigningKey returns.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { z } from 'zod';
 import { DIGEST_SIGNATURE_ALGORITHM, generateSigningKeyPair, publicKeyFingerprint, type SigningKeyPair } from '../../shared/archive/digest.ts';
 
@@ -39,7 +39,7 @@ function validate(raw: Record<string, string>): SigningKeyPair {
 }
 
 /** The deployment's signing pair, created on first use. */
-export async function ensureSigningKey(redis: Redis): Promise<SigningKeyPair> {
+export async function ensureSigningKey(redis: RedisClient): Promise<SigningKeyPair> {
   const existing = await redis.hgetall(SIGNING_KEY_KEY);
   if (Object.keys(existing).length > 0) return validate(existing);
   const pair = generateSigningKeyPair();
@@ -48,7 +48,7 @@ export async function ensureSigningKey(redis: Redis): Promise<SigningKeyPair> {
 }
 
 /** The public key (PEM) digests are verified with, or undefined when none was ever created. */
-export async function publicKey(redis: Redis): Promise<string | undefined> {
+export async function publicKey(redis: RedisClient): Promise<string | undefined> {
   const [pem, fingerprint] = await redis.hmget(SIGNING_KEY_KEY, 'publicKeyPem', 'fingerprint');
   if (!pem) return undefined;
   if (fingerprint && publicKeyFingerprint(pem) !== fingerprint) throw new SigningKeyError(`${SIGNING_KEY_KEY} holds a public key that does not match its fingerprint`);

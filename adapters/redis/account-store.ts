@@ -7,15 +7,16 @@
  *   {tk:auth}:org:<management>:members set
  *   {tk:auth}:org:id                  hash  management account → organization id
  * Nonces: {tk:nonce:<AccessKeyId>}:<nonce> with a TTL (spread over the cluster by key).
+ * Listing every key scans every master (`scanKeys`): a tool's operation, not a request's.
  */
-import type { Redis } from 'ioredis';
+import { scanKeys, type RedisClient } from '../redis.ts';
 import { AccessKeySchema, newAccessKey, summaryOf, type AccessKey, type AccessKeySummary, type AccountStore } from '../../shared/accounts/accounts.ts';
 import type { KeyLookup, NonceStore } from '../../shared/auth/verify.ts';
 
 const P = '{tk:auth}';
 
 export class RedisAccountStore implements AccountStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async createKey(accountId: string): Promise<AccessKey> {
     const key = newAccessKey(accountId);
@@ -37,20 +38,9 @@ export class RedisAccountStore implements AccountStore {
   async listKeys(accountId?: string): Promise<AccessKeySummary[]> {
     const ids = accountId
       ? await this.redis.smembers(`${P}:account:${accountId}:keys`)
-      : (await this.scanKeys(`${P}:ak:*`)).map((k) => k.slice(`${P}:ak:`.length));
+      : (await scanKeys(this.redis, `${P}:ak:*`)).map((k) => k.slice(`${P}:ak:`.length));
     const keys = await Promise.all(ids.map((id) => this.getKey(id)));
     return keys.filter((k): k is AccessKey => k !== undefined).map(summaryOf).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  }
-
-  private async scanKeys(pattern: string): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-    return found;
   }
 
   async setKeyStatus(accessKeyId: string, status: AccessKey['status']): Promise<boolean> {
@@ -104,7 +94,7 @@ export class RedisAccountStore implements AccountStore {
   }
 }
 
-export function redisNonceStore(redis: Redis): NonceStore {
+export function redisNonceStore(redis: RedisClient): NonceStore {
   return {
     claim: async (accessKeyId, nonce, ttlSeconds) =>
       (await redis.set(`{tk:nonce:${accessKeyId}}:${nonce}`, '1', 'EX', ttlSeconds, 'NX')) === 'OK',

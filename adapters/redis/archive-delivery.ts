@@ -6,7 +6,7 @@
  *   {tk:<acct>}:oss:hours:<trail>:<scope>           zset of hours with files not yet digested
  *   {tk:<acct>}:oss:files:<trail>:<scope>:<hour>    hash file key → digest entry JSON
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { digestFileEntrySchema, type DigestFileEntry } from '../../shared/archive/digest.ts';
 import { digestScopePrefix, parseDigestKey, type ArchiveScope } from '../../shared/archive/layout.ts';
 import type { OssDeliveryPorts, PendingFile } from '../../shared/delivery/oss-delivery.ts';
@@ -15,7 +15,7 @@ import { trailLock } from './trail-lock.ts';
 
 const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}|${s.ossKeyPrefix ?? ''}`;
 
-export function archiveDeliveryState(redis: Redis): Pick<OssDeliveryPorts, 'withLock' | 'pending' | 'fileLog' | 'chain'> {
+export function archiveDeliveryState(redis: RedisClient): Pick<OssDeliveryPorts, 'withLock' | 'pending' | 'fileLog' | 'chain'> {
   const p = (acct: string) => `{tk:${acct}}:oss`;
   return {
     withLock: trailLock(redis, 'oss'),

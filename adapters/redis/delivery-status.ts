@@ -1,11 +1,11 @@
 /** Delivery status per trail: `{tk:<accountId>}:delivery:<trail>` hash. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { DeliveryStatus, DeliveryStatusStore } from '../../shared/delivery/delivery-status.ts';
 
 const key = (accountId: string, trailName: string) => `{tk:${accountId}}:delivery:${trailName}`;
 
 export class RedisDeliveryStatus implements DeliveryStatusStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async get(accountId: string, trailName: string): Promise<DeliveryStatus> {
     const raw = await this.redis.hgetall(key(accountId, trailName));

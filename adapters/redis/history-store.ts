@@ -25,7 +25,10 @@
  *            names, most users and keys — cost ~9 bytes a posting plus their name, no key;
  *   ≤ 512    in one string for the day (entry 'Z');
  *   more     in one string per hour (entry 'H' + 24 flags), an hour over 512 in one per
- *            5-minute slot (flag '1').
+ *            5-minute slot (flag '1'). A 5-minute string has no size bound (at
+ *            20,000 events/s the time index gets 6 M postings a slot): scripts append to it,
+ *            rewrite only its tail for out-of-order postings, and binary-search and read it by
+ *            GETRANGE, so no write or lookup copies it whole.
  * Postings carry the small number n, never the eventId; the body carries the eventId. A
  * lookup is two round trips: one script per account walks the days of its range newest (or
  * oldest) first, reading only the chunks it needs (a few dozen commands, for rare and common
@@ -54,7 +57,7 @@
  *   hash-max-listpack-entries 256    (id-map/day-table buckets: ~64 fields, up to ~2× that)
  * Redis ≥ 7.0 (PEXPIREAT NX/GT, PEXPIRETIME, SET PXAT/KEEPTTL).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import {
   HISTORY_RETENTION_MS,
   type HistoryCursor,
@@ -75,7 +78,7 @@ export const HISTORY_SERVER_CONFIG: Readonly<Record<string, string>> = {
 const DAY_MS = 86_400_000;
 const MAX_TIME = 2 ** 48 - 1;
 /** Records per put script call (bounds how long one call blocks the server). */
-const PUT_BATCH = 200;
+const PUT_BATCH = 1000;
 const HAS_BATCH = 1000;
 const PURGE_EVENTS_BATCH = 500;
 const PURGE_BUCKETS_BATCH = 8;
@@ -94,7 +97,7 @@ type ScriptCall = (...args: Arg[]) => Promise<unknown>;
  * Registers the scripts on the client (EVALSHA with EVAL fallback, auto-pipelining and
  * cluster routing are ioredis's) and returns their Buffer-reply variants.
  */
-function defineScripts(redis: Redis): Record<ScriptName, ScriptCall> {
+function defineScripts(redis: RedisClient): Record<ScriptName, ScriptCall> {
   const calls: Partial<Record<ScriptName, ScriptCall>> = {};
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     const command = `trailkeeperHistory_${name}`;
@@ -132,7 +135,7 @@ export class RedisHistoryStore implements HistoryStore {
   private readonly scripts: Record<ScriptName, ScriptCall>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     options: { keyPrefix?: string } = {},
   ) {
     this.keyPrefix = options.keyPrefix ?? 'tk:';

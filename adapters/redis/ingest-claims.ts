@@ -3,7 +3,7 @@
  * one hash per account and UTC day, `{tk:<accountId>}:seen:<day>` (eventId → 1), kept for two
  * days, so an id claimed today or yesterday is known. One command answers a whole batch.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { IngestClaims } from '../../shared/pipeline/ingest.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -30,7 +30,7 @@ return out`;
 
 export class RedisIngestClaims implements IngestClaims {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly now: () => number = Date.now,
   ) {}
 

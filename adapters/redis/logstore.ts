@@ -28,7 +28,7 @@
  * in arrival order, for `npm run logs:tail`.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import {
   LOGSTORE_RETENTION_DAYS,
   LOGSTORE_TOPIC,
@@ -159,7 +159,7 @@ class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
@@ -229,7 +229,7 @@ export class RedisLogstore implements LogstoreWriter, LogstoreReader {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     options: RedisLogstoreOptions = {},
   ) {
     this.retentionDays = options.retentionDays ?? LOGSTORE_RETENTION_DAYS;

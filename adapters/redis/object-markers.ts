@@ -3,7 +3,7 @@
  * Keyed by what the object is (key + ETag), so the same file is processed once, and a re-run
  * after a crash is told it is one.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 
 export const OBJECT_MARKER_TTL_SECONDS = 30 * 24 * 60 * 60;
 
@@ -15,7 +15,7 @@ redis.call('SET', KEYS[1], 'begun', 'EX', ARGV[1])
 return 'new'`;
 
 export class RedisObjectMarkers {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   private key(objectId: string): string {
     return `{tk:obj}:${objectId}`;

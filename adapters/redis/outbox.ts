@@ -4,7 +4,7 @@
  *   {tk:<trailAccount>}:outbox:<trail>:<dest>:data   hash  eventId → event JSON (as the trail receives it)
  * Appending an eventId already present changes nothing (ZADD NX / HSETNX in one script).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Trail } from '../../shared/trails/model.ts';
 import type { OutboxEntry } from '../../shared/pipeline/classify-batch.ts';
 
@@ -39,7 +39,7 @@ export function outboxIndexKey(destination: Destination): string {
 }
 
 export class RedisOutbox {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async append(trail: Trail, entries: readonly OutboxEntry[]): Promise<number> {
     let added = 0;

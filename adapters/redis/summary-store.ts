@@ -1,6 +1,6 @@
 /**
  * Summary windows on Redis (DESIGN §3.8). Keys of account A (all under A's hash tag, so each
- * script touches one cluster slot):
+ * script touches one cluster slot; reads over several accounts are one command per account):
  *
  *   {tk:A}:sumq              hash  eventId → row JSON   (the queue classify fills; summary-queue.ts)
  *   {tk:A}:sum:<windowMs>    hash  dimension key (dimension-key.ts) → "count|firstMs|lastMs"
@@ -15,6 +15,7 @@
  * however often a crashed drain is re-run or two drainers race on the same rows.
  */
 import type { Redis, Result } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { dimensionKeyOf, dimensionsOfKey } from '../../shared/summaries/dimension-key.ts';
 import { SUMMARY_WINDOW_MS, windowStartOf } from '../../shared/summaries/summary-row.ts';
 import {
@@ -109,7 +110,7 @@ function toCount(value: string): { count: number; firstMs: number; lastMs: numbe
 }
 
 export class RedisSummaryStore implements SummaryStore {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     if (typeof (redis as Partial<Pick<Redis, 'tkSummaryFold'>>).tkSummaryFold !== 'function') {
       redis.defineCommand('tkSummaryFold', { lua: FOLD_SCRIPT });
     }
@@ -179,24 +180,19 @@ export class RedisSummaryStore implements SummaryStore {
 
   async windowStarts(accountIds: readonly string[], fromMs: number, toMs: number): Promise<number[]> {
     if (accountIds.length === 0 || toMs < fromMs) return [];
-    const pipeline = this.redis.pipeline();
-    for (const a of accountIds) pipeline.zrangebyscore(summaryWindowsKey(a), fromMs, toMs);
+    // one command per account (each its own slot); auto-pipelining batches them per node
+    const replies = await Promise.all(accountIds.map((a) => this.redis.zrangebyscore(summaryWindowsKey(a), fromMs, toMs)));
     const starts = new Set<number>();
-    for (const [error, members] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-      for (const m of members as string[]) starts.add(Number(m));
-    }
+    for (const members of replies) for (const m of members) starts.add(Number(m));
     return [...starts].filter(Number.isSafeInteger).sort((a, b) => a - b);
   }
 
   async readWindow(accountIds: readonly string[], windowStartMs: number): Promise<SummaryEntry[]> {
     if (accountIds.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const a of accountIds) pipeline.hgetall(summaryWindowKey(a, windowStartMs));
+    const hashes = await Promise.all(accountIds.map((a) => this.redis.hgetall(summaryWindowKey(a, windowStartMs))));
     const entries: SummaryEntry[] = [];
-    for (const [error, hash] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-      for (const [key, value] of Object.entries(hash as Record<string, string>)) {
+    for (const hash of hashes) {
+      for (const [key, value] of Object.entries(hash)) {
         const dimensions = dimensionsOfKey(key);
         const count = toCount(value);
         if (dimensions && count) entries.push({ key, dimensions, ...count });

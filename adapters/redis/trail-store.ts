@@ -1,5 +1,5 @@
 /** Trails on Redis: one hash per account, `{tk:<accountId>}:trails`, name → trail JSON. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import { trailSchema, type Trail } from '../../shared/trails/model.ts';
 import type { TrailStore } from '../../shared/trails/trail-store.ts';
 
@@ -18,7 +18,7 @@ function parse(raw: string): Trail {
 }
 
 export class RedisTrailStore implements TrailStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async list(accountId: string): Promise<Trail[]> {
     const all = await this.redis.hvals(trailsKey(accountId));

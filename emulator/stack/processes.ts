@@ -7,6 +7,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { clusterUrlOf } from '../../adapters/redis-url.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const children = new Set<ChildProcess>();
@@ -123,6 +125,122 @@ export async function startRedis(options: {
   const stop = track(child);
   await waitFor(async () => output.includes('Ready to accept connections'), `redis-server on port ${options.port}`, 10_000, child, () => output);
   return { url: `redis://${host}:${options.port}`, pid: child.pid, stop };
+}
+
+export interface StartedCluster {
+  /** The masters, in slot order (node i serves the i-th third of the slots). */
+  readonly nodes: readonly { host: string; port: number }[];
+  /** redis://host:port of each node. */
+  readonly urls: readonly string[];
+  /** The TK_REDIS_URL of the cluster: redis-cluster://host:port,host:port,host:port. */
+  readonly url: string;
+  readonly pids: readonly (number | undefined)[];
+  stop(): Promise<void>;
+}
+
+const CLUSTER_SLOTS = 16_384;
+
+/**
+ * A three-master Redis Cluster from Debian's `redis-server`, each node with its own data dir
+ * under `dir` and `<dir>/nodes-<port>.conf`, on free ports (client and cluster-bus ports both
+ * chosen, so a high client port never needs port + 10000). Assembled without redis-cli: each
+ * node takes a third of the slots (CLUSTER ADDSLOTSRANGE), the first MEETs the others, and this
+ * returns once every node reports cluster_state:ok and knows all three.
+ *
+ * Takes a little over 2 s: a master turns its state to ok no sooner than 2 s after it starts
+ * (redis-server's CLUSTER_WRITABLE_DELAY); the rest is well under 100 ms.
+ */
+export async function startRedisCluster(options: {
+  dir: string;
+  host?: string;
+  /** redis.conf directives applied to every node, e.g. HISTORY_SERVER_CONFIG. */
+  config?: Readonly<Record<string, string>>;
+  /** Client ports of the three nodes (default: free ports). */
+  ports?: readonly [number, number, number];
+  timeoutMs?: number;
+}): Promise<StartedCluster> {
+  const host = options.host ?? '127.0.0.1';
+  const ports: number[] = options.ports ? [...options.ports] : [];
+  if (options.ports && (ports.length !== 3 || new Set(ports).size !== 3)) throw new Error('startRedisCluster: three distinct ports');
+  while (ports.length < 3) {
+    const port = await freePort(host);
+    if (!ports.includes(port)) ports.push(port);
+  }
+  // Bus ports: Redis's own choice (port + 10000) for given ports, so a cluster restarted on its
+  // nodes-<port>.conf files finds its peers where they were; otherwise free ports.
+  const busPorts: number[] = [];
+  for (const port of ports) {
+    let bus = options.ports && port + 10_000 <= 65_535 ? port + 10_000 : await freePort(host);
+    while (ports.includes(bus) || busPorts.includes(bus)) bus = await freePort(host);
+    busPorts.push(bus);
+  }
+  mkdirSync(options.dir, { recursive: true });
+  const settled = await Promise.allSettled(
+    ports.map((port, i) =>
+      startRedis({
+        port,
+        host,
+        dir: path.join(options.dir, `node-${port}`),
+        ...(options.config ? { config: options.config } : {}),
+        extraArgs: [
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', path.join(options.dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout', '2000',
+          '--cluster-port', String(busPorts[i]),
+        ],
+      }),
+    ),
+  );
+  const servers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stopAll = async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+  };
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stopAll();
+    throw failed.reason;
+  }
+  const clients = ports.map((port) => new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 }));
+  try {
+    await Promise.all(clients.map((client) => client.connect()));
+    const infos = await Promise.all(clients.map((client) => client.cluster('INFO')));
+    // A fresh cluster gets its slots; one restarted on its own nodes.conf files already has them.
+    if (infos.every((info) => /cluster_slots_assigned:0\b/.test(info))) {
+      await Promise.all(
+        clients.map((client, i) => {
+          const first = Math.floor((CLUSTER_SLOTS * i) / 3);
+          const last = Math.floor((CLUSTER_SLOTS * (i + 1)) / 3) - 1;
+          return client.call('CLUSTER', 'ADDSLOTSRANGE', String(first), String(last));
+        }),
+      );
+    }
+    const [first] = clients as [Redis, Redis, Redis];
+    await Promise.all(ports.slice(1).map((port, i) => first.call('CLUSTER', 'MEET', host, String(port), String(busPorts[i + 1]))));
+    const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+    let last = '';
+    for (;;) {
+      const states = await Promise.all(clients.map((client) => client.cluster('INFO')));
+      const ok = (info: string) =>
+        /cluster_state:ok\b/.test(info) && /cluster_known_nodes:3\b/.test(info) && /cluster_slots_ok:16384\b/.test(info) && /cluster_size:3\b/.test(info);
+      if (states.every(ok)) break;
+      last = states.map((info, i) => `${ports[i]}: ${/cluster_state:\w+/.exec(info)?.[0] ?? '?'} ${/cluster_known_nodes:\d+/.exec(info)?.[0] ?? '?'}`).join(', ');
+      if (Date.now() > deadline) throw new Error(`the Redis Cluster did not become ready (${last})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  } finally {
+    for (const client of clients) client.disconnect();
+  }
+  const nodes = ports.map((port) => ({ host, port }));
+  return {
+    nodes,
+    urls: nodes.map(({ port }) => `redis://${host.includes(':') ? `[${host}]` : host}:${port}`),
+    url: clusterUrlOf(nodes),
+    pids: servers.map((server) => server.pid),
+    stop: stopAll,
+  };
 }
 
 /** The embedded S3 server (s3rver) in its own Node process. */

@@ -3,7 +3,7 @@
  * pair and a started default trail. The secret is printed once and kept in
  * `.local/demo-credentials.json` (mode 0600) for the command-line tools.
  */
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../../adapters/redis.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
@@ -14,7 +14,7 @@ export const DEMO_ACCOUNT_ID = '1234567890123456';
 export const DEMO_TRAIL_NAME = 'default-trail';
 
 export async function ensureDemo(options: { redisUrl: string; stateDir: string; archiveBucket: string; region: string }): Promise<{ demo: DemoCredentials; created: boolean }> {
-  const redis = new Redis(options.redisUrl);
+  const redis = createRedisClient(options.redisUrl);
   try {
     const accounts = new RedisAccountStore(redis);
     const trails = new RedisTrailStore(redis);

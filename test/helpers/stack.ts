@@ -1,7 +1,8 @@
 /**
  * Starts a private stack for one test file: Redis (own port and data dir), the embedded S3
  * server (own port and dir) and the emulator on a project's s.yaml — all on free ports, so
- * tests pass while `npm start` runs.
+ * tests pass while `npm start` runs. `redis: 'cluster'` runs it on a three-master Redis
+ * Cluster instead (the functions and the emulator get TK_REDIS_URL=redis-cluster://…).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { HISTORY_SERVER_CONFIG } from '../../adapters/redis/history-store.ts';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator.ts';
 import { createLogger } from '../../emulator/logger.ts';
 import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
-import { freePort, startRedis, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
+import { freePort, startRedis, startRedisCluster, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixtureProject = path.join(repoRoot, 'test', 'fixtures', 'emulator', 's.yaml');
@@ -25,11 +26,13 @@ export const TEST_IDENTITY = {
 };
 
 export interface TestStack {
+  /** TK_REDIS_URL of the stack: redis://… or, on a cluster, redis-cluster://…. */
   redisUrl: string;
   s3Url: string;
   emulator: RunningEmulator;
   dataDir: string;
   s3: StartedProcess;
+  /** The Redis server, or the three of a cluster (`pid` is the first's). */
   redis: StartedProcess;
   /** Stops the S3 server (objects stay on disk) until `startS3Again`. */
   stopS3(): Promise<void>;
@@ -42,10 +45,23 @@ export async function startTestStack(options: {
   buckets: string[];
   env?: Record<string, string>;
   emulator?: Partial<Omit<EmulatorOptions, 'project' | 'redisUrl' | 'identity'>>;
+  /** `standalone` (default): one redis-server; `cluster`: three masters. */
+  redis?: 'standalone' | 'cluster';
 }): Promise<TestStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tk-test-'));
-  const [redisPort, s3Port, invokePort] = [await freePort(), await freePort(), await freePort()];
-  const redis = await startRedis({ port: redisPort, dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG });
+  const [s3Port, invokePort] = [await freePort(), await freePort()];
+  // the invoke API's URL, known before the emulator starts (its default host)
+  let s3Options = { port: s3Port, dir: path.join(dataDir, 's3'), buckets: options.buckets, webhookUrl: `http://127.0.0.1:${invokePort}/-/s3-events` };
+  let s3: StartedProcess | undefined;
+  let redis: StartedProcess;
+  if (options.redis === 'cluster') {
+    // A cluster takes ~2 s to turn ok (redis-server's writable delay): start S3 meanwhile.
+    const [cluster, server] = await Promise.all([startRedisCluster({ dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG }), startS3(s3Options)]);
+    redis = { url: cluster.url, pid: cluster.pids[0], stop: () => cluster.stop() };
+    s3 = server;
+  } else {
+    redis = await startRedis({ port: await freePort(), dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG });
+  }
   const s3Url = `http://127.0.0.1:${s3Port}`;
   const env: Record<string, string> = {
     TK_REDIS_URL: redis.url,
@@ -71,24 +87,26 @@ export async function startTestStack(options: {
     logger: createLogger(verbose ? (line) => process.stderr.write(`${line}\n`) : null),
     ...options.emulator,
   });
-  const s3Options = { port: s3Port, dir: path.join(dataDir, 's3'), buckets: options.buckets, webhookUrl: `${emulator.invokeUrl}/-/s3-events` };
-  let s3 = await startS3(s3Options);
+  if (!s3) {
+    s3Options = { ...s3Options, webhookUrl: `${emulator.invokeUrl}/-/s3-events` };
+    s3 = await startS3(s3Options);
+  }
   return {
     redisUrl: redis.url,
     s3Url,
     emulator,
     dataDir,
     get s3() {
-      return s3;
+      return s3 as StartedProcess;
     },
     redis,
-    stopS3: () => s3.stop(),
+    stopS3: () => (s3 as StartedProcess).stop(),
     startS3Again: async () => {
       s3 = await startS3(s3Options);
     },
     stop: async () => {
       await emulator.stop();
-      await s3.stop();
+      await s3?.stop();
       await redis.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

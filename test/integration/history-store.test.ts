@@ -1,15 +1,14 @@
 /**
  * RedisHistoryStore against a real redis-server (own port, temp dir, the store's documented
- * settings): exact bytes, idempotent puts, every lookup key, order and bounds, paging while
- * events are being added, several accounts, isolation, purge and retention.
+ * settings) and against a three-master Redis Cluster (redis-backends.ts): exact bytes,
+ * idempotent puts, every lookup key, order and bounds, paging while events are being added,
+ * several accounts, isolation, purge and retention.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJson, encodeBlob } from '../../adapters/redis/history-codec.ts';
 import { HISTORY_DICTIONARY_V1 } from '../../adapters/redis/history-dictionary.ts';
@@ -27,30 +26,18 @@ import {
   type HistoryRecord,
   type LookupKey,
 } from '../../shared/history/history-store.ts';
-import { freePort, startRedis, type StartedProcess } from '../../emulator/stack/processes.ts';
+import { scanKeys, type RedisClient } from '../../adapters/redis.ts';
+import { REDIS_BACKENDS, useRedisBackends, type RedisBackend } from '../helpers/redis-backends.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-let server: StartedProcess;
-let dir: string;
-let redis: Redis;
+const backends = useRedisBackends({ config: HISTORY_SERVER_CONFIG });
+let backend: RedisBackend;
+let redis: RedisClient;
 let store: RedisHistoryStore;
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'history-store-test-'));
-  server = await startRedis({ port: await freePort(), dir, config: HISTORY_SERVER_CONFIG });
-  redis = new Redis(server.url, { enableAutoPipelining: true });
-  store = new RedisHistoryStore(redis);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 // ---- helpers ---------------------------------------------------------------------------
 
@@ -126,14 +113,7 @@ function ordered(records: readonly HistoryRecord[], direction: 'BACKWARD' | 'FOR
 }
 
 async function keysOf(accountId: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `tk:{${accountId}}:*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
+  return scanKeys(redis, `tk:{${accountId}}:*`, 1000);
 }
 
 // ---- tests ----------------------------------------------------------------------------
@@ -175,7 +155,17 @@ describe('body codec', () => {
   });
 });
 
-describe('RedisHistoryStore', () => {
+describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
+  beforeAll(() => {
+    backend = backends.get(backendName);
+    redis = backend.client({ enableAutoPipelining: true });
+    store = new RedisHistoryStore(redis);
+  });
+
+  afterAll(() => {
+    redis?.disconnect();
+  });
+
   it('serves every stored JSON byte for byte (get and lookup)', async () => {
     const account = newAccount();
     const records = [
@@ -206,7 +196,7 @@ describe('RedisHistoryStore', () => {
     expect(await store.put([records[100]!, records[100]!])).toEqual({ added: 1, duplicates: 1 });
 
     // two instances (own connections) writing the same records at once
-    const other = new Redis(server.url);
+    const other = backend.client();
     try {
       const second = new RedisHistoryStore(other);
       const rest = records.slice(101);
@@ -354,6 +344,45 @@ describe('RedisHistoryStore', () => {
     const stored = (await allPages({ accountIds: [account], startMs: BASE + DAY, endMs: BASE + 2 * DAY + 8 * HOUR, direction: 'FORWARD', limit: 50 }));
     expect(frozen).toEqual(stored);
     expect(new Set(frozen).size).toBe(frozen.length);
+  });
+
+  it('keeps a busy 5-minute string exact: long strings read by range, out-of-order inserts merged', { timeout: 60_000 }, async () => {
+    const account = newAccount();
+    const slotStart = BASE + 3 * DAY + 9 * HOUR + 5 * 60_000;
+    // 6,000 events in one 5-minute slot (three times what a script reads whole), in bursts of
+    // identical milliseconds (one of 150): the first half written in time order (appends), the
+    // rest by three concurrent writers in shuffled batches (merges into the middle)
+    const records: HistoryRecord[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const t = i >= 4000 && i < 4150 ? slotStart + 100_000 : slotStart + Math.floor(i / 4) * 173;
+      records.push(record(account, `s${hash(String(i)) % 1_000_003}-${i}`, t, { EventRW: [i % 5 ? 'Read' : 'Write'] }));
+    }
+    const inOrder = [...records.slice(0, 3000)].sort((a, b) => a.eventTimeMs - b.eventTimeMs);
+    for (let i = 0; i < inOrder.length; i += 250) await store.put(inOrder.slice(i, i + 250));
+    const shuffled = records.slice(3000).sort((a, b) => hash(a.eventId) - hash(b.eventId));
+    const batches: HistoryRecord[][] = [];
+    for (let i = 0; i < shuffled.length; i += 250) batches.push(shuffled.slice(i, i + 250));
+    await Promise.all([0, 1, 2].map(async (w) => {
+      for (let b = w; b < batches.length; b += 3) await store.put(batches[b] as HistoryRecord[]);
+    }));
+    const slotKeys = (await keysOf(account)).filter((k) => k.split(':')[2] === 'f');
+    const lengths = await Promise.all(slotKeys.map((k) => redis.strlen(k)));
+    expect(Math.max(...lengths)).toBe(6000 * 8);
+
+    const window = { startMs: slotStart - 1, endMs: slotStart + 5 * 60_000 };
+    for (const direction of ['FORWARD', 'BACKWARD'] as const) {
+      expect(await allPages({ accountIds: [account], ...window, direction, limit: 50 }), direction).toEqual(ordered(records, direction));
+    }
+    const writes = records.filter((r) => r.attributes.EventRW?.[0] === 'Write');
+    expect(await allPages({ accountIds: [account], ...window, direction: 'BACKWARD', limit: 37, condition: { key: 'EventRW', value: 'Write' } })).toEqual(ordered(writes, 'BACKWARD'));
+    // a narrow window in the middle, bounds inclusive
+    const [from, to] = [slotStart + 100 * 173, slotStart + 130 * 173];
+    const inside = records.filter((r) => r.eventTimeMs >= from && r.eventTimeMs <= to);
+    expect(inside.length).toBe(31 * 4);
+    // pages that start inside the burst read it across several windows
+    const burst = records.filter((r) => r.eventTimeMs === slotStart + 100_000);
+    expect(burst.length).toBe(150);
+    expect(await allPages({ accountIds: [account], startMs: from, endMs: to, direction: 'FORWARD', limit: 7 })).toEqual(ordered(inside, 'FORWARD'));
   });
 
   it('merges several accounts (a management account and its members) in one order', async () => {

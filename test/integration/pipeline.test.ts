@@ -157,8 +157,12 @@ describe('ingest → classify → history', () => {
     await waitForHistory(MANAGEMENT, events[1]?.['eventId'] as string);
     expect((await ingest(events)).body).toMatchObject({ accepted: 0, duplicates: 2 });
     const queue = new RedisSummaryQueue(redis);
-    const rows = await redis.hmget(`{tk:${MANAGEMENT}}:sumq`, ...events.map((e) => e['eventId'] as string));
-    expect(rows.filter(Boolean)).toHaveLength(2);
+    // classify queues summary rows just after the history write: wait for them, then count
+    const rows = await waitUntil(async () => {
+      const found = (await redis.hmget(`{tk:${MANAGEMENT}}:sumq`, ...events.map((e) => e['eventId'] as string))).filter(Boolean);
+      return found.length >= 2 ? found : undefined;
+    }, 10_000, 'summary rows');
+    expect(rows).toHaveLength(2);
     expect(await queue.size(MANAGEMENT)).toBeGreaterThanOrEqual(2);
   });
 
