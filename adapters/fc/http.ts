@@ -92,6 +92,7 @@ export function encodeHttpResponse(response: HttpResponse): FcHttpResponse {
   };
 }
 
+/** A JSON answer; `nosniff` so no browser ever reads one as HTML or script. */
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
-  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: stringifyJson(body) };
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers }, body: stringifyJson(body) };
 }

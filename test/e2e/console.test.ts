@@ -1,18 +1,23 @@
 /**
- * The console end to end: lookup-http serves it from its bundle (CSP, 404s), and a person in
- * headless Chromium (Debian's `chromium`, driven by playwright-core) signs in and answers "who
- * stopped this instance, from which IP, when?" on seeded events — 1h, filter by Event Name,
- * expand the row, open the JSON — then pages forward, opens the summaries chart, and stops and
- * starts a trail. Screenshots of each step go to .test-artifacts/console/ (git-ignored).
+ * The console end to end: lookup-http serves it from its bundle (CSP and the other security
+ * headers on every answer, 404s, no path traversal), and a person in headless Chromium
+ * (Debian's `chromium`, driven by playwright-core) signs in and answers "who stopped this
+ * instance, from which IP, when?" on seeded events — 1h, filter by Event Name, expand the row,
+ * open the JSON — then pages forward, opens the summaries chart, and stops (confirming) and
+ * starts a trail. Along the way: markup in event fields stays text, the secret never reaches a
+ * URL, cookies or local storage, a slow older answer never overwrites a newer one, and no page
+ * error or CSP violation happens in any step. Screenshots of each step go to
+ * .test-artifacts/console/ (git-ignored).
  *
  * Needs /usr/bin/chromium (apt-get install -y chromium) or CHROMIUM_PATH; TK_SKIP_BROWSER=1
  * runs only the browser-less checks.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
@@ -27,6 +32,8 @@ const MINUTE = 60_000;
 const A = '1234567890123456';
 const TRAIL = 'console-trail';
 const STOP = { eventId: 'console-stopinstance-0001', ip: '203.0.113.45', instance: 'i-bp1fadfadf0007' };
+/** Markup in event fields, which the console must show as text. */
+const XSS = '<img src=x onerror="window.__x=1">';
 
 let stack: TestStack;
 let redis: Redis;
@@ -81,6 +88,16 @@ beforeAll(async () => {
     ...samples(120, (i) => now - 45 * MINUTE + i * 20_000, 1),
     fixture('ecs-stopinstance-both-resources', { eventId: STOP.eventId, requestId: STOP.eventId.toUpperCase(), eventTime: utc(now - 7 * MINUTE), sourceIpAddress: STOP.ip }),
     fixture('console-signin-root', { eventId: 'console-signin-root-0001', requestId: 'console-signin-root-0001', eventTime: utc(now - 20 * MINUTE) }),
+    fixture('ecs-stopinstance-both-resources', {
+      eventId: 'console-xss-0001',
+      requestId: 'console-xss-0001',
+      eventTime: utc(now - 30 * MINUTE),
+      eventName: XSS,
+      errorCode: 'Forbidden',
+      errorMessage: XSS,
+      referencedResources: { 'ACS::ECS::Instance': [XSS] },
+      userIdentity: { type: 'ram-user', principalId: '287345123456780099', accountId: A, accessKeyId: 'LTAI5tXss0099', userName: XSS },
+    }),
     // After StartLogging (to the second, rounded up), so the trail delivers them.
     ...samples(2, () => Math.ceil(now / 1000) * 1000, 900),
   ];
@@ -116,15 +133,24 @@ afterAll(async () => {
 });
 
 describe('lookup-http serves the console from its bundle', () => {
+  /** The headers every console answer carries, whatever its status. */
+  function expectSecurityHeaders(res: Response, what: string): void {
+    const csp = res.headers.get('content-security-policy') ?? '';
+    for (const part of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "require-trusted-types-for 'script'", "trusted-types 'none'"]) {
+      expect(csp, what).toContain(part);
+    }
+    expect(csp, what).not.toContain('unsafe-');
+    expect(res.headers.get('x-content-type-options'), what).toBe('nosniff');
+    expect(res.headers.get('x-frame-options'), what).toBe('DENY');
+    expect(res.headers.get('referrer-policy'), what).toBe('no-referrer');
+  }
+
   it('answers /console with the page, a strict CSP and nosniff, and its files with their types', async () => {
     for (const url of [`${lookupUrl}/console`, `${lookupUrl}/console/`]) {
       const res = await fetch(url);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
-      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
-      expect(res.headers.get('content-security-policy')).not.toContain('unsafe-inline');
-      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expectSecurityHeaders(res, url);
       const html = await res.text();
       expect(html).toContain('<script type="module" src="/console/app.js"></script>');
       expect(html).not.toMatch(/<script>|style=/);
@@ -136,14 +162,44 @@ describe('lookup-http serves the console from its bundle', () => {
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     const etag = css.headers.get('etag') ?? '';
     expect(css.headers.get('cache-control')).toBe('no-cache');
-    expect((await fetch(`${lookupUrl}/console/console.css`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const revalidated = await fetch(`${lookupUrl}/console/console.css`, { headers: { 'if-none-match': etag } });
+    expect(revalidated.status).toBe(304);
+    expectSecurityHeaders(revalidated, '304');
+    const notFound = await fetch(`${lookupUrl}/console/nope`);
+    expect(notFound.status).toBe(404);
+    expectSecurityHeaders(notFound, '404');
+    const posted = await fetch(`${lookupUrl}/console`, { method: 'POST' });
+    expect(posted.status).toBe(405);
+    expectSecurityHeaders(posted, '405');
+    // The API's JSON answers are never sniffed either.
+    expect((await fetch(`${lookupUrl}/?Action=DescribeTrails`)).headers.get('x-content-type-options')).toBe('nosniff');
   });
 
-  it('404s unknown console paths and sends browsers at / to the console', async () => {
-    for (const p of ['/console/nope', '/console/../index.js', '/console/index.js.map', '/consolex']) {
+  /** GET with the path sent exactly as written (fetch and URL would resolve the dots first). */
+  function rawGet(rawPath: string): Promise<{ status: number; body: string }> {
+    const { hostname, port } = new URL(lookupUrl);
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: hostname, port, path: rawPath, method: 'GET' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('404s unknown console paths, never leaves its folder, and sends browsers at / to the console', async () => {
+    for (const p of ['/console/nope', '/console/index.js.map', '/consolex']) {
       const res = await fetch(`${lookupUrl}${p}`);
       expect(res.status, p).toBe(404);
       expect(await res.json()).toMatchObject({ Code: 'NotFound' });
+    }
+    for (const p of ['/console/..%2Findex.js', '/console/%2e%2e/index.js', '/console/../index.js', '/console/..%2f..%2fpackage.json', '/console/%2e%2e%2fapp.js']) {
+      const res = await rawGet(p);
+      expect(res.status, p).toBe(404);
+      expect(JSON.parse(res.body), p).toMatchObject({ Code: 'NotFound' });
     }
     const res = await fetch(`${lookupUrl}/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
     expect(res.status).toBe(302);
@@ -160,7 +216,10 @@ describe('lookup-http serves the console from its bundle', () => {
 describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
   let browser: Browser;
   let page: Page;
+  /** Page errors, console errors and CSP violations: none may happen in any step. */
   const problems: string[] = [];
+  /** Every URL the page asked for. */
+  const requested: string[] = [];
   const shot = (name: string, fullPage = true) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
   const rowTexts = () => page.locator('tbody.event tr.event-row').allInnerTexts();
 
@@ -175,8 +234,11 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     });
     const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, timezoneId: 'Asia/Shanghai' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: lookupUrl });
+    // Report CSP (and Trusted Types) violations as console errors (init scripts run outside the CSP).
+    await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`);
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
+    page.on('request', (request) => requested.push(request.url()));
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     page.on('console', (message) => {
       // A refused sign-in is an HTTP error the browser logs as a failed load; that one is expected.
@@ -186,6 +248,10 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
+  });
+
+  afterEach(() => {
+    expect(problems.splice(0)).toEqual([]);
   });
 
   it('refuses a wrong secret with a message that says what is wrong', async () => {
@@ -203,7 +269,18 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     await page.getByLabel('AccessKey secret').press('Enter');
     await page.locator('#session-account', { hasText: A }).waitFor();
     expect(await page.evaluate<number>('localStorage.length')).toBe(0);
+    expect(await page.evaluate<string>('document.cookie')).toBe('');
+    expect(await page.locator('#signin-secret').inputValue()).toBe('');
     expect(await page.evaluate<string>("sessionStorage.getItem('trailkeeper.console.session')")).toContain(key.accessKeyId);
+    // The key fields have no name (no form can send them) and the secret is not autocompleted.
+    expect(await page.locator('#signin-form [name]').count()).toBe(0);
+    expect(await page.locator('#signin-secret').getAttribute('autocomplete')).toBe('off');
+  });
+
+  it('labels the presets with their visible text first', async () => {
+    await page.getByRole('radio', { name: '1h (last hour)', exact: true }).waitFor({ state: 'attached' });
+    await page.getByRole('radio', { name: '30d (last 30 days)', exact: true }).waitFor({ state: 'attached' });
+    await page.getByRole('radio', { name: 'Custom range', exact: true }).waitFor({ state: 'attached' });
   });
 
   it('answers who stopped the instance, from which IP, and when: last hour, Event Name StopInstance', async () => {
@@ -252,6 +329,26 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     await dialog.waitFor({ state: 'hidden' });
   });
 
+  it('shows markup in event fields as text, in the row, the details and the JSON', async () => {
+    await page.getByRole('radio', { name: 'Last hour' }).check();
+    await page.getByLabel('Filter', { exact: true }).selectOption('EventName');
+    await page.locator('#filter-value').fill(XSS);
+    await page.locator('#filter-value').press('Enter');
+    await page.locator('#events-caption', { hasText: `with Event Name ${XSS}` }).waitFor();
+    const rows = await rowTexts();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.split(XSS).length).toBe(4); // user, event name and resource name
+    await page.locator('button.expand').first().click();
+    expect(await page.locator('tr.event-detail').first().innerText()).toContain(`Forbidden: ${XSS}`);
+    await page.getByRole('button', { name: 'View event' }).click();
+    expect(await page.locator('#event-dialog-title').innerText()).toContain(XSS);
+    expect(await page.locator('#event-json').innerText()).toContain(`"errorMessage": ${JSON.stringify(XSS)}`);
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    expect(await page.evaluate<unknown>('window.__x')).toBeUndefined();
+    await page.keyboard.press('Escape');
+    await page.locator('#event-dialog').waitFor({ state: 'hidden' });
+  });
+
   it('pages forward through the last hour', async () => {
     await page.getByRole('button', { name: 'Clear' }).click();
     await page.locator('#events-caption', { hasText: 'Events 1–20 in the last hour,' }).waitFor();
@@ -295,6 +392,31 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     await page.locator('#events-caption', { hasText: 'in the last 3 hours' }).waitFor();
   });
 
+  it('never lets a slow answer to an older search overwrite a newer one', async () => {
+    const lookups = (url: URL) => url.searchParams.get('Action') === 'LookupEvents';
+    let first = true;
+    let releaseSlow!: () => void;
+    const slowDone = new Promise<void>((resolve) => (releaseSlow = resolve));
+    await page.route(lookups, async (route) => {
+      if (!first) return route.continue();
+      first = false;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // The page may have given up on it meanwhile (an aborted fetch): either way, it is answered late.
+      await route.continue().catch(() => undefined);
+      releaseSlow();
+    });
+    await page.getByRole('radio', { name: 'Last hour' }).check(); // the slow one
+    await page.getByRole('radio', { name: 'Last 12 hours' }).check();
+    await page.locator('#events-caption', { hasText: 'in the last 12 hours' }).waitFor();
+    await slowDone;
+    await page.waitForTimeout(200);
+    await page.unroute(lookups);
+    expect(await page.locator('#events-caption').innerText()).toContain('in the last 12 hours');
+    expect(await page.locator('input[name="range"]:checked').inputValue()).toBe('12h');
+    await page.getByRole('radio', { name: 'Last 3 hours' }).check();
+    await page.locator('#events-caption', { hasText: 'in the last 3 hours' }).waitFor();
+  });
+
   it('says when nothing matches, and offers a wider range and no filter', async () => {
     await page.getByLabel('Filter', { exact: true }).selectOption('EventName');
     await page.locator('#filter-value').fill('NoSuchEvent');
@@ -309,7 +431,8 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
   it('shows the summaries with a bar per 2-hour window', async () => {
     await page.getByRole('tab', { name: 'Summaries' }).click();
     await page.getByRole('radio', { name: 'Last day' }).check();
-    await page.locator('#summaries-caption', { hasText: `${total} events in` }).waitFor();
+    // Summaries count whole 2-hour windows, and the caption says so.
+    await page.locator('#summaries-caption', { hasText: new RegExp(`^${total} events in the \\d+ 2-hour windows overlapping the last day\\.$`) }).waitFor();
     const bars = page.locator('svg.bar-chart rect.bar');
     expect(await bars.count()).toBeGreaterThanOrEqual(5);
     expect(await bars.first().locator('title').textContent()).toMatch(/\d+ events?$/);
@@ -323,12 +446,24 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     const row = page.locator(`tr[data-trail="${TRAIL}"]`);
     await row.locator('.badge', { hasText: 'Enable' }).waitFor();
     expect(await row.locator('td[data-label="Latest delivery"] time').getAttribute('title')).toMatch(/Z \(UTC\)$/);
-    await row.getByRole('button', { name: 'Stop logging' }).click();
+    expect(await row.locator('td[data-label="Latest delivery"]').innerText()).toMatch(/^OSS: /);
+    // Stopping asks first; Cancel (or Escape) leaves the trail logging.
+    const confirm = page.getByRole('dialog', { name: 'Stop logging?' });
+    await row.getByRole('button', { name: `Stop logging ${TRAIL}`, exact: true }).click();
+    await confirm.waitFor();
+    expect(await confirm.innerText()).toContain(TRAIL);
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    expect((await rpc({ Action: 'GetTrailStatus', Name: TRAIL })).body).toMatchObject({ IsLogging: true });
+    await row.getByRole('button', { name: `Stop logging ${TRAIL}`, exact: true }).click();
+    await confirm.waitFor();
+    await shot('07-trails-confirm-stop', false);
+    await confirm.getByRole('button', { name: `Stop logging ${TRAIL}` }).click();
     await page.locator(`tr[data-trail="${TRAIL}"] .badge`, { hasText: 'Disable' }).waitFor();
     await page.locator('#status', { hasText: `Trail ${TRAIL} stopped logging` }).waitFor();
     expect((await rpc({ Action: 'DescribeTrails' })).body['TrailList']).toEqual([expect.objectContaining({ Name: TRAIL, Status: 'Disable' })]);
     await shot('07-trails-stopped');
-    await page.locator(`tr[data-trail="${TRAIL}"]`).getByRole('button', { name: 'Start logging' }).click();
+    await page.locator(`tr[data-trail="${TRAIL}"]`).getByRole('button', { name: `Start logging ${TRAIL}`, exact: true }).click();
     await page.locator(`tr[data-trail="${TRAIL}"] .badge`, { hasText: 'Enable' }).waitFor();
     expect((await rpc({ Action: 'GetTrailStatus', Name: TRAIL })).body).toMatchObject({ IsLogging: true });
     await shot('08-trails-started');
@@ -342,13 +477,50 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     // Cards: the column headings are visually hidden and each event fills the width.
     expect((await page.locator('#events-table thead').boundingBox())?.width).toBeLessThanOrEqual(1);
     expect((await page.locator('tbody.event').first().boundingBox())?.width).toBeGreaterThan(300);
+    // The cards keep their table semantics (explicit roles), for screen readers too.
+    const table = page.getByRole('table', { name: 'Events' });
+    expect(await table.getByRole('row').count()).toBeGreaterThanOrEqual(2);
+    expect(await table.getByRole('cell', { name: STOP.instance }).count()).toBe(1);
     await shot('09-phone-events');
   });
 
-  it('signs out, forgetting the pair', async () => {
+  it('searches a preset again when its tab is shown more than a minute after it was searched', async () => {
+    const startOf = (url: string) => Date.parse(new URL(url).searchParams.get('StartTime') ?? '');
+    await page.getByRole('tab', { name: 'Trails' }).click();
+    await page.locator(`tr[data-trail="${TRAIL}"]`).waitFor();
+    const before = await page.evaluate<number>('Date.now()');
+    await page.clock.install();
+    await page.clock.fastForward('02:00');
+    const lookup = page.waitForRequest((request) => new URL(request.url()).searchParams.get('Action') === 'LookupEvents');
+    await page.getByRole('tab', { name: 'Event history' }).click();
+    // "The last hour" now ends about two minutes later than when it was first searched.
+    expect(startOf((await lookup).url()) - (before - 60 * MINUTE)).toBeGreaterThan(MINUTE);
+    await page.locator('#events-caption', { hasText: `with Source IP ${STOP.ip}` }).waitFor();
+    expect(await rowTexts()).toHaveLength(1);
+  });
+
+  it('signs out, forgetting the pair, and shows a link pasted meanwhile once signed in again', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('AccessKey ID').waitFor();
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
-    expect(problems).toEqual([]);
+    // A link pasted into the address bar while signed out (only the hash changes).
+    await page.evaluate(`location.hash = '#tab=events&range=3h&key=EventName&value=ConsoleSignin'`);
+    await page.getByLabel('AccessKey ID').fill(key.accessKeyId);
+    await page.getByLabel('AccessKey secret').fill(key.accessKeySecret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#events-caption', { hasText: 'in the last 3 hours with Event Name ConsoleSignin' }).waitFor();
+    expect(await rowTexts()).toHaveLength(1);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('AccessKey ID').waitFor();
+  });
+
+  it('never put the secret in a URL, a cookie or local storage', async () => {
+    expect(requested.length).toBeGreaterThan(20);
+    for (const secret of [key.accessKeySecret, encodeURIComponent(key.accessKeySecret), 'not-the-secret']) {
+      expect(requested.filter((url) => url.includes(secret))).toEqual([]);
+    }
+    expect(await page.evaluate<string>('document.cookie')).toBe('');
+    expect(await page.evaluate<number>('localStorage.length')).toBe(0);
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
   });
 });

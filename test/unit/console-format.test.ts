@@ -19,7 +19,7 @@ import {
   windowsBetween,
   zoneLabel,
 } from '../../functions/lookup-http/web/format.ts';
-import { DEFAULT_STATE, formatHash, localInputToUtc, lookupParams, parseHash, timeWindowOf, utcToLocalInput, widerPreset } from '../../functions/lookup-http/web/query.ts';
+import { DEFAULT_STATE, describeFilter, describeQuery, describeRange, formatHash, localInputToUtc, lookupParams, parseHash, timeWindowOf, utcToLocalInput, widerPreset } from '../../functions/lookup-http/web/query.ts';
 import { repoRoot } from '../helpers/stack.ts';
 
 const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
@@ -136,5 +136,20 @@ describe('the URL hash and the lookup parameters', () => {
       if (zone === undefined) delete process.env['TZ'];
       else process.env['TZ'] = zone;
     }
+  });
+});
+
+describe('describing a query', () => {
+  const utcTime = (ms: number) => formatLocal(ms, 'UTC');
+
+  it('says the range and the filter, for captions and empty states', () => {
+    const preset = { ...DEFAULT_STATE, range: '30m' as const, filterKey: 'EventName' as const, filterValue: 'StopInstance' };
+    expect(describeQuery(preset, utcTime)).toBe('in the last 30 minutes with Event Name StopInstance');
+    expect(describeRange(preset, utcTime)).toBe('the last 30 minutes');
+    expect(describeFilter(preset)).toBe(' with Event Name StopInstance');
+    expect(describeFilter(DEFAULT_STATE)).toBe('');
+    const custom = { ...DEFAULT_STATE, range: 'custom' as const, from: '2026-11-22T09:00:00Z', to: '2026-11-22T10:30:00Z' };
+    expect(describeQuery(custom, utcTime)).toBe('between 2026-11-22 09:00:00 and 2026-11-22 10:30:00');
+    expect(describeRange(custom, utcTime)).toBe('2026-11-22 09:00:00 to 2026-11-22 10:30:00');
   });
 });

@@ -1,8 +1,11 @@
 /**
  * The console's client for lookup-http's signed API: GET `/?Action=…`, signed in the browser
  * (sign.ts). Answers are JSON objects; failures are an ApiError (the server's Code and Message)
- * or a NetworkError (nothing came back). A clock more than 15 minutes off the server's is
- * corrected once from the answer's Date header.
+ * or a NetworkError (nothing came back).
+ *
+ * The server's clock is what counts (signature timestamps, preset windows): every answer's Date
+ * header updates a Clock shared by all clients of the page, and a request refused for its
+ * timestamp (a clock more than 15 minutes off) is signed again once with the corrected time.
  */
 import { randomNonce, queryString, signRpcParams, type Credentials, type HmacSha1 } from './sign.ts';
 
@@ -30,8 +33,15 @@ export class NetworkError extends Error {
   }
 }
 
+/** Server time minus local time, shared by every client of the page (learnt from Date headers). */
+export interface Clock {
+  skewMs: number;
+}
+
 export interface ApiClient {
   readonly endpoint: string;
+  /** The server's time, as far as the Date headers seen so far tell (epoch ms). */
+  now(): number;
   call(action: string, params?: Record<string, string>, signal?: AbortSignal): Promise<JsonObject>;
 }
 
@@ -42,26 +52,45 @@ export interface ApiClientOptions {
   hmac: HmacSha1;
   randomBytes: (bytes: Uint8Array<ArrayBuffer>) => void;
   fetch: (url: string, init: { signal?: AbortSignal; cache: 'no-store'; headers: Record<string, string> }) => Promise<Response>;
+  /** Local time (epoch ms); Date.now by default. */
   now?: () => number;
+  /** Shared with the page's other clients, so a skew learnt once holds for all; a new one by default. */
+  clock?: Clock;
 }
 
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const CLOCK_CODES = new Set(['InvalidTimeStamp.Expired']);
+/** Codes of a request refused for its timestamp (ours, and what other Alibaba Cloud APIs say). */
+export const CLOCK_CODES: ReadonlySet<string> = new Set(['InvalidTimeStamp.Expired', 'SignatureExpired', 'RequestTimeTooSkewed']);
+
+/**
+ * A Date header is whole seconds and the answer took a while: skews within this much of the one
+ * known are noise, not a change (the server allows 15 minutes).
+ */
+const SKEW_TOLERANCE_MS = 2_000;
+
+/** The skew a reply's Date header shows, given when the request left and its answer came (local ms). */
+export function skewFromDate(dateHeader: string | null, sentMs: number, receivedMs: number): number | undefined {
+  const serverMs = Date.parse(dateHeader ?? '');
+  if (Number.isNaN(serverMs)) return undefined;
+  // The header truncates to the second (+500 ms on average); the server read its clock mid-flight.
+  return serverMs + 500 - (sentMs + receivedMs) / 2;
+}
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
-  const now = options.now ?? Date.now;
-  /** Server time minus local time, learnt from a refused timestamp. */
-  let skewMs = 0;
+  const localNow = options.now ?? (() => Date.now());
+  const clock = options.clock ?? { skewMs: 0 };
+  const serverNow = () => localNow() + clock.skewMs;
 
-  async function send(action: string, params: Record<string, string>, signal: AbortSignal | undefined): Promise<{ response: Response; body: unknown }> {
+  async function send(action: string, params: Record<string, string>, signal: AbortSignal | undefined): Promise<{ response: Response; body: unknown; skewMs: number | undefined }> {
     const signed = await signRpcParams({ Action: action, ...params }, options.credentials, {
       hmac: options.hmac,
       nonce: randomNonce(options.randomBytes),
-      now: new Date(now() + skewMs),
+      now: new Date(serverNow()),
     });
+    const sentMs = localNow();
     let response: Response;
     try {
       response = await options.fetch(`${options.endpoint}?${queryString(signed)}`, { cache: 'no-store', headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
@@ -69,6 +98,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if (signal?.aborted) throw error;
       throw new NetworkError(options.endpoint, error);
     }
+    const skewMs = skewFromDate(response.headers.get('date'), sentMs, localNow());
+    if (skewMs !== undefined && Math.abs(skewMs - clock.skewMs) > SKEW_TOLERANCE_MS) clock.skewMs = skewMs;
     const text = await response.text();
     let body: unknown;
     try {
@@ -76,19 +107,18 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     } catch {
       body = text;
     }
-    return { response, body };
+    return { response, body, skewMs };
   }
 
   return {
     endpoint: options.endpoint,
+    now: serverNow,
     async call(action, params = {}, signal) {
-      let { response, body } = await send(action, params, signal);
-      if (!response.ok && isJsonObject(body) && CLOCK_CODES.has(String(body['Code']))) {
-        const serverMs = Date.parse(response.headers.get('date') ?? '');
-        if (!Number.isNaN(serverMs)) {
-          skewMs = serverMs - now();
-          ({ response, body } = await send(action, params, signal));
-        }
+      let { response, body, skewMs } = await send(action, params, signal);
+      if (!response.ok && isJsonObject(body) && CLOCK_CODES.has(String(body['Code'])) && skewMs !== undefined) {
+        // Refused for the time: sign again (a new nonce) with the server's time, once.
+        clock.skewMs = skewMs;
+        ({ response, body } = await send(action, params, signal));
       }
       if (response.ok && isJsonObject(body)) return body;
       if (isJsonObject(body) && typeof body['Code'] === 'string') {

@@ -3,7 +3,7 @@
  * (kept in session storage only), then event history, summaries and trails over the signed API.
  * The query (tab, range, filter, page size) lives in the URL hash, so links can be shared.
  */
-import { createApiClient, isJsonObject, type ApiClient, type JsonObject } from './api.ts';
+import { createApiClient, isJsonObject, type ApiClient, type Clock, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, showState } from './dom.ts';
 import { createEventsView } from './events-view.ts';
@@ -42,14 +42,25 @@ const endpoint = new URL('/', location.href).toString();
 // WebCrypto only in secure contexts (HTTPS, localhost); the plain-TypeScript HMAC elsewhere.
 const hmac = chooseHmacSha1<CryptoKey>(window.isSecureContext && typeof crypto.subtle?.importKey === 'function' ? crypto.subtle : undefined);
 
+/** The server's clock as the page knows it: one for every client, so the skew learnt at sign-in holds. */
+const clock: Clock = { skewMs: 0 };
+/** Preset windows older than this are recomputed when their tab is shown. */
+const STALE_PRESET_MS = 60_000;
+
 function clientFor(credentials: Credentials): ApiClient {
   return createApiClient({
     endpoint,
     credentials,
     hmac,
+    clock,
     randomBytes: (bytes) => crypto.getRandomValues(bytes),
     fetch: (url, init) => fetch(url, init),
   });
+}
+
+/** The server's time (the local clock corrected by the skew learnt from its answers). */
+function serverNow(): number {
+  return api ? api.now() : Date.now() + clock.skewMs;
 }
 
 function readSession(): Session | undefined {
@@ -100,6 +111,7 @@ let state: ViewState = parseHash(location.hash);
 let query: Query | undefined;
 let appliedHash = '';
 let statusTimer: ReturnType<typeof setTimeout> | undefined;
+let announceTimer: ReturnType<typeof setTimeout> | undefined;
 
 const ctx: ConsoleContext = {
   api() {
@@ -107,10 +119,15 @@ const ctx: ConsoleContext = {
     return api;
   },
   announce(message) {
-    statusBox.textContent = message;
-    statusBox.classList.add('visible');
+    // Emptied first and filled a moment later, so a message identical to the last is said again.
+    statusBox.textContent = '';
+    clearTimeout(announceTimer);
     clearTimeout(statusTimer);
-    statusTimer = setTimeout(() => statusBox.classList.remove('visible'), 6000);
+    announceTimer = setTimeout(() => {
+      statusBox.textContent = message;
+      statusBox.classList.add('visible');
+      statusTimer = setTimeout(() => statusBox.classList.remove('visible'), 6000);
+    }, 100);
   },
   signOut: () => signOut(),
   openEvent: (event) => openEvent(event),
@@ -128,12 +145,13 @@ const trailsView = createTrailsView(ctx);
 // ── the query form ──────────────────────────────────────────────────────────────────────
 
 for (const name of [...PRESET_NAMES, 'custom' as const]) {
+  // The accessible name starts with the visible label ("1h (last hour)", "Custom range").
   presetList.append(
     h(
       'label',
       { class: 'segment' },
-      h('input', { type: 'radio', name: 'range', value: name, 'aria-label': name === 'custom' ? 'Custom range' : `Last ${PRESETS[name].text.replace(/^the last /, '')}` }),
-      h('span', {}, name === 'custom' ? 'Custom' : PRESETS[name].label),
+      h('input', { type: 'radio', name: 'range', value: name }),
+      h('span', {}, name === 'custom' ? 'Custom' : PRESETS[name].label, h('span', { class: 'sr-only' }, name === 'custom' ? ' range' : ` (${PRESETS[name].text.replace(/^the /, '')})`)),
     ),
   );
 }
@@ -214,9 +232,10 @@ function search(mode: 'push' | 'replace' | 'none'): void {
   state = read;
   if (mode !== 'none') writeHash(mode);
   else appliedHash = location.hash;
-  const covered = timeWindowOf(state, Date.now());
+  const madeAt = serverNow();
+  const covered = timeWindowOf(state, madeAt);
   if (!covered) return;
-  query = { state, window: covered };
+  query = { state, window: covered, madeAt };
   showTabContent();
 }
 
@@ -225,6 +244,12 @@ function showTabContent(): void {
   if (state.tab === 'trails') {
     if (!trailsView.loaded) trailsView.load();
     return;
+  }
+  // A preset ("the last hour") searched a while ago on the other tab means the last hour now.
+  const nowMs = serverNow();
+  if (query && query.state.range !== 'custom' && nowMs - query.madeAt > STALE_PRESET_MS) {
+    const covered = timeWindowOf(query.state, nowMs);
+    if (covered) query = { state: query.state, window: covered, madeAt: nowMs };
   }
   const view = state.tab === 'events' ? eventsView : summariesView;
   if (query && view.query !== query) view.load(query);
@@ -242,7 +267,7 @@ presetList.addEventListener('change', () => {
     return;
   }
   // A custom range starts as the window shown, to the second, in the browser's zone.
-  const shown = query?.window ?? timeWindowOf({ ...state, range: '1d' }, Date.now());
+  const shown = query?.window ?? timeWindowOf({ ...state, range: '1d' }, serverNow());
   if (shown && !rangeFrom.value) rangeFrom.value = utcToLocalInput(utcSecond(shown.startMs));
   if (shown && !rangeTo.value) rangeTo.value = utcToLocalInput(utcSecond(shown.endMs));
   rangeFrom.focus();
@@ -291,8 +316,10 @@ for (const [tab, button] of tabs) {
 }
 
 function onHistory(): void {
-  if (location.hash === appliedHash || !session) return;
+  if (location.hash === appliedHash) return;
+  // Read even when signed out: a link pasted before signing in is what to show after.
   state = parseHash(location.hash);
+  if (!session) return;
   applyToForm(state);
   selectTab(state.tab);
   search('none');
@@ -354,9 +381,11 @@ byId('event-copy', HTMLButtonElement).addEventListener('click', async () => {
 
 // ── signing in and out ──────────────────────────────────────────────────────────────────
 
-function enter(s: Session): void {
+function enter(s: Session, client: ApiClient = clientFor(s)): void {
+  // The URL says what to show (a link opened or pasted while signed out included).
+  state = parseHash(location.hash);
   session = s;
-  api = clientFor(s);
+  api = client;
   byId('session-account', HTMLElement).textContent = s.accountId;
   byId('session-key', HTMLElement).textContent = s.accessKeyId;
   sessionBox.hidden = false;
@@ -397,11 +426,13 @@ signinForm.addEventListener('submit', async (e) => {
   showState(signinError, undefined);
   try {
     // A cheap signed call proves the pair: whose key is it?
-    const identity = await clientFor(credentials).call('GetCallerIdentity');
+    // (Its Date header also sets the page's clock, if this computer's is off.)
+    const client = clientFor(credentials);
+    const identity = await client.call('GetCallerIdentity');
     const s: Session = { ...credentials, accountId: text(identity, 'AccountId') ?? '' };
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
     signinSecret.value = '';
-    enter(s);
+    enter(s, client);
     tabs.get(state.tab)?.focus();
   } catch (error) {
     const problem = describeError(error);

@@ -1,6 +1,6 @@
 /** The bar chart of events per 2-hour window: inline SVG drawn at the container's width. */
 import { s } from './dom.ts';
-import { formatLocalMinute, formatWindow, niceMax } from './format.ts';
+import { formatLocalMinute, formatWindow, niceMax, WINDOW_MS } from './format.ts';
 
 export interface Bar {
   startMs: number;
@@ -25,8 +25,9 @@ export function barChart(bars: readonly Bar[], width: number): SVGSVGElement {
   const last = bars[bars.length - 1];
   const label =
     first && last
-      ? `Events per 2-hour window from ${formatLocalMinute(first.startMs)} to ${formatLocalMinute(last.startMs)}` +
-        (busiest ? `; the busiest is ${formatWindow(busiest.startMs)} with ${busiest.count} events.` : '; no events.')
+      ? // Whole windows: the first may start before the range asked for, the last end after it.
+        `Events per 2-hour window, ${bars.length} window${bars.length === 1 ? '' : 's'} from ${formatLocalMinute(first.startMs)} to ${formatLocalMinute(last.startMs + WINDOW_MS)}` +
+        (busiest ? `; the busiest is ${formatWindow(busiest.startMs)} with ${busiest.count} event${busiest.count === 1 ? '' : 's'}.` : '; no events in the windows loaded.')
       : 'No windows.';
 
   const svg = s('svg', { class: 'bar-chart', width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'aria-label': label });

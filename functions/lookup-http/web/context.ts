@@ -6,6 +6,8 @@ import type { TimeWindow, ViewState } from './query.ts';
 export interface Query {
   state: ViewState;
   window: TimeWindow;
+  /** When the window was computed (server time, epoch ms): a preset older than a minute is recomputed when shown. */
+  madeAt: number;
 }
 
 export interface ConsoleContext {

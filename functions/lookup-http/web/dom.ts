@@ -41,18 +41,17 @@ export interface StateAction {
 
 /**
  * Fills a panel's state box: a message (loading, empty or error), optional detail and buttons;
- * `undefined` hides it.
+ * `undefined` hides it. Loading and empty states are a polite live region (role=status),
+ * errors an assertive one (role=alert); the role is set before the message is.
  */
 export function showState(box: HTMLElement, state: { kind: 'loading' | 'empty' | 'error'; message: string; detail?: string | undefined; actions?: StateAction[] } | undefined): void {
   if (!state) {
     box.hidden = true;
     box.replaceChildren();
-    box.removeAttribute('role');
     return;
   }
   box.className = `state ${state.kind}`;
-  if (state.kind === 'error') box.setAttribute('role', 'alert');
-  else box.removeAttribute('role');
+  box.setAttribute('role', state.kind === 'error' ? 'alert' : 'status');
   const buttons = (state.actions ?? []).map((action) => {
     const button = h('button', { type: 'button', class: 'secondary' }, action.label);
     button.addEventListener('click', () => action.run());

@@ -36,6 +36,8 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
   let controller: AbortController | undefined;
   /** Pages of the current query, fetched or being fetched. */
   let pages: (Promise<Page> | undefined)[] = [];
+  /** Events on each page fetched (the numbering of later pages sums them). */
+  let lengths: number[] = [];
   let index = 0;
   const eventOf = new WeakMap<Element, JsonObject>();
 
@@ -44,10 +46,13 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     if (cached) return cached;
     const page = (async (): Promise<Page> => {
       const before = i === 0 ? undefined : await fetchPage(i - 1, q, signal);
+      // Past the last page there is nothing: never a request without NextToken, which is page 1 again.
+      if (i > 0 && !before?.nextToken) return { events: [] };
       const params: Record<string, string> = { ...lookupParams(q.state, q.window), MaxResults: String(q.state.pageSize) };
       if (before?.nextToken) params['NextToken'] = before.nextToken;
       const answer = await ctx.api().call('LookupEvents', params, signal);
       const events = Array.isArray(answer['Events']) ? answer['Events'].filter(isJsonObject) : [];
+      if (query === q) lengths[i] = events.length;
       const token = answer['NextToken'];
       return typeof token === 'string' && token !== '' ? { events, nextToken: token } : { events };
     })();
@@ -68,7 +73,7 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
   async function show(i: number): Promise<void> {
     const q = query;
     const signal = controller?.signal;
-    if (!q || !signal) return;
+    if (!q || !signal || i < 0) return;
     setBusy(true);
     if (table.tBodies.length === 0) showState(stateBox, { kind: 'loading', message: 'Loading events…' });
     try {
@@ -104,7 +109,8 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     table.hidden = page.events.length === 0;
     pageLabel.textContent = `Page ${index + 1}`;
     next.disabled = !page.nextToken;
-    const first = index * q.state.pageSize + 1;
+    // Pages may be shorter than the page size: count what the earlier ones really held.
+    const first = lengths.slice(0, index).reduce((sum, n) => sum + n, 0) + 1;
     const where = describeQuery(q.state, formatLocal);
     if (page.events.length > 0) {
       showState(stateBox, undefined);
@@ -137,19 +143,20 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
       h('span', { class: 'chevron', 'aria-hidden': 'true' }),
       timeElement(ms),
     );
+    // Explicit roles: the phone layout makes the table's parts display:block, which drops them.
     const body = h(
       'tbody',
-      { class: 'event' },
+      { class: 'event', role: 'rowgroup' },
       h(
         'tr',
-        { class: 'event-row' },
-        h('td', { 'data-label': 'Event Time' }, toggle),
-        h('td', { 'data-label': 'Username' }, eventUser(event)),
-        h('td', { 'data-label': 'Event Name' }, eventName),
-        h('td', { 'data-label': 'Resource Type' }, types.join(', ') || '—'),
-        h('td', { 'data-label': 'Resource Name', class: 'wrap' }, names.join(', ') || '—'),
+        { class: 'event-row', role: 'row' },
+        h('td', { role: 'cell', 'data-label': 'Event Time' }, toggle),
+        h('td', { role: 'cell', 'data-label': 'Username' }, eventUser(event)),
+        h('td', { role: 'cell', 'data-label': 'Event Name' }, eventName),
+        h('td', { role: 'cell', 'data-label': 'Resource Type' }, types.join(', ') || '—'),
+        h('td', { role: 'cell', 'data-label': 'Resource Name', class: 'wrap' }, names.join(', ') || '—'),
       ),
-      h('tr', { class: 'event-detail', id: detailId, hidden: true }, h('td', { colspan: 5 })),
+      h('tr', { class: 'event-detail', role: 'row', id: detailId, hidden: true }, h('td', { role: 'cell', colspan: 5 })),
     );
     eventOf.set(body, event);
     return body;
@@ -196,6 +203,7 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
       controller = new AbortController();
       query = q;
       pages = [];
+      lengths = [];
       index = 0;
       caption.textContent = '';
       for (const body of [...table.tBodies]) body.remove();
@@ -206,6 +214,7 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
       controller?.abort();
       query = undefined;
       pages = [];
+      lengths = [];
       for (const body of [...table.tBodies]) body.remove();
       table.hidden = true;
       caption.textContent = '';

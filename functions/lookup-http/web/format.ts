@@ -226,6 +226,8 @@ export function describeError(error: unknown): { message: string; action: ErrorA
       case 'InvalidAccessKeyId.Inactive':
         return { message: 'This AccessKey is disabled. Enable it (npm run keys -- enable <AccessKeyId>) or sign in with another pair.', action: 'sign-in', detail };
       case 'InvalidTimeStamp.Expired':
+      case 'SignatureExpired':
+      case 'RequestTimeTooSkewed':
         return { message: "This computer's clock is more than 15 minutes off the server's. Set the clock right, then retry.", action: 'retry', detail };
       default:
         if (error.status >= 500) return { message: `lookup-http failed (HTTP ${error.status}). Retry; if it keeps failing, look for the RequestId in the server's log.`, action: 'retry', detail };

@@ -141,14 +141,24 @@ export function lookupParams(state: ViewState, window: TimeWindow): Record<strin
   return params;
 }
 
+/** " with Event Name StopInstance", or '' without a filter. */
+export function describeFilter(state: ViewState): string {
+  const spec = state.filterKey ? filterSpec(state.filterKey) : undefined;
+  return spec && state.filterValue ? ` with ${spec.label} ${state.filterValue}` : '';
+}
+
+/** "the last hour", or "2026-11-22 18:00:00 to 2026-11-22 19:00:00" for a custom range. */
+export function describeRange(state: ViewState, formatTime: (ms: number) => string): string {
+  return state.range === 'custom' ? `${formatTime(Date.parse(state.from ?? ''))} to ${formatTime(Date.parse(state.to ?? ''))}` : PRESETS[state.range].text;
+}
+
 /** "in the last hour with Event Name StopInstance" — for headings and empty states. */
 export function describeQuery(state: ViewState, formatTime: (ms: number) => string): string {
   const when =
     state.range === 'custom'
       ? `between ${formatTime(Date.parse(state.from ?? ''))} and ${formatTime(Date.parse(state.to ?? ''))}`
       : `in ${PRESETS[state.range].text}`;
-  const spec = state.filterKey ? filterSpec(state.filterKey) : undefined;
-  return spec && state.filterValue ? `${when} with ${spec.label} ${state.filterValue}` : when;
+  return `${when}${describeFilter(state)}`;
 }
 
 /** The next wider preset, to offer when a search finds nothing. */

@@ -9,7 +9,7 @@ import { barChart, type Bar } from './chart.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, isAbort, showState } from './dom.ts';
 import { describeError, formatLocal, formatUser, formatUtc, formatWindow, text, WINDOW_MS, windowsBetween } from './format.ts';
-import { describeQuery, filterSpec, lookupParams, NOT_SUMMARY_DIMENSIONS, PRESETS, widerPreset } from './query.ts';
+import { describeFilter, describeQuery, describeRange, filterSpec, lookupParams, NOT_SUMMARY_DIMENSIONS, PRESETS, widerPreset } from './query.ts';
 
 /** Summaries per request (the API's maximum) and requests per load. */
 const PAGE_SIZE = 100;
@@ -98,6 +98,19 @@ export function createSummariesView(ctx: ConsoleContext): SummariesView {
   function render(q: Query): void {
     const where = describeQuery(q.state, formatLocal);
     more.hidden = !nextToken;
+    if (rows.length === 0 && nextToken) {
+      // Nothing in the newest windows, but older ones remain: not "no summaries".
+      figure.hidden = true;
+      table.hidden = true;
+      caption.textContent = '';
+      more.hidden = true; // the state's own button loads them
+      showState(stateBox, {
+        kind: 'empty',
+        message: `No summaries yet ${where}: none in the windows loaded so far, and older windows remain. Load more to look further back.`,
+        actions: [{ label: 'Load more summaries', run: () => void run(q) }],
+      });
+      return;
+    }
     if (rows.length === 0) {
       figure.hidden = true;
       table.hidden = true;
@@ -115,13 +128,21 @@ export function createSummariesView(ctx: ConsoleContext): SummariesView {
     }
     showState(stateBox, undefined);
     // Windows older than the oldest one loaded are unknown while more summaries remain.
-    const oldestLoaded = Math.min(...totals.keys());
+    // (None loaded yet — rows without a window total — means every window is unknown.)
+    let oldestLoaded = Number.POSITIVE_INFINITY;
+    for (const ws of totals.keys()) oldestLoaded = Math.min(oldestLoaded, ws);
     bars = windowsBetween(q.window.startMs, q.window.endMs).map((ws) => ({
       startMs: ws,
       count: totals.get(ws) ?? (nextToken && ws < oldestLoaded ? undefined : 0),
     }));
     const events = [...totals.values()].reduce((a, b) => a + b, 0);
-    caption.textContent = `${events} event${events === 1 ? '' : 's'} in ${totals.size} window${totals.size === 1 ? '' : 's'} ${where}${nextToken ? ', more to load' : ''}.`;
+    // Summaries count whole 2-hour UTC windows, so they may hold events just outside the range.
+    const windows = bars.length;
+    const known = bars.filter((b) => b.count !== undefined).length;
+    const span = `2-hour window${windows === 1 ? '' : 's'} overlapping ${describeRange(q.state, formatLocal)}${describeFilter(q.state)}`;
+    caption.textContent = nextToken
+      ? `${events} event${events === 1 ? '' : 's'} in the newest ${known} of the ${windows} ${span}; older windows remain to load.`
+      : `${events} event${events === 1 ? '' : 's'} in the ${windows === 1 ? '' : `${windows} `}${span}.`;
     figure.hidden = false;
     drawChart();
     const body = document.createDocumentFragment();
@@ -130,14 +151,14 @@ export function createSummariesView(ctx: ConsoleContext): SummariesView {
       body.append(
         h(
           'tr',
-          {},
-          h('td', { 'data-label': 'Time window' }, h('time', { datetime: formatUtc(ws), title: `${formatUtc(ws)} – ${formatUtc(ws + WINDOW_MS)} (UTC)` }, formatWindow(ws))),
-          h('td', { 'data-label': 'Username' }, formatUser(text(s, 'UserName'), text(s, 'IdentityType'))),
-          h('td', { 'data-label': 'Service' }, text(s, 'ServiceName') ?? '—'),
-          h('td', { 'data-label': 'Event Name' }, text(s, 'EventName') ?? '—'),
-          h('td', { 'data-label': 'Resource', class: 'wrap' }, resource || '—'),
-          h('td', { 'data-label': 'Source IP' }, text(s, 'SourceIpAddress') ?? '—'),
-          h('td', { 'data-label': 'Count', class: 'num' }, text(s, 'Count') ?? '0'),
+          { role: 'row' },
+          h('td', { role: 'cell', 'data-label': 'Time window' }, h('time', { datetime: formatUtc(ws), title: `${formatUtc(ws)} – ${formatUtc(ws + WINDOW_MS)} (UTC)` }, formatWindow(ws))),
+          h('td', { role: 'cell', 'data-label': 'Username' }, formatUser(text(s, 'UserName'), text(s, 'IdentityType'))),
+          h('td', { role: 'cell', 'data-label': 'Service' }, text(s, 'ServiceName') ?? '—'),
+          h('td', { role: 'cell', 'data-label': 'Event Name' }, text(s, 'EventName') ?? '—'),
+          h('td', { role: 'cell', 'data-label': 'Resource', class: 'wrap' }, resource || '—'),
+          h('td', { role: 'cell', 'data-label': 'Source IP' }, text(s, 'SourceIpAddress') ?? '—'),
+          h('td', { role: 'cell', 'data-label': 'Count', class: 'num' }, text(s, 'Count') ?? '0'),
         ),
       );
     }

@@ -1,6 +1,7 @@
 /**
  * Trails: DescribeTrails (every home region, organization trails too) with each trail's
- * GetTrailStatus, and StartLogging / StopLogging buttons that refresh the trail's row.
+ * GetTrailStatus — the latest delivery to OSS and to Log Service on lines of their own — and
+ * StartLogging / StopLogging buttons (Stop asks first) that refresh the trail's row.
  */
 import { isJsonObject, type JsonObject } from './api.ts';
 import type { ConsoleContext } from './context.ts';
@@ -24,8 +25,36 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
   const stateBox = byId('trails-state', HTMLDivElement);
   const table = byId('trails-table', HTMLTableElement);
   const tbody = byId('trails-body', HTMLTableSectionElement);
+  const confirmDialog = byId('confirm-dialog', HTMLDialogElement);
+  const confirmText = byId('confirm-text', HTMLParagraphElement);
+  const confirmOk = byId('confirm-ok', HTMLButtonElement);
+  const confirmCancel = byId('confirm-cancel', HTMLButtonElement);
+  /** The view's requests: aborted by a reload and by signing out. */
   let controller: AbortController | undefined;
   let loaded = false;
+
+  /** Still the view's current work (no reload, no sign-out since `c` began)? */
+  const current = (c: AbortController): boolean => controller === c && !c.signal.aborted;
+
+  /** Asks before stopping a trail (an accessible modal dialog; Cancel has the focus). */
+  function confirmStop(name: string, destinations: string): Promise<boolean> {
+    confirmText.textContent = `Trail ${name} will stop delivering events${destinations ? ` (to ${destinations})` : ''} until it is started again. Event history keeps recording.`;
+    confirmOk.setAttribute('aria-label', `Stop logging ${name}`);
+    return new Promise((resolve) => {
+      const listeners = new AbortController();
+      const done = (ok: boolean): void => {
+        listeners.abort();
+        if (confirmDialog.open) confirmDialog.close();
+        resolve(ok);
+      };
+      confirmOk.addEventListener('click', () => done(true), { signal: listeners.signal });
+      confirmCancel.addEventListener('click', () => done(false), { signal: listeners.signal });
+      // Escape, or the dialog closed by signing out.
+      confirmDialog.addEventListener('close', () => done(false), { signal: listeners.signal });
+      confirmDialog.showModal();
+      confirmCancel.focus();
+    });
+  }
 
   async function describe(signal: AbortSignal, name?: string): Promise<TrailRow[]> {
     const params: Record<string, string> = { IncludeShadowTrails: 'true', IncludeOrganizationTrail: 'true' };
@@ -54,16 +83,31 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
     return parts.join(' · ') || '—';
   }
 
+  /** One destination's latest delivery: "OSS: <time>", or nothing yet, and its error if any. */
+  function deliveryLine(label: string, time: string | undefined, error: string | undefined): HTMLElement {
+    return h(
+      'div',
+      { class: 'delivery-line' },
+      h('span', { class: 'delivery-label' }, `${label}: `),
+      time ? timeElement(Date.parse(time)) : h('span', { class: 'muted' }, 'nothing delivered yet'),
+      error ? h('span', { class: 'error-text' }, `Error: ${error}`) : null,
+    );
+  }
+
   function delivery(row: TrailRow): HTMLElement {
     const cell = h('div', { class: 'delivery' });
     if (row.statusError) {
       cell.append(h('span', { class: 'error-text' }, row.statusError));
       return cell;
     }
-    const time = text(row.status, 'LatestDeliveryTime');
-    cell.append(time ? timeElement(Date.parse(time)) : h('span', { class: 'muted' }, 'Nothing delivered yet'));
-    const error = text(row.status, 'LatestDeliveryError') ?? text(row.status, 'LatestDeliveryLogServiceError');
-    if (error) cell.append(h('span', { class: 'error-text' }, `Error: ${error}`));
+    const { trail, status } = row;
+    const oss = [text(status, 'LatestDeliveryTime'), text(status, 'LatestDeliveryError')] as const;
+    const sls = [text(status, 'LatestDeliveryLogServiceTime'), text(status, 'LatestDeliveryLogServiceError')] as const;
+    const toOss = text(trail, 'OssBucketName') !== undefined || oss.some(Boolean);
+    const toSls = text(trail, 'SlsProjectArn') !== undefined || sls.some(Boolean);
+    if (toOss) cell.append(deliveryLine('OSS', ...oss));
+    if (toSls) cell.append(deliveryLine('Log Service', ...sls));
+    if (!toOss && !toSls) cell.append(h('span', { class: 'muted' }, 'No destination'));
     return cell;
   }
 
@@ -72,26 +116,27 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
     const name = text(trail, 'Name') ?? '';
     const status = text(trail, 'Status') ?? 'Fresh';
     const enabled = status === 'Enable';
-    const start = h('button', { type: 'button', class: 'secondary', 'data-action': 'StartLogging', 'data-name': name, disabled: enabled }, 'Start logging');
-    const stop = h('button', { type: 'button', class: 'secondary danger', 'data-action': 'StopLogging', 'data-name': name, disabled: !enabled }, 'Stop logging');
+    const start = h('button', { type: 'button', class: 'secondary', 'data-action': 'StartLogging', 'data-name': name, 'aria-label': `Start logging ${name}`, disabled: enabled }, 'Start logging');
+    const stop = h('button', { type: 'button', class: 'secondary danger', 'data-action': 'StopLogging', 'data-name': name, 'aria-label': `Stop logging ${name}`, disabled: !enabled }, 'Stop logging');
     const since = enabled ? text(row.status, 'StartLoggingTime') : text(row.status, 'StopLoggingTime');
+    // Explicit roles: the phone layout makes the table's parts display:block, which drops them.
     return h(
       'tr',
-      { 'data-trail': name },
-      h('th', { scope: 'row', 'data-label': 'Name' }, name, trail['IsOrganizationTrail'] === true ? h('span', { class: 'tag' }, 'Organization') : null),
+      { role: 'row', 'data-trail': name },
+      h('th', { role: 'rowheader', scope: 'row', 'data-label': 'Name' }, name, trail['IsOrganizationTrail'] === true ? h('span', { class: 'tag' }, 'Organization') : null),
       h(
         'td',
-        { 'data-label': 'Status' },
+        { role: 'cell', 'data-label': 'Status' },
         h('span', { class: `badge status-${status.toLowerCase()}` }, status),
         ' ',
         h('span', { class: 'muted small' }, TRAIL_STATUS_TEXT[status] ?? ''),
         since ? h('div', { class: 'muted small' }, 'since ', timeElement(Date.parse(since))) : null,
       ),
-      h('td', { 'data-label': 'Events' }, text(trail, 'EventRW') ?? '—'),
-      h('td', { 'data-label': 'Regions' }, text(trail, 'TrailRegion') ?? '—', h('div', { class: 'muted small' }, `home ${text(trail, 'HomeRegion') ?? '—'}`)),
-      h('td', { 'data-label': 'Destination', class: 'wrap' }, destination(trail)),
-      h('td', { 'data-label': 'Latest delivery' }, delivery(row)),
-      h('td', { 'data-label': 'Actions' }, h('div', { class: 'actions' }, start, stop)),
+      h('td', { role: 'cell', 'data-label': 'Events' }, text(trail, 'EventRW') ?? '—'),
+      h('td', { role: 'cell', 'data-label': 'Regions' }, text(trail, 'TrailRegion') ?? '—', h('div', { class: 'muted small' }, `home ${text(trail, 'HomeRegion') ?? '—'}`)),
+      h('td', { role: 'cell', 'data-label': 'Destination', class: 'wrap' }, destination(trail)),
+      h('td', { role: 'cell', 'data-label': 'Latest delivery' }, delivery(row)),
+      h('td', { role: 'cell', 'data-label': 'Actions' }, h('div', { class: 'actions' }, start, stop)),
     );
   }
 
@@ -103,6 +148,7 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
     if (tbody.childElementCount === 0) showState(stateBox, { kind: 'loading', message: 'Loading trails…' });
     try {
       const rows = await describe(c.signal);
+      if (!current(c)) return;
       loaded = true;
       tbody.replaceChildren(...rows.map(rowOf));
       table.hidden = rows.length === 0;
@@ -113,7 +159,7 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
           : undefined,
       );
     } catch (error) {
-      if (isAbort(error)) return;
+      if (isAbort(error) || !current(c)) return;
       const problem = describeError(error);
       showState(stateBox, {
         kind: 'error',
@@ -127,11 +173,19 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
   }
 
   async function act(action: 'StartLogging' | 'StopLogging', name: string, row: HTMLTableRowElement): Promise<void> {
+    // The view's controller: a reload or signing out ends this too.
+    const c = controller;
+    if (!c || !current(c)) return;
+    const destinations = row.querySelector('td[data-label="Destination"]')?.textContent?.replace(/^—$/, '') ?? '';
+    if (action === 'StopLogging' && !(await confirmStop(name, destinations))) return;
+    if (!current(c) || !row.isConnected) return;
     const buttons = [...row.querySelectorAll('button')];
     for (const b of buttons) b.disabled = true;
     try {
-      await ctx.api().call(action, { Name: name });
-      const [fresh] = await describe(new AbortController().signal, name);
+      await ctx.api().call(action, { Name: name }, c.signal);
+      if (!current(c)) return;
+      const [fresh] = await describe(c.signal, name);
+      if (!current(c)) return;
       if (fresh) {
         const replacement = rowOf(fresh);
         row.replaceWith(replacement);
@@ -140,6 +194,7 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
       }
       ctx.announce(action === 'StartLogging' ? `Trail ${name} is logging (Enable).` : `Trail ${name} stopped logging (Disable).`);
     } catch (error) {
+      if (isAbort(error) || !current(c)) return;
       const problem = describeError(error);
       ctx.announce(`Could not ${action === 'StartLogging' ? 'start' : 'stop'} ${name}: ${problem.message}`);
       await load();
@@ -164,6 +219,7 @@ export function createTrailsView(ctx: ConsoleContext): TrailsView {
     load: () => void load(),
     clear() {
       controller?.abort();
+      if (confirmDialog.open) confirmDialog.close();
       loaded = false;
       tbody.replaceChildren();
       table.hidden = true;
