@@ -22,3 +22,23 @@ describe('stringifyJson', () => {
     expect(body).toBe(`{"a":${JSON.stringify(lookalike)},"b":[${text}]}`);
   });
 });
+
+describe('stringifyJson: the answer-shaped fast path and the generic path agree', () => {
+  it('gives the same text for answers, nested values, undefined members and toJSON', () => {
+    const events = ['{"a":1}', '{"b":[2,3]}'].map((t) => new JsonText(t));
+    const cases: unknown[] = [
+      { RequestId: 'r', NextToken: undefined, Events: events, Count: 2, Nested: { x: [1, { y: 'z' }] }, When: new Date(0) },
+      { Event: events[0], Empty: [], Flag: false, Nothing: null },
+      { Deep: { inner: events[1] } },
+      [events[0], 'plain'],
+      'just a string',
+    ];
+    for (const value of cases) {
+      const fast = stringifyJson(value);
+      // the reference: JSON.stringify, then the texts parsed in place
+      const reference = JSON.stringify(value, (_k, v: unknown) => (v instanceof JsonText ? JSON.parse(v.text) : v));
+      expect(JSON.parse(fast)).toEqual(JSON.parse(reference));
+    }
+    expect(stringifyJson({ RequestId: 'r', Events: events })).toBe('{"RequestId":"r","Events":[{"a":1},{"b":[2,3]}]}');
+  });
+});
