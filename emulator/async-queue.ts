@@ -107,17 +107,21 @@ export class AsyncQueue {
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
-  async enqueue(functionName: string, event: Buffer, requestId: string = randomUUID()): Promise<string> {
+  /** Queues an invocation; with `delayMs` (FC's `x-fc-async-delay`) it runs that much later. */
+  async enqueue(functionName: string, event: Buffer, requestId: string = randomUUID(), options: { delayMs?: number } = {}): Promise<string> {
     if (event.byteLength > ASYNC_PAYLOAD_LIMIT_BYTES) {
       throw new PayloadTooLargeError(event.byteLength);
     }
-    const job: AsyncJob = { requestId, functionName, payload: event.toString('base64'), attempt: 1, enqueuedAtMs: Date.now() };
-    await this.redis
+    const delayMs = Math.max(0, options.delayMs ?? 0);
+    // a deferred invocation's event age counts from when it is due
+    const job: AsyncJob = { requestId, functionName, payload: event.toString('base64'), attempt: 1, enqueuedAtMs: Date.now() + delayMs };
+    const tx = this.redis
       .multi()
       .hset(this.keys.status(requestId), { requestId, functionName, state: 'Enqueued', attempts: '0' })
-      .expire(this.keys.status(requestId), ASYNC_STATUS_TTL_SECONDS)
-      .lpush(this.keys.ready(functionName), JSON.stringify(job))
-      .exec();
+      .expire(this.keys.status(requestId), ASYNC_STATUS_TTL_SECONDS + Math.ceil(delayMs / 1000));
+    if (delayMs > 0) tx.zadd(this.keys.delayed, job.enqueuedAtMs, JSON.stringify(job));
+    else tx.lpush(this.keys.ready(functionName), JSON.stringify(job));
+    await tx.exec();
     return requestId;
   }
 

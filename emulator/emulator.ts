@@ -123,10 +123,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     },
   );
 
-  const invokeAsync = async (name: string, event: Buffer, requestId: string = randomUUID()): Promise<string> => {
+  const invokeAsync = async (name: string, event: Buffer, requestId: string = randomUUID(), delaySeconds = 0): Promise<string> => {
     const fn = resolve(name);
     if (!fn) throw new Error(`no function ${name}`);
-    return queue.enqueue(fn.functionName, event, requestId);
+    return queue.enqueue(fn.functionName, event, requestId, { delayMs: delaySeconds * 1000 });
   };
 
   const fireTimerAt = async (fn: FunctionSpec, trigger: TimerTrigger, at: Date): Promise<string> => {
@@ -170,8 +170,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     webhookToken: options.webhookToken,
     hasFunction: (name) => resolve(name) !== undefined,
     invokeSync,
-    invokeAsync: async (name, event, requestId) => {
-      await invokeAsync(name, event, requestId);
+    invokeAsync: async (name, event, requestId, delaySeconds) => {
+      await invokeAsync(name, event, requestId, delaySeconds);
     },
     verifyAcs3: async (req) => {
       try {

@@ -15,6 +15,8 @@ import { PayloadTooLargeError } from './async-queue.ts';
 import { verifyFcSignature, type FcAuthFailure } from './fc-signature.ts';
 import type { InvocationResult } from './runtime/function-runtime.ts';
 
+/** FC's longest async delay (`x-fc-async-delay`, seconds). */
+const MAX_ASYNC_DELAY_SECONDS = 3600;
 /** FC's limit on a synchronous invocation payload. */
 export const SYNC_PAYLOAD_LIMIT_BYTES = 32 * 1024 * 1024;
 
@@ -23,7 +25,8 @@ export interface InvokeApiCore {
   readonly credentials: { accessKeyId: string; accessKeySecret: string };
   hasFunction(name: string): boolean;
   invokeSync(name: string, event: Buffer, requestId: string): Promise<InvocationResult>;
-  invokeAsync(name: string, event: Buffer, requestId: string): Promise<void>;
+  /** `delaySeconds`: FC's `x-fc-async-delay` (0–3600). */
+  invokeAsync(name: string, event: Buffer, requestId: string, delaySeconds?: number): Promise<void>;
   /** Verifies an ACS3-HMAC-SHA256 request (FC 3.0 API); null when valid. */
   verifyAcs3(req: { method: string; path: string; query: Record<string, string>; headers: Record<string, string>; body: Buffer }): Promise<FcAuthFailure | null>;
   fireTimer(functionName: string, triggerName: string): Promise<string | undefined>;
@@ -133,8 +136,17 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
   }
 
   if ((headers['x-fc-invocation-type'] ?? 'Sync').toLowerCase() === 'async') {
+    const delay = headers['x-fc-async-delay'];
+    let delaySeconds = 0;
+    if (delay !== undefined) {
+      delaySeconds = /^\d{1,4}$/.test(delay.trim()) ? Number(delay.trim()) : Number.NaN;
+      if (!(delaySeconds >= 0 && delaySeconds <= MAX_ASYNC_DELAY_SECONDS)) {
+        send(res, 400, errorBody(version, 'InvalidArgument', `x-fc-async-delay must be a whole number of seconds from 0 to ${MAX_ASYNC_DELAY_SECONDS}; got ${JSON.stringify(delay)}`, requestId));
+        return;
+      }
+    }
     try {
-      await core.invokeAsync(name, body, requestId);
+      await core.invokeAsync(name, body, requestId, delaySeconds);
     } catch (error) {
       if (error instanceof PayloadTooLargeError) {
         send(res, 400, errorBody(version, 'EntityTooLarge', `payload size exceeds maximum allowed size (${error.message})`, requestId));

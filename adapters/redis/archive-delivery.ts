@@ -5,6 +5,7 @@
  *   {tk:<acct>}:oss:scopes:<trail>                  set of scopes (region, member account) with files
  *   {tk:<acct>}:oss:hours:<trail>:<scope>           zset of hours with files not yet digested
  *   {tk:<acct>}:oss:files:<trail>:<scope>:<hour>    hash file key → digest entry JSON
+ *   {tk}:oss:deferred-flush                         set while a deferred pass is scheduled
  */
 import type { RedisClient } from '../redis.ts';
 import { digestFileEntrySchema, type DigestFileEntry } from '../../shared/archive/digest.ts';
@@ -64,4 +65,15 @@ export function archiveDeliveryState(redis: RedisClient): Pick<OssDeliveryPorts,
       },
     },
   };
+}
+
+/** The key held while deliver-oss has a deferred pass scheduled (deployment-wide). */
+export const DEFERRED_FLUSH_KEY = '{tk}:oss:deferred-flush';
+
+/**
+ * True when the caller may schedule a deferred pass for `delayMs` from now: none is scheduled
+ * yet. The claim lapses when that pass is due, so the pass itself can schedule the next one.
+ */
+export async function claimDeferredFlush(redis: RedisClient, delayMs: number): Promise<boolean> {
+  return (await redis.set(DEFERRED_FLUSH_KEY, String(Date.now() + delayMs), 'PX', Math.max(1, Math.round(delayMs)), 'NX')) === 'OK';
 }

@@ -1,11 +1,14 @@
 /**
  * deliver-oss: drains trail outboxes into archive files (gzip JSON arrays, ActionTrail layout,
  * server-side encryption, object-lock retention where the bucket supports it) and writes the
- * signed hourly digests. Woken by classify (writes full or aged batches) and by its flush timer
- * (writes everything).
+ * signed hourly digests. Woken by classify (writes full or aged batches), by its flush timer
+ * (writes everything), and by the deferred pass it schedules for entries a wake-up found too
+ * young (see ARCHIVE_FLUSH_AGE_MS).
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { deliverToArchives } from '../../shared/delivery/oss-delivery.ts';
+import { deferredFlushDelayMs, deliverToArchives } from '../../shared/delivery/oss-delivery.ts';
+import { FunctionInvoker } from '../../adapters/fc-invoker.ts';
+import { claimDeferredFlush } from '../../adapters/redis/archive-delivery.ts';
 import { fcHandler } from '../../adapters/fc/handler.ts';
 import { putArchiveObject } from '../../adapters/archive/s3-archive.ts';
 import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
@@ -24,7 +27,7 @@ function isTimer(event: Buffer): boolean {
   }
 }
 
-export const handler = fcHandler(async (event, _context, log) => {
+export const handler = fcHandler(async (event, context, log) => {
   const services = getServices();
   const { redis, s3, outbox, env } = services;
   const lockDays = env.TK_ARCHIVE_LOCK_DAYS;
@@ -57,6 +60,13 @@ export const handler = fcHandler(async (event, _context, log) => {
     },
     { force: isTimer(event) },
   );
+  // Entries too young to write: one deferred pass of this function writes them when they come of
+  // age (one scheduled at a time, however many wake-ups find them).
+  const delayMs = deferredFlushDelayMs(result, Date.now());
+  if (delayMs !== undefined && (await claimDeferredFlush(redis, delayMs))) {
+    const invoker = new FunctionInvoker(context, env.TK_FC_ENDPOINT);
+    await invoker.invokeAsync(context.function.name, { reason: 'deferred-flush' }, { delaySeconds: Math.ceil(delayMs / 1000) });
+  }
   if (result.delivered > 0 || result.digests > 0 || result.failed.length > 0) log.info('archive delivery', { ...result });
   if (result.failed.length > 0) throw new Error(`archive delivery failed for ${result.failed.join(', ')}; events stay in the outbox`);
   return result;

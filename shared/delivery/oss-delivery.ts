@@ -24,8 +24,16 @@ import type { DeliveryStatusStore } from './delivery-status.ts';
 
 /** Most events in one archive file. */
 export const ARCHIVE_FILE_MAX_EVENTS = 1000;
-/** A wake-up writes a partial file once its oldest entry has waited this long; the minute timer writes the rest. */
+/**
+ * A wake-up writes a partial file once its oldest entry has waited this long. Entries younger
+ * than that are not left to the minute timer (FC's shortest interval): deliver-oss schedules a
+ * deferred pass of itself for when the oldest of them comes of age (FC's delayed async
+ * invocation, `x-fc-async-delay`), so an event is archived within about ARCHIVE_FLUSH_AGE_MS
+ * of its arrival however little traffic follows it.
+ */
 export const ARCHIVE_FLUSH_AGE_MS = 20_000;
+/** The shortest delay of a deferred pass (FC's async delay counts whole seconds). */
+export const DEFERRED_FLUSH_MIN_DELAY_MS = 1_000;
 /** A flush (timer) waits this long for a trail another invocation is delivering, then leaves it to that one. */
 export const FLUSH_LOCK_WAIT_MS = 5_000;
 const FLUSH_LOCK_RETRY_MS = 250;
@@ -122,7 +130,13 @@ async function writeFile(trail: Trail, scope: ArchiveScope, items: Parsed[], por
   await finishPending(trail, pending, ports);
 }
 
-async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts): Promise<number> {
+/** Delivered events, and the arrival time of the oldest entry left waiting (if any). */
+interface Drained {
+  delivered: number;
+  waitingSinceMs?: number;
+}
+
+async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts): Promise<Drained> {
   const pending = await ports.pending.get(trail.accountId, trail.name);
   if (pending) {
     if (await ports.objects.exists(trail.ossBucketName as string, pending.key)) await finishPending(trail, pending, ports);
@@ -133,7 +147,7 @@ async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts)
     const items = await ports.peek(trail.accountId, trail.name, ARCHIVE_FILE_MAX_EVENTS);
     if (items.length === 0) break;
     const oldest = Math.min(...items.map((i) => i.arrivedAtMs));
-    if (!force && items.length < ARCHIVE_FILE_MAX_EVENTS && ports.now() - oldest < ARCHIVE_FLUSH_AGE_MS) break;
+    if (!force && items.length < ARCHIVE_FILE_MAX_EVENTS && ports.now() - oldest < ARCHIVE_FLUSH_AGE_MS) return { delivered, waitingSinceMs: oldest };
     const groups = new Map<string, { scope: ArchiveScope; items: Parsed[] }>();
     for (const item of items) {
       const event = JSON.parse(item.json) as Parsed['event'];
@@ -147,7 +161,7 @@ async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts)
     delivered += items.length;
     if (items.length < ARCHIVE_FILE_MAX_EVENTS) break;
   }
-  return delivered;
+  return { delivered };
 }
 
 /** Digests for every hour that is due, per scope, chained to the scope's previous digest. */
@@ -189,6 +203,8 @@ export interface OssDeliveryResult {
   digests: number;
   failed: string[];
   busy: string[];
+  /** Arrival of the oldest entry a wake-up left because it was too young to write yet. */
+  waitingSinceMs?: number;
 }
 
 export async function deliverToArchives(ports: OssDeliveryPorts, options: { force: boolean }): Promise<OssDeliveryResult> {
@@ -199,10 +215,11 @@ export async function deliverToArchives(ports: OssDeliveryPorts, options: { forc
     const id = `${accountId}/${trailName}`;
     try {
       const work = async () => {
-        const delivered = await drainTrail(trail, options.force, ports);
-        result.delivered += delivered;
+        const drained = await drainTrail(trail, options.force, ports);
+        result.delivered += drained.delivered;
         result.digests += await writeDigests(trail, ports);
-        if (delivered > 0) await ports.status.record(accountId, trailName, 'oss', { ok: true, atMs: ports.now() });
+        if (drained.delivered > 0) await ports.status.record(accountId, trailName, 'oss', { ok: true, atMs: ports.now() });
+        if (drained.waitingSinceMs !== undefined) result.waitingSinceMs = Math.min(result.waitingSinceMs ?? Number.POSITIVE_INFINITY, drained.waitingSinceMs);
       };
       let ran = await ports.withLock(accountId, trailName, work);
       // A flush must not leave stragglers to the next minute because a wake-up held the trail.
@@ -217,4 +234,14 @@ export async function deliverToArchives(ports: OssDeliveryPorts, options: { forc
     }
   }
   return result;
+}
+
+/**
+ * When a wake-up left entries too young to write, the delay after which a deferred pass
+ * writes them (they are of age then), so they need not wait for the minute timer; undefined
+ * when nothing waits.
+ */
+export function deferredFlushDelayMs(result: OssDeliveryResult, nowMs: number): number | undefined {
+  if (result.waitingSinceMs === undefined) return undefined;
+  return Math.max(DEFERRED_FLUSH_MIN_DELAY_MS, result.waitingSinceMs + ARCHIVE_FLUSH_AGE_MS - nowMs);
 }

@@ -136,6 +136,25 @@ describe('invoke API', () => {
     expect(res.headers['x-fc-request-id']).toBeTruthy();
   });
 
+  it('defers an async invocation by x-fc-async-delay seconds, and refuses a delay out of 0–3600', async () => {
+    const marker = `"delayed":${Date.now()}`;
+    const sent = Date.now();
+    await fc2Client().invokeFunction('svc', 'fixture-sink', `{${marker}}`, { 'x-fc-invocation-type': 'Async', 'x-fc-async-delay': '2' });
+    // not before its time …
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect((await redis.lrange('probe:sink', 0, -1)).some((e) => e.includes(marker))).toBe(false);
+    // … and then once
+    await waitUntil(async () => (await redis.lrange('probe:sink', 0, -1)).some((e) => e.includes(marker)), 10_000, 'delayed sink');
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(2_000);
+    for (const bad of ['3601', '-1', '1.5', 'soon']) {
+      const failure = await fc2Client()
+        .invokeFunction('svc', 'fixture-sink', '{}', { 'x-fc-invocation-type': 'Async', 'x-fc-async-delay': bad })
+        .then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
+      expect(failure, bad).toMatchObject({ code: 'InvalidArgument' });
+      expect(failure?.message, bad).toContain('x-fc-async-delay');
+    }
+  });
+
   it('@alicloud/fc2 invokes asynchronously: 202 at once, the function runs from the queue', async () => {
     const res = await fc2Client().invokeFunction('svc', 'fixture-sink', '{"async":true}', { 'x-fc-invocation-type': 'Async' });
     expect(res.headers['x-fc-request-id']).toBeTruthy();

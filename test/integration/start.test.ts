@@ -18,6 +18,8 @@ function npmStart(env: Record<string, string>) {
   const child = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'bootstrap.mjs'), 'start'], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
+    // its own process group, so cleanup reaches start.ts and the servers it started too
+    detached: true,
   });
   children.push(child);
   let output = '';
@@ -27,10 +29,26 @@ function npmStart(env: Record<string, string>) {
   return { child, output: () => output, exited };
 }
 
-afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+/** Signals a child's whole process group (bootstrap.mjs, start.ts, Redis, the S3 server). */
+function signalGroup(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+afterAll(async () => {
+  // Ctrl-C first (start.ts stops what it started), then whatever is left, even after a failure
+  const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+  for (const child of running) signalGroup(child, 'SIGINT');
+  await Promise.all(running.map((child) => new Promise((resolve) => {
+    const timer = setTimeout(resolve, 10_000);
+    child.once('exit', () => { clearTimeout(timer); resolve(undefined); });
+  })));
+  for (const child of children) signalGroup(child, 'SIGKILL');
   rmSync(stateDir, { recursive: true, force: true });
-});
+}, 30_000);
 
 describe('npm start', () => {
   it('brings the stack up, answers on lookup-http, refuses a second start and stops cleanly on Ctrl-C', async () => {
