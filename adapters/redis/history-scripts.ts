@@ -133,21 +133,22 @@ end
 -- the postings of key with offsets in [a, b]: the first (or, with back, the last) of them,
 -- at least need, plus any sharing the last one's offset; calls fn(off, n) in that order and
 -- stops early when fn returns true
+-- calls fn(off, n) for the postings of the string s with offsets in [a, b], in order
+-- (reversed with back), until fn returns true
+local function sscan(s, a, b, back, fn)
+  local from, to, step = lower(s, a), #s / 8, 1
+  if back then from, to, step = lower(s, b + 1) - 1, 1, -1 end
+  for i = from, to, step do
+    local off, n = posting(s, i)
+    if off < a or off > b or fn(off, n) then return end
+  end
+end
 local function kscan(key, a, b, back, need, fn)
   local len = redis.call('STRLEN', key)
   if len == 0 then return end
+  if len <= RANGED then sscan(redis.call('GET', key), a, b, back, fn) return end
   local cnt = len / 8
-  local s, from, to, step, got, last
-  if len <= RANGED then
-    s = redis.call('GET', key)
-    from, to, step = lower(s, a), cnt, 1
-    if back then from, to, step = lower(s, b + 1) - 1, 1, -1 end
-    for i = from, to, step do
-      local off, n = posting(s, i)
-      if off < a or off > b or fn(off, n) then return end
-    end
-    return
-  end
+  local s, from, to, step
   local i = back and (klower(key, cnt, b + 1) - 1) or klower(key, cnt, a)
   local width = math.max(need + 1, 64)
   while i >= 1 and i <= cnt do
@@ -529,15 +530,7 @@ local function taker(day)
     found_t[#found_t + 1] = base + off; found_n[#found_n + 1] = n
   end
 end
-local function take(s, day, a, b) -- packed postings s
-  local fn = taker(day)
-  local from, to, step = lower(s, a), #s / 8, 1
-  if back then from, to, step = lower(s, b + 1) - 1, 1, -1 end
-  for i = from, to, step do
-    local off, n = posting(s, i)
-    if off < a or off > b or fn(off, n) then break end
-  end
-end
+local function take(s, day, a, b) sscan(s, a, b, back, taker(day)) end -- packed postings s
 local function take_key(key, day, a, b) kscan(key, a, b, back, want - #found_t, taker(day)) end
 -- calls fn(index, a, b) for each width-wide piece of [a, b] in the query's order
 local function pieces(a, b, width, fn)
