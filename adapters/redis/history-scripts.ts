@@ -119,14 +119,12 @@ local RANGED = CHUNK_MAX * 8 * 4
 local function kposting(key, i)
   return struct.unpack('>I4I4', redis.call('GETRANGE', key, i * 8 - 8, i * 8 - 1), 1)
 end
--- index of the first posting of key (cnt postings) with offset >= x, or with (offset, n) >=
--- (x, xn) when xn is given (cnt + 1 when none)
-local function klower(key, cnt, x, xn)
+-- index of the first posting of key (cnt postings) with offset >= x (cnt + 1 when none)
+local function klower(key, cnt, x)
   local lo, hi = 1, cnt + 1
   while lo < hi do
     local mid = floor((lo + hi) / 2)
-    local o, n = kposting(key, mid)
-    if o < x or (xn and o == x and n < xn) then lo = mid + 1 else hi = mid end
+    if (kposting(key, mid)) < x then lo = mid + 1 else hi = mid end
   end
   return lo
 end
@@ -293,15 +291,26 @@ local function merge(s, add)
   return table.concat(parts)
 end
 -- add merged into the 5-minute string key (created with expiry at when new): appended in the
--- usual case, else only the tail from add's first posting on is read and rewritten
+-- usual case, else merged into a window read from the end of the string, grown until it
+-- holds add's first posting (out-of-order postings are recent: a window or two, not a
+-- binary search of GETRANGE probes per group)
 local function slot_add(key, add, at)
-  local cnt = redis.call('STRLEN', key) / 8
-  if cnt == 0 then redis.call('SET', key, add, 'PXAT', at) return end
-  local o1, n1 = kposting(key, cnt)
+  local len = redis.call('STRLEN', key)
+  if len == 0 then redis.call('SET', key, add, 'PXAT', at) return end
   local o2, n2 = posting(add, 1)
-  if o2 > o1 or (o2 == o1 and n2 > n1) then redis.call('APPEND', key, add) return end
-  local p = klower(key, cnt, o2, n2)
-  redis.call('SETRANGE', key, p * 8 - 8, merge(redis.call('GETRANGE', key, p * 8 - 8, -1), add))
+  local width = math.max(#add * 2, 2048)
+  while true do
+    local from = math.max(0, len - width)
+    local tail = redis.call('GETRANGE', key, from, -1)
+    local ol, nl = posting(tail, #tail / 8)
+    if o2 > ol or (o2 == ol and n2 > nl) then redis.call('APPEND', key, add) return end
+    local o1, n1 = posting(tail, 1)
+    if from == 0 or o2 > o1 or (o2 == o1 and n2 > n1) then
+      redis.call('SETRANGE', key, from, merge(tail, add))
+      return
+    end
+    width = width * 4
+  end
 end
 -- consecutive runs of a sorted posting string by offset / width: {{index, substring}, ...}
 local function runs(s, width)
