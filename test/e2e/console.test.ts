@@ -3,8 +3,9 @@
  * headers on every answer, 404s, no path traversal), and a person in headless Chromium
  * (Debian's `chromium`, driven by playwright-core) signs in and answers "who stopped this
  * instance, from which IP, when?" on seeded events — 1h, filter by Event Name, expand the row,
- * open the JSON — then pages forward, opens the summaries chart, and stops (confirming) and
- * starts a trail. Along the way: markup in event fields stays text, the secret never reaches a
+ * open the JSON, copy a link to the event and open it in a fresh tab — then pages forward,
+ * opens the summaries chart, drills down from a bar to its window's events, and stops
+ * (confirming) and starts a trail. Along the way: markup in event fields stays text, the secret never reaches a
  * URL, cookies or local storage, a slow older answer never overwrites a newer one, and no page
  * error or CSP violation happens in any step. Screenshots of each step go to
  * .test-artifacts/console/ (git-ignored).
@@ -237,14 +238,19 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     // Report CSP (and Trusted Types) violations as console errors (init scripts run outside the CSP).
     await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`);
     page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('request', (request) => requested.push(request.url()));
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // A refused sign-in is an HTTP error the browser logs as a failed load; that one is expected.
+    watch(page);
+  }, 30_000);
+
+  /** Records a page's requests and problems. */
+  function watch(p: Page): void {
+    p.setDefaultTimeout(15_000);
+    p.on('request', (request) => requested.push(request.url()));
+    p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    p.on('console', (message) => {
+      // A refused sign-in (or an event not found) is an HTTP error the browser logs as a failed load; that one is expected.
       if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
     });
-  }, 30_000);
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -327,6 +333,53 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     await shot('03-event-json');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
+  });
+
+  it('copies a link to the event, which shows it alone in a fresh tab once signed in; a bogus id is not found', async () => {
+    const copy = page.getByRole('button', { name: `Copy link to event ${STOP.eventId}` });
+    await copy.click();
+    await page.locator('tr.event-detail .copy-link-status', { hasText: 'Link copied' }).waitFor();
+    const link = await page.evaluate<string>('navigator.clipboard.readText()');
+    expect(await copy.getAttribute('data-link')).toBe(link);
+    // The event, and the search it was found in (to go back to); never the key.
+    expect(link).toBe(`${lookupUrl}/console#tab=events&event=${STOP.eventId}&range=1h&key=EventName&value=StopInstance`);
+    expect(link).not.toContain(key.accessKeyId);
+
+    const fresh = await page.context().newPage();
+    watch(fresh);
+    try {
+      await fresh.goto(link);
+      await fresh.getByLabel('AccessKey ID').fill(key.accessKeyId);
+      await fresh.getByLabel('AccessKey secret').fill(key.accessKeySecret);
+      await fresh.getByRole('button', { name: 'Sign in' }).click();
+      await fresh.locator('#events-caption', { hasText: `Event ${STOP.eventId}` }).waitFor();
+      const detail = fresh.locator('tr.event-detail');
+      await detail.waitFor();
+      expect(await fresh.locator('tbody.event').count()).toBe(1);
+      expect(await fresh.locator('button.expand').getAttribute('aria-expanded')).toBe('true');
+      expect(await detail.innerText()).toContain(STOP.ip);
+      expect(await fresh.locator('#events-pager').isHidden()).toBe(true);
+      await fresh.getByRole('button', { name: 'View event' }).click();
+      expect(await fresh.locator('#event-json').innerText()).toContain(`"eventId": "${STOP.eventId}"`);
+      await fresh.keyboard.press('Escape');
+      await fresh.locator('#event-dialog').waitFor({ state: 'hidden' });
+      await fresh.screenshot({ path: path.join(ARTIFACTS, '03-event-link.png'), fullPage: true });
+      // Back to the list of the search in the link.
+      await fresh.locator('#events-back').click();
+      await fresh.locator('#events-caption', { hasText: '1 event in the last hour with Event Name StopInstance' }).waitFor();
+      expect(await fresh.locator('#events-back').isHidden()).toBe(true);
+      expect(fresh.url()).not.toContain('event=');
+
+      // A link to an event that is not there (pasted into the address bar: only the hash changes).
+      await fresh.evaluate(`location.hash = '#tab=events&event=no-such-event-0000'`);
+      await fresh.locator('#events-state', { hasText: 'Event no-such-event-0000 was not found: it does not exist, is older than 90 days, or belongs to another account.' }).waitFor();
+      expect(await fresh.locator('tbody.event').count()).toBe(0);
+      await fresh.screenshot({ path: path.join(ARTIFACTS, '03-event-link-not-found.png') });
+      await fresh.locator('#events-state').getByRole('button', { name: 'Back to the event list' }).click();
+      await fresh.locator('#events-caption', { hasText: 'in the last day' }).waitFor();
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('shows markup in event fields as text, in the row, the details and the JSON', async () => {
@@ -435,10 +488,42 @@ describe.skipIf(SKIP_BROWSER)('the console in Chromium', () => {
     await page.locator('#summaries-caption', { hasText: new RegExp(`^${total} events in the \\d+ 2-hour windows overlapping the last day\\.$`) }).waitFor();
     const bars = page.locator('svg.bar-chart rect.bar');
     expect(await bars.count()).toBeGreaterThanOrEqual(5);
-    expect(await bars.first().locator('title').textContent()).toMatch(/\d+ events?$/);
+    expect(await page.locator('svg.bar-chart .bar-group').first().locator('title').textContent()).toMatch(/\d+ events?$/);
     expect(await page.locator('#summaries-body tr').count()).toBeGreaterThan(10);
     expect(await page.locator('#summaries-body').innerText()).toContain('bob (RAM user)');
     await shot('06-summaries', false);
+  });
+
+  it("drills down from a summaries bar, or a row's window, to its events", async () => {
+    // The second window with events: wholly inside the day (the first window starts before it).
+    const bar = page.locator('svg.bar-chart .bar-group').nth(1);
+    const label = (await bar.getAttribute('aria-label')) ?? '';
+    const count = /^Show the (\d+) events of /.exec(label)?.[1] ?? (label.startsWith('Show the event of ') ? '1' : '');
+    expect(count, label).toMatch(/^\d+$/);
+    const start = Number(await bar.getAttribute('data-window-start'));
+    // One bar is in the tab order at a time; arrow keys move along them.
+    expect(await page.locator('svg.bar-chart .bar-group[tabindex="0"]').count()).toBe(1);
+    await page.locator('svg.bar-chart .bar-group').first().focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate<string | null>(`document.activeElement?.getAttribute('data-window-start') ?? null`)).toBe(String(start));
+    expect(await bar.getAttribute('tabindex')).toBe('0');
+    await bar.click();
+    await page.locator('#events-caption', { hasText: new RegExp(`^${count} events? between `) }).waitFor();
+    expect(await page.getByRole('tab', { name: 'Event history' }).getAttribute('aria-selected')).toBe('true');
+    expect(await page.locator('input[name="range"]:checked').inputValue()).toBe('custom');
+    const range = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    expect([range.get('tab'), range.get('range'), range.get('from'), range.get('to')]).toEqual(['events', 'custom', utc(start), utc(start + 2 * 60 * MINUTE - 1000)]);
+    expect(await rowTexts()).toHaveLength(Number(count));
+    await shot('06-summaries-drill-down', false);
+    // Back to the summaries; a row's window, with the keyboard.
+    await page.evaluate('history.back()');
+    await page.locator('#summaries-caption', { hasText: 'overlapping the last day' }).waitFor();
+    const row = page.locator('#summaries-body button.window-link').first();
+    await row.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#events-caption', { hasText: / between / }).waitFor();
+    expect(new URL(page.url()).hash).toContain('range=custom');
+    expect(await rowTexts()).not.toHaveLength(0);
   });
 
   it('stops and starts a trail', async () => {

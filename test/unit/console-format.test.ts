@@ -19,7 +19,20 @@ import {
   windowsBetween,
   zoneLabel,
 } from '../../functions/lookup-http/web/format.ts';
-import { DEFAULT_STATE, describeFilter, describeQuery, describeRange, formatHash, localInputToUtc, lookupParams, parseHash, timeWindowOf, utcToLocalInput, widerPreset } from '../../functions/lookup-http/web/query.ts';
+import {
+  DEFAULT_STATE,
+  describeFilter,
+  describeQuery,
+  describeRange,
+  formatHash,
+  localInputToUtc,
+  lookupParams,
+  parseHash,
+  timeWindowOf,
+  utcToLocalInput,
+  widerPreset,
+  windowRange,
+} from '../../functions/lookup-http/web/query.ts';
 import { repoRoot } from '../helpers/stack.ts';
 
 const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
@@ -106,6 +119,37 @@ describe('the URL hash and the lookup parameters', () => {
     expect(parseHash(formatHash(custom))).toEqual(custom);
     expect(parseHash('#tab=nope&range=2y&key=Password&value=x&size=1000')).toEqual(DEFAULT_STATE);
     expect(parseHash('#range=custom&from=yesterday&to=2026-11-22T03:30:00Z')).toEqual(DEFAULT_STATE);
+  });
+
+  it('links to one event on the events tab, keeping the search to go back to', () => {
+    const state = { ...DEFAULT_STATE, range: '1h' as const, filterKey: 'EventName' as const, filterValue: 'StopInstance', event: 'ecs-0007 &#x=1' };
+    const hash = formatHash(state);
+    expect(hash).toBe('#tab=events&event=ecs-0007+%26%23x%3D1&range=1h&key=EventName&value=StopInstance');
+    expect(parseHash(hash)).toEqual(state);
+    expect(parseHash('#tab=events&event=abc')).toEqual({ ...DEFAULT_STATE, event: 'abc' });
+    expect(parseHash('#event=abc')).toEqual({ ...DEFAULT_STATE, event: 'abc' }); // the events tab is the default
+    // Only on the events tab, and not empty or longer than GetEvent takes.
+    expect(parseHash('#tab=summaries&event=abc')).toEqual({ ...DEFAULT_STATE, tab: 'summaries' });
+    expect(formatHash({ ...DEFAULT_STATE, tab: 'trails', event: 'abc' })).toBe('#tab=trails&range=1d');
+    expect(parseHash('#tab=events&event=')).toEqual(DEFAULT_STATE);
+    expect(parseHash(`#tab=events&event=${'x'.repeat(2049)}`)).toEqual(DEFAULT_STATE);
+  });
+
+  it("turns a summaries window into a custom range within the summaries' range, to the window's last second", () => {
+    const within = { startMs: Date.parse('2026-11-22T09:30:07.400Z'), endMs: Date.parse('2026-11-22T14:10:00.900Z') };
+    // A window inside the range: all of it (LookupEvents' EndTime covers its whole second).
+    expect(windowRange(Date.parse('2026-11-22T10:00:00Z'), within)).toEqual({ from: '2026-11-22T10:00:00Z', to: '2026-11-22T11:59:59Z' });
+    // The first and last windows reach past the range: clamped to it.
+    expect(windowRange(Date.parse('2026-11-22T08:00:00Z'), within)).toEqual({ from: '2026-11-22T09:30:07Z', to: '2026-11-22T09:59:59Z' });
+    expect(windowRange(Date.parse('2026-11-22T14:00:00Z'), within)).toEqual({ from: '2026-11-22T14:00:00Z', to: '2026-11-22T14:10:00Z' });
+    // Nothing of the window inside the range.
+    expect(windowRange(Date.parse('2026-11-22T16:00:00Z'), within)).toBeUndefined();
+    expect(windowRange(Date.parse('2026-11-22T14:00:00Z'), { startMs: within.startMs, endMs: Date.parse('2026-11-22T14:00:00.500Z') })).toBeUndefined();
+    // The range is a custom one the hash keeps.
+    const range = windowRange(Date.parse('2026-11-22T10:00:00Z'), within)!;
+    const state = { ...DEFAULT_STATE, range: 'custom' as const, ...range };
+    expect(parseHash(formatHash(state))).toEqual(state);
+    expect(timeWindowOf(state, 0)).toMatchObject({ StartTime: '2026-11-22T10:00:00Z', EndTime: '2026-11-22T11:59:59Z' });
   });
 
   it('turns a preset into the window ending now, and a filter into LookupAttribute.1', () => {

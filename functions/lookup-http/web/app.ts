@@ -1,7 +1,8 @@
 /**
  * The TrailKeeper console (served by lookup-http at /console): sign-in with an AccessKey pair
  * (kept in session storage only), then event history, summaries and trails over the signed API.
- * The query (tab, range, filter, page size) lives in the URL hash, so links can be shared.
+ * The query (tab, range, filter, page size, and one event to show) lives in the URL hash, so
+ * links can be shared.
  */
 import { createApiClient, isJsonObject, type ApiClient, type Clock, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
@@ -134,7 +135,21 @@ const ctx: ConsoleContext = {
   search(change) {
     state = { ...state, ...change };
     applyToForm(state);
+    // Another tab (a summaries window's events): shown, with the focus on its tab.
+    if (change.tab) selectTab(change.tab, { focus: true });
     search('push');
+  },
+  eventLink(eventId) {
+    // Origin and path only (no query string), the hash of the search shown plus the event.
+    const hash = formatHash({ ...(query?.state ?? state), tab: 'events', event: eventId });
+    return `${location.origin}${location.pathname}${hash}`;
+  },
+  copy: (value) => copyText(value),
+  backToList() {
+    state = { ...state, event: undefined };
+    writeHash('push');
+    showTabContent();
+    tabs.get('events')?.focus();
   },
 };
 
@@ -221,15 +236,19 @@ function writeHash(mode: 'push' | 'replace'): void {
   else history.replaceState(null, '', hash);
 }
 
-/** Runs the form's query on the tab shown (the other tab catches up when shown). */
-function search(mode: 'push' | 'replace' | 'none'): void {
+/**
+ * Runs the form's query on the tab shown (the other tab catches up when shown). A new search
+ * leaves the one-event view; `keepEvent` (the state read from the URL) stays in it.
+ */
+function search(mode: 'push' | 'replace' | 'none', keepEvent = false): void {
   const read = readForm();
   if (typeof read === 'string') {
     showState(queryError, { kind: 'error', message: read });
     return;
   }
   showState(queryError, undefined);
-  state = read;
+  const event = keepEvent && read.tab === 'events' ? state.event : undefined;
+  state = event ? { ...read, event } : read;
   if (mode !== 'none') writeHash(mode);
   else appliedHash = location.hash;
   const madeAt = serverNow();
@@ -250,6 +269,10 @@ function showTabContent(): void {
   if (query && query.state.range !== 'custom' && nowMs - query.madeAt > STALE_PRESET_MS) {
     const covered = timeWindowOf(query.state, nowMs);
     if (covered) query = { state: query.state, window: covered, madeAt: nowMs };
+  }
+  if (state.tab === 'events' && state.event) {
+    if (eventsView.event !== state.event) eventsView.showEvent(state.event);
+    return;
   }
   const view = state.tab === 'events' ? eventsView : summariesView;
   if (query && view.query !== query) view.load(query);
@@ -286,7 +309,8 @@ pageSize.addEventListener('change', () => search('push'));
 // ── tabs ────────────────────────────────────────────────────────────────────────────────
 
 function selectTab(tab: Tab, options: { focus?: boolean } = {}): void {
-  state = { ...state, tab };
+  // One event is shown on the events tab only: another tab leaves it.
+  state = tab === 'events' ? { ...state, tab } : { ...state, tab, event: undefined };
   for (const [name, button] of tabs) {
     const selected = name === tab;
     button.setAttribute('aria-selected', String(selected));
@@ -322,7 +346,7 @@ function onHistory(): void {
   if (!session) return;
   applyToForm(state);
   selectTab(state.tab);
-  search('none');
+  search('none', true);
 }
 window.addEventListener('popstate', onHistory);
 window.addEventListener('hashchange', onHistory);
@@ -355,10 +379,11 @@ async function copyText(value: string): Promise<boolean> {
       // fall through to the selection copy (e.g. permission refused)
     }
   }
-  // Plain-http pages have no async clipboard: copy a selection (inside the dialog, which is modal).
+  // Plain-http pages have no async clipboard: copy a selection (inside the dialog when it is open: it is modal).
   const area = h('textarea', { class: 'offscreen', readonly: true, 'aria-hidden': 'true' });
   area.value = value;
-  dialog.append(area);
+  const active = document.activeElement;
+  (dialog.open ? dialog : document.body).append(area);
   area.select();
   let copied = false;
   try {
@@ -367,6 +392,7 @@ async function copyText(value: string): Promise<boolean> {
     copied = false;
   }
   area.remove();
+  if (active instanceof HTMLElement && !dialog.open) active.focus();
   return copied;
 }
 
@@ -393,7 +419,7 @@ function enter(s: Session, client: ApiClient = clientFor(s)): void {
   appSection.hidden = false;
   applyToForm(state);
   selectTab(state.tab);
-  search('replace');
+  search('replace', true);
 }
 
 function signOut(): void {

@@ -18,6 +18,12 @@ export interface ConsoleContext {
   signOut(): void;
   /** The "View event" dialog. */
   openEvent(event: JsonObject): void;
-  /** Searches again with part of the state changed (wider range, no filter). */
+  /** Searches again with part of the state changed (wider range, no filter; another tab: shown). */
   search(change: Partial<ViewState>): void;
+  /** The console's URL showing one event (the current search kept for going back; never the key). */
+  eventLink(eventId: string): string;
+  /** Copies text to the clipboard; false when the browser refuses. */
+  copy(value: string): Promise<boolean>;
+  /** Leaves the one-event view for the list of the search in the URL. */
+  backToList(): void;
 }

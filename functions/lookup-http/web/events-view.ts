@@ -1,10 +1,11 @@
 /**
  * Event history: LookupEvents for the query, one page at a time (NextToken), rows that expand
- * to the event's details and open its JSON. Only the current page is in the DOM; pages already
- * seen are kept, and the next one is fetched while the current one is read, so paging forward
- * through thousands of events does not wait on the network.
+ * to the event's details, open its JSON and copy a link to it. Only the current page is in the
+ * DOM; pages already seen are kept, and the next one is fetched while the current one is read,
+ * so paging forward through thousands of events does not wait on the network. A link to one
+ * event shows that event alone (GetEvent), expanded, with a way back to the list.
  */
-import { isJsonObject, type JsonObject } from './api.ts';
+import { ApiError, isJsonObject, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, isAbort, showState, timeElement } from './dom.ts';
 import { describeError, eventDetails, eventResources, eventTimeMs, eventUser, formatLocal, text, zoneLabel } from './format.ts';
@@ -17,8 +18,12 @@ interface Page {
 
 export interface EventsView {
   load(query: Query): void;
-  /** The query on screen, if any. */
+  /** The query on screen, if any (none while one event is shown). */
   readonly query: Query | undefined;
+  /** Shows one event by its id (GetEvent) instead of a list. */
+  showEvent(eventId: string): void;
+  /** The id of the event shown alone, if one is. */
+  readonly event: string | undefined;
   clear(): void;
 }
 
@@ -30,6 +35,8 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
   const prev = byId('page-prev', HTMLButtonElement);
   const next = byId('page-next', HTMLButtonElement);
   const pageLabel = byId('page-label', HTMLSpanElement);
+  const pager = byId('events-pager', HTMLElement);
+  const back = byId('events-back', HTMLButtonElement);
   byId('events-zone', HTMLSpanElement).textContent = `(${zoneLabel(Date.now())})`;
 
   let query: Query | undefined;
@@ -39,6 +46,8 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
   /** Events on each page fetched (the numbering of later pages sums them). */
   let lengths: number[] = [];
   let index = 0;
+  /** The event shown alone (a link to it), instead of the query's list. */
+  let single: string | undefined;
   const eventOf = new WeakMap<Element, JsonObject>();
 
   function fetchPage(i: number, q: Query, signal: AbortSignal): Promise<Page> {
@@ -132,6 +141,59 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     }
   }
 
+  /** One event by id, expanded; not found says why that may be. */
+  async function showSingle(eventId: string, signal: AbortSignal): Promise<void> {
+    panel.setAttribute('aria-busy', 'true');
+    showState(stateBox, { kind: 'loading', message: `Loading event ${eventId}…` });
+    const backAction = { label: 'Back to the event list', run: () => ctx.backToList() };
+    try {
+      const answer = await ctx.api().call('GetEvent', { EventId: eventId }, signal);
+      if (single !== eventId) return;
+      const event = answer['Event'];
+      if (!isJsonObject(event)) throw new Error('GetEvent answered without an Event');
+      for (const body of [...table.tBodies]) body.remove();
+      const body = eventBody(event, 0);
+      table.append(body);
+      table.hidden = false;
+      toggle(body, event);
+      showState(stateBox, undefined);
+    } catch (error) {
+      if (isAbort(error) || single !== eventId) return;
+      if (error instanceof ApiError && error.code === 'EventNotFound') {
+        showState(stateBox, {
+          kind: 'error',
+          message: `Event ${eventId} was not found: it does not exist, is older than 90 days, or belongs to another account.`,
+          detail: error.requestId ? `RequestId ${error.requestId}` : undefined,
+          actions: [backAction],
+        });
+        return;
+      }
+      const problem = describeError(error);
+      showState(stateBox, {
+        kind: 'error',
+        message: problem.message,
+        detail: problem.detail,
+        actions: [problem.action === 'sign-in' ? { label: 'Sign in again', run: () => ctx.signOut() } : { label: 'Retry', run: () => void showSingle(eventId, signal) }, backAction],
+      });
+    } finally {
+      if (single === eventId) panel.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  /** The list's controls, or the one event's (its caption and the way back). */
+  function setMode(eventId: string | undefined): void {
+    single = eventId;
+    back.hidden = eventId === undefined;
+    pager.hidden = eventId !== undefined;
+  }
+
+  async function copyLink(button: HTMLButtonElement): Promise<void> {
+    const link = button.dataset['link'] ?? '';
+    const status = button.parentElement?.querySelector('.copy-link-status');
+    const copied = await ctx.copy(link);
+    if (status) status.textContent = copied ? 'Link copied to the clipboard.' : `Copying is blocked here: select the link and press Ctrl+C. ${link}`;
+  }
+
   function eventBody(event: JsonObject, n: number): HTMLTableSectionElement {
     const ms = eventTimeMs(event);
     const { types, names } = eventResources(event);
@@ -171,7 +233,18 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     if (open && cell.childElementCount === 0) {
       const list = h('dl', { class: 'details' });
       for (const [label, value] of eventDetails(event)) list.append(h('div', {}, h('dt', {}, label), h('dd', {}, value)));
-      cell.append(list, h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event')));
+      const eventId = text(event, 'eventId');
+      cell.append(
+        list,
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event'),
+          // The link is made when the row opens: the search on screen, to go back to from it.
+          eventId !== undefined && h('button', { type: 'button', class: 'secondary', 'data-action': 'copy-link', 'data-link': ctx.eventLink(eventId), 'aria-label': `Copy link to event ${eventId}` }, 'Copy link'),
+          eventId !== undefined && h('span', { class: 'copy-link-status muted small', 'aria-live': 'polite' }),
+        ),
+      );
     }
     button.setAttribute('aria-expanded', String(open));
     detail.hidden = !open;
@@ -183,14 +256,18 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     const body = e.target.closest('tbody.event');
     const event = body ? eventOf.get(body) : undefined;
     if (!body || !event) return;
+    const copy = e.target.closest('[data-action="copy-link"]');
     if (e.target.closest('[data-action="view"]')) {
       ctx.openEvent(event);
+    } else if (copy instanceof HTMLButtonElement) {
+      void copyLink(copy);
     } else if (e.target.closest('button.expand')) {
       toggle(body, event);
     } else if (e.target.closest('tr.event-row') && !window.getSelection()?.toString()) {
       toggle(body, event);
     }
   });
+  back.addEventListener('click', () => ctx.backToList());
   prev.addEventListener('click', () => void show(index - 1));
   next.addEventListener('click', () => void show(index + 1));
 
@@ -198,9 +275,26 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     get query() {
       return query;
     },
+    get event() {
+      return single;
+    },
+    showEvent(eventId) {
+      controller?.abort();
+      controller = new AbortController();
+      query = undefined;
+      pages = [];
+      lengths = [];
+      index = 0;
+      setMode(eventId);
+      caption.textContent = `Event ${eventId}`;
+      for (const body of [...table.tBodies]) body.remove();
+      table.hidden = true;
+      void showSingle(eventId, controller.signal);
+    },
     load(q) {
       controller?.abort();
       controller = new AbortController();
+      setMode(undefined);
       query = q;
       pages = [];
       lengths = [];
@@ -212,6 +306,7 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
     },
     clear() {
       controller?.abort();
+      setMode(undefined);
       query = undefined;
       pages = [];
       lengths = [];

@@ -1,7 +1,8 @@
 /**
  * What the console asks: the tab, the time range (a preset or a custom range), one filter
- * condition and the page size — kept in the URL hash so a link can be shared (it never holds
- * the key) — and how that becomes LookupEvents / LookupEventSummaries parameters.
+ * condition, the page size and optionally one event to show — kept in the URL hash so a link
+ * can be shared (it never holds the key) — and how that becomes LookupEvents /
+ * LookupEventSummaries parameters.
  */
 
 export const TABS = ['events', 'summaries', 'trails'] as const;
@@ -61,11 +62,17 @@ export interface ViewState {
   filterKey?: FilterKey;
   filterValue?: string;
   pageSize: PageSize;
+  /** One event to show (GetEvent) instead of the list, on the events tab only; the rest is the list to go back to. */
+  event?: string;
 }
 
 export const DEFAULT_STATE: ViewState = { tab: 'events', range: DEFAULT_PRESET, pageSize: 20 };
 
 const UTC_SECOND = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+/** GetEvent refuses longer ids. */
+const MAX_EVENT_ID = 2048;
+/** A summary window: 2 hours (UTC). */
+const WINDOW_MS = 2 * HOUR;
 
 /** `YYYY-MM-DDThh:mm:ssZ`, as the API wants times. */
 export function utcSecond(ms: number): string {
@@ -76,7 +83,10 @@ function isPreset(value: string): value is Preset {
   return Object.hasOwn(PRESETS, value);
 }
 
-/** Reads the hash (`#tab=events&range=1h&key=EventName&value=StopInstance`); unknown parts fall back to defaults. */
+/**
+ * Reads the hash (`#tab=events&range=1h&key=EventName&value=StopInstance`, plus `&event=<id>`
+ * for one event); unknown parts fall back to defaults.
+ */
 export function parseHash(hash: string): ViewState {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
   const state: ViewState = { ...DEFAULT_STATE };
@@ -92,11 +102,16 @@ export function parseHash(hash: string): ViewState {
   if (spec && value !== '') Object.assign(state, { filterKey: spec.key, filterValue: value });
   const size = Number(p.get('size'));
   if ((PAGE_SIZES as readonly number[]).includes(size)) state.pageSize = size as PageSize;
+  const event = p.get('event') ?? '';
+  if (state.tab === 'events' && event.trim() !== '' && event.length <= MAX_EVENT_ID) state.event = event;
   return state;
 }
 
 export function formatHash(state: ViewState): string {
-  const p = new URLSearchParams({ tab: state.tab, range: state.range });
+  const p = new URLSearchParams({ tab: state.tab });
+  // The event first, so a link to one reads `#tab=events&event=<id>&…`.
+  if (state.tab === 'events' && state.event) p.set('event', state.event);
+  p.set('range', state.range);
   if (state.range === 'custom' && state.from && state.to) {
     p.set('from', state.from);
     p.set('to', state.to);
@@ -129,6 +144,18 @@ export function timeWindowOf(state: Pick<ViewState, 'range' | 'from' | 'to'>, no
     startMs = nowMs - PRESETS[state.range].ms;
   }
   return { startMs, endMs, StartTime: utcSecond(startMs), EndTime: utcSecond(endMs) };
+}
+
+/**
+ * The custom range (UTC seconds) that shows the events of the 2-hour window starting at
+ * `windowStartMs`, clamped to `within` (the summaries' range: its first and last windows may
+ * reach past it). LookupEvents' EndTime covers its whole second, so the window ends a second
+ * before the next one starts. Undefined when nothing of the window is inside `within`.
+ */
+export function windowRange(windowStartMs: number, within: Pick<TimeWindow, 'startMs' | 'endMs'>): { from: string; to: string } | undefined {
+  const from = utcSecond(Math.max(windowStartMs, within.startMs));
+  const to = utcSecond(Math.min(windowStartMs + WINDOW_MS - 1000, within.endMs));
+  return Date.parse(to) > Date.parse(from) ? { from, to } : undefined;
 }
 
 /** StartTime, EndTime and the filter as LookupAttribute.1, for either lookup action. */

@@ -2,14 +2,15 @@
  * Summaries: LookupEventSummaries for the query — the 2-hour windows of who did what to which
  * resource from where, with counts — as a table and a bar chart of events per window. Pages of
  * summaries are read newest window first, a few at once; each window's Total is complete as
- * soon as the window appears, so the chart is exact for every window loaded.
+ * soon as the window appears, so the chart is exact for every window loaded. A bar, or a row's
+ * time window, opens the Event history of that window (within the range) with the same filter.
  */
 import { isJsonObject, type JsonObject } from './api.ts';
 import { barChart, type Bar } from './chart.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, isAbort, showState } from './dom.ts';
 import { describeError, formatLocal, formatUser, formatUtc, formatWindow, text, WINDOW_MS, windowsBetween } from './format.ts';
-import { describeFilter, describeQuery, describeRange, filterSpec, lookupParams, NOT_SUMMARY_DIMENSIONS, PRESETS, widerPreset } from './query.ts';
+import { describeFilter, describeQuery, describeRange, filterSpec, lookupParams, NOT_SUMMARY_DIMENSIONS, PRESETS, widerPreset, windowRange } from './query.ts';
 
 /** Summaries per request (the API's maximum) and requests per load. */
 const PAGE_SIZE = 100;
@@ -92,8 +93,64 @@ export function createSummariesView(ctx: ConsoleContext): SummariesView {
   function drawChart(): void {
     const width = Math.max(chartArea.clientWidth, 280);
     drawnWidth = width;
+    // Redrawn (resized) under the keyboard's focus: the same window keeps it.
+    const focused = chartArea.contains(document.activeElement) ? document.activeElement?.getAttribute('data-window-start') : undefined;
     chartArea.replaceChildren(barChart(bars, width));
+    if (focused) {
+      const again = chartArea.querySelector(`.bar-group[data-window-start="${CSS.escape(focused)}"]`);
+      if (again instanceof SVGGElement) {
+        moveFocus(again);
+      }
+    }
   }
+
+  /** The bar that is in the tab order (the roving tabindex), focused. */
+  function moveFocus(to: SVGGElement): void {
+    for (const bar of chartArea.querySelectorAll<SVGGElement>('.bar-group')) bar.setAttribute('tabindex', bar === to ? '0' : '-1');
+    to.focus();
+  }
+
+  /** Event history for the window starting at `ws`, clamped to the range, with the same filter. */
+  function showWindow(ws: number): void {
+    const q = query;
+    const range = q ? windowRange(ws, q.window) : undefined;
+    if (!q || !range) return;
+    // Only the summaries' own filter: a row's other dimensions would be a second condition.
+    ctx.search({ tab: 'events', range: 'custom', from: range.from, to: range.to, filterKey: q.state.filterKey, filterValue: q.state.filterValue, event: undefined });
+  }
+
+  function windowOf(target: EventTarget | null): number | undefined {
+    const el = target instanceof Element ? target.closest('[data-window-start]') : null;
+    const ws = Number(el?.getAttribute('data-window-start') ?? Number.NaN);
+    return Number.isNaN(ws) ? undefined : ws;
+  }
+
+  chartArea.addEventListener('click', (e) => {
+    const ws = windowOf(e.target);
+    if (ws !== undefined) showWindow(ws);
+  });
+  chartArea.addEventListener('keydown', (e) => {
+    const current = e.target instanceof Element ? e.target.closest('.bar-group') : null;
+    if (!(current instanceof SVGGElement)) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      const ws = windowOf(current);
+      if (ws !== undefined) showWindow(ws);
+      return;
+    }
+    const all = [...chartArea.querySelectorAll<SVGGElement>('.bar-group')];
+    const at = all.indexOf(current);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: all.length - 1 }[e.key];
+    const next = to === undefined ? undefined : all[Math.min(Math.max(to, 0), all.length - 1)];
+    if (!next) return;
+    e.preventDefault();
+    moveFocus(next);
+  });
+  tbody.addEventListener('click', (e) => {
+    if (!(e.target instanceof Element) || !e.target.closest('button.window-link')) return;
+    const ws = windowOf(e.target);
+    if (ws !== undefined) showWindow(ws);
+  });
 
   function render(q: Query): void {
     const where = describeQuery(q.state, formatLocal);
@@ -152,7 +209,15 @@ export function createSummariesView(ctx: ConsoleContext): SummariesView {
         h(
           'tr',
           { role: 'row' },
-          h('td', { role: 'cell', 'data-label': 'Time window' }, h('time', { datetime: formatUtc(ws), title: `${formatUtc(ws)} – ${formatUtc(ws + WINDOW_MS)} (UTC)` }, formatWindow(ws))),
+          h(
+            'td',
+            { role: 'cell', 'data-label': 'Time window' },
+            h(
+              'button',
+              { type: 'button', class: 'window-link', 'data-window-start': ws, 'aria-label': `Show the events of ${formatWindow(ws)}${describeFilter(q.state)}` },
+              h('time', { datetime: formatUtc(ws), title: `${formatUtc(ws)} – ${formatUtc(ws + WINDOW_MS)} (UTC)` }, formatWindow(ws)),
+            ),
+          ),
           h('td', { role: 'cell', 'data-label': 'Username' }, formatUser(text(s, 'UserName'), text(s, 'IdentityType'))),
           h('td', { role: 'cell', 'data-label': 'Service' }, text(s, 'ServiceName') ?? '—'),
           h('td', { role: 'cell', 'data-label': 'Event Name' }, text(s, 'EventName') ?? '—'),
