@@ -87,7 +87,13 @@ try {
 
   // Warm-up: one batch through every function.
   await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
-  if (values.profile) await redis.config('RESETSTAT');
+  if (values.profile) {
+    await redis.config('RESETSTAT');
+    // every command into the slow log, to split script time by script
+    await redis.config('SET', 'slowlog-log-slower-than', '0');
+    await redis.config('SET', 'slowlog-max-len', '1000000');
+    await redis.slowlog('RESET');
+  }
   const cpuBefore = values.profile ? await redisCpu(redis) : 0;
 
   // (a) sustained ingest through the HTTP trigger.
@@ -205,6 +211,21 @@ async function printRedisProfile(client: Redis, seconds: number, ackSeconds: num
     .map((m) => ({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]), perCall: Number(m[4]) }))
     .sort((a, b) => b.usec - a.usec)
     .slice(0, 8);
+  // script time by script: EVALSHA by sha, EVAL by the script's first line
+  const entries = (await client.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
+  await client.config('SET', 'slowlog-log-slower-than', '10000');
+  const byScript = new Map<string, { calls: number; usec: number }>();
+  for (const [, , usec, args] of entries) {
+    const [command, first] = args;
+    if (!command || !/^eval/i.test(command)) continue;
+    const name = /^evalsha$/i.test(command) ? `evalsha ${(first ?? '').slice(0, 12)}` : `eval ${(first ?? '').trim().split('\n')[0]?.slice(0, 60)}`;
+    const entry = byScript.get(name) ?? { calls: 0, usec: 0 };
+    entry.calls++;
+    entry.usec += usec;
+    byScript.set(name, entry);
+  }
+  console.log('\nscripts by total time (wall-clock inside Redis: inflated when Redis waits for a core)');
+  printTable(['script', 'calls', 'total ms', 'µs/call'], [...byScript].sort((a, b) => b[1].usec - a[1].usec).slice(0, 10).map(([name, e]) => [name, e.calls, Math.round(e.usec / 1000), Math.round(e.usec / e.calls)]));
   console.log(`\nRedis CPU ${cpu.toFixed(1)} s over ${seconds.toFixed(1)} s end to end (${((cpu / seconds) * 100).toFixed(0)}%), acknowledged after ${ackSeconds.toFixed(1)} s`);
   printTable(['command', 'calls', 'total ms', 'µs/call'], stats.map((s) => [s.command, s.calls, Math.round(s.usec / 1000), s.perCall.toFixed(0)]));
 }

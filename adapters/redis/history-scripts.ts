@@ -452,11 +452,12 @@ return { added, dup, stale }
 `;
 
 const HAS = `
--- ARGV: eventIds. Returns 1/0 per id.
+-- ARGV: per id, the eventId and its hash (the client's, as put takes them: no SHA-1 in Lua).
+-- Returns 1/0 per id.
 local st = lh_load(P .. 'i')
 local out = {}
-for i = 1, #ARGV do
-  out[i] = (st.c > 0 and redis.call('HEXISTS', lh_key(st, id_prefix(), ARGV[i]), ARGV[i])) or 0
+for i = 1, #ARGV, 2 do
+  out[#out + 1] = (st.c > 0 and redis.call('HEXISTS', lh_keyh(st, id_prefix(), tonumber(ARGV[i + 1])), ARGV[i])) or 0
 end
 return out
 `;

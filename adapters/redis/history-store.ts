@@ -221,7 +221,7 @@ export class RedisHistoryStore implements HistoryStore {
     const out: boolean[] = [];
     for (let i = 0; i < eventIds.length; i += HAS_BATCH) {
       const batch = eventIds.slice(i, i + HAS_BATCH);
-      const reply = asArray(await this.run(accountId, 'has', batch), 'has');
+      const reply = asArray(await this.run(accountId, 'has', batch.flatMap((id) => [id, hashOf(id)])), 'has');
       for (const flag of reply) out.push(asNumber(flag, 'has') === 1);
     }
     return out;
