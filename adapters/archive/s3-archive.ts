@@ -6,7 +6,7 @@
  * aws-chunked framing) and, locally, `forcePathStyle: true` — see adapters/s3.ts.
  */
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type ListObjectsV2CommandOutput, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { ArchiveObjectNotFoundError, type ArchiveObject, type ArchiveReader } from '../../shared/archive/verify.ts';
 
 const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound']);
@@ -42,24 +42,32 @@ export class S3ArchiveReader implements ArchiveReader {
     this.pageSize = options.pageSize;
   }
 
-  async list(prefix: string): Promise<ArchiveObject[]> {
-    const out: ArchiveObject[] = [];
+  /** Every page of a ListObjectsV2 of `prefix` (with `/` as delimiter when asked). */
+  private async *pages(prefix: string, delimiter?: '/'): AsyncGenerator<ListObjectsV2CommandOutput> {
     let token: string | undefined;
     do {
       const page = await this.s3.send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: prefix,
+          ...(delimiter ? { Delimiter: delimiter } : {}),
           ...(token ? { ContinuationToken: token } : {}),
           ...(this.pageSize ? { MaxKeys: this.pageSize } : {}),
         }),
       );
-      for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) out.push({ key: object.Key, size: object.Size ?? 0 });
-      }
+      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !token) throw new Error(`ListObjectsV2 of ${prefix} was truncated without a continuation token`);
     } while (token);
+  }
+
+  async list(prefix: string): Promise<ArchiveObject[]> {
+    const out: ArchiveObject[] = [];
+    for await (const page of this.pages(prefix)) {
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined) out.push({ key: object.Key, size: object.Size ?? 0 });
+      }
+    }
     return out;
   }
 
@@ -82,21 +90,9 @@ export class S3ArchiveReader implements ArchiveReader {
 
   private async listFoldersWithDelimiter(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          Delimiter: '/',
-          ...(token ? { ContinuationToken: token } : {}),
-          ...(this.pageSize ? { MaxKeys: this.pageSize } : {}),
-        }),
-      );
+    for await (const page of this.pages(prefix, '/')) {
       for (const common of page.CommonPrefixes ?? []) if (common.Prefix !== undefined) out.push(common.Prefix);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token) throw new Error(`ListObjectsV2 of ${prefix} was truncated without a continuation token`);
-    } while (token);
+    }
     return [...new Set(out)];
   }
 

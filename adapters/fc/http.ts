@@ -58,16 +58,21 @@ export class BadTriggerEventError extends Error {
   override name = 'BadTriggerEventError';
 }
 
-export function decodeHttpEvent(event: Buffer): HttpRequest {
+/** A trigger's event (a Buffer of JSON) checked against its schema; `kind` names it in errors. */
+export function parseTriggerEvent<T extends z.ZodType>(event: Buffer, schema: T, kind: string): z.output<T> {
   let json: unknown;
   try {
     json = JSON.parse(event.toString('utf8'));
   } catch {
-    throw new BadTriggerEventError('the HTTP trigger event is not JSON');
+    throw new BadTriggerEventError(`the ${kind} trigger event is not JSON`);
   }
-  const parsed = FcHttpEventSchema.safeParse(json);
-  if (!parsed.success) throw new BadTriggerEventError(`not an FC HTTP event: ${parsed.error.issues[0]?.message ?? ''}`);
-  const e = parsed.data;
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new BadTriggerEventError(`not an FC ${kind} event: ${parsed.error.issues[0]?.message ?? ''}`);
+  return parsed.data;
+}
+
+export function decodeHttpEvent(event: Buffer): HttpRequest {
+  const e = parseTriggerEvent(event, FcHttpEventSchema, 'HTTP');
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(e.headers)) headers[k.toLowerCase()] = v;
   return {

@@ -1,6 +1,6 @@
 /** FC's OSS trigger event → the objects it names. */
 import { z } from 'zod';
-import { BadTriggerEventError } from './http.ts';
+import { parseTriggerEvent } from './http.ts';
 
 export const FcOssEventSchema = z.object({
   events: z
@@ -27,15 +27,7 @@ export interface ObjectNotice {
 }
 
 export function decodeOssEvent(event: Buffer): ObjectNotice[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(event.toString('utf8'));
-  } catch {
-    throw new BadTriggerEventError('the OSS trigger event is not JSON');
-  }
-  const parsed = FcOssEventSchema.safeParse(json);
-  if (!parsed.success) throw new BadTriggerEventError(`not an FC OSS event: ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data.events.map((e) => ({
+  return parseTriggerEvent(event, FcOssEventSchema, 'OSS').events.map((e) => ({
     eventName: e.eventName,
     bucket: e.oss.bucket.name,
     key: e.oss.object.key,

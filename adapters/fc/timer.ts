@@ -1,6 +1,6 @@
 /** FC's timer trigger event (the `payload` string is the trigger's configured payload). */
 import { z } from 'zod';
-import { BadTriggerEventError } from './http.ts';
+import { parseTriggerEvent } from './http.ts';
 
 export const FcTimerEventSchema = z.object({
   triggerTime: z.string(),
@@ -10,13 +10,5 @@ export const FcTimerEventSchema = z.object({
 export type FcTimerEvent = z.infer<typeof FcTimerEventSchema>;
 
 export function decodeTimerEvent(event: Buffer): FcTimerEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(event.toString('utf8'));
-  } catch {
-    throw new BadTriggerEventError('the timer trigger event is not JSON');
-  }
-  const parsed = FcTimerEventSchema.safeParse(json);
-  if (!parsed.success) throw new BadTriggerEventError(`not an FC timer event: ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data;
+  return parseTriggerEvent(event, FcTimerEventSchema, 'timer');
 }

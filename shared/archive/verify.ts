@@ -225,23 +225,25 @@ export interface ScopeResult {
   pendingHours: PendingHour[];
 }
 
+function emptyScopeResult(): ScopeResult {
+  return { digestsChecked: 0, filesChecked: 0, modified: [], deleted: [], inserted: [], badSignatures: [], brokenChain: [], pendingHours: [] };
+}
+
+/** Adds a scope's findings to a report's. */
+function addScopeResult(into: ScopeResult, r: ScopeResult): void {
+  into.digestsChecked += r.digestsChecked;
+  into.filesChecked += r.filesChecked;
+  into.modified.push(...r.modified);
+  into.deleted.push(...r.deleted);
+  into.inserted.push(...r.inserted);
+  into.badSignatures.push(...r.badSignatures);
+  into.brokenChain.push(...r.brokenChain);
+  into.pendingHours.push(...r.pendingHours);
+}
+
 /** A clean report with nothing checked yet. */
 export function emptyReport(trailName: string, from: Date, to: Date, scopes: ScopeRef[] = []): VerifyReport {
-  return {
-    ok: true,
-    trailName,
-    from: from.toISOString(),
-    to: to.toISOString(),
-    scopes,
-    digestsChecked: 0,
-    filesChecked: 0,
-    modified: [],
-    deleted: [],
-    inserted: [],
-    badSignatures: [],
-    brokenChain: [],
-    pendingHours: [],
-  };
+  return { ok: true, trailName, from: from.toISOString(), to: to.toISOString(), scopes, ...emptyScopeResult() };
 }
 
 function scopeRef(scope: ArchiveScope): ScopeRef {
@@ -265,15 +267,7 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
   }
   const report = emptyReport(trail.name, new Date(fromHour), new Date(lastHour + HOUR_MS), scopes.map(scopeRef));
   for (const scope of scopes) {
-    const r = await verifyScope(options, scope, fromHour, lastHour);
-    report.digestsChecked += r.digestsChecked;
-    report.filesChecked += r.filesChecked;
-    report.modified.push(...r.modified);
-    report.deleted.push(...r.deleted);
-    report.inserted.push(...r.inserted);
-    report.badSignatures.push(...r.badSignatures);
-    report.brokenChain.push(...r.brokenChain);
-    report.pendingHours.push(...r.pendingHours);
+    addScopeResult(report, await verifyScope(options, scope, fromHour, lastHour));
   }
   report.ok =
     report.modified.length === 0 &&
@@ -291,16 +285,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
   const ref = scopeRef(scope);
   const expectedFingerprint = publicKeyFingerprint(publicKeyPem);
   const expectedAccount = scope.organization?.accountId ?? trail.accountId;
-  const result: ScopeResult = {
-    digestsChecked: 0,
-    filesChecked: 0,
-    modified: [],
-    deleted: [],
-    inserted: [],
-    badSignatures: [],
-    brokenChain: [],
-    pendingHours: [],
-  };
+  const result = emptyScopeResult();
   const inHours = (ms: number) => ms >= fromHour && ms <= lastHour;
   const days = daysOverlapping(new Date(fromHour), new Date(lastHour + HOUR_MS));
 

@@ -13,6 +13,7 @@ import { SignatureError, verifyRequest, type KeyLookup, type NonceStore } from '
 import { ApiError, createApiClient, type ApiClientOptions, type Clock } from '../../functions/lookup-http/web/api.ts';
 import { hmacSha1, sha1 } from '../../functions/lookup-http/web/sha1.ts';
 import { chooseHmacSha1, queryString, randomNonce, signRpcParams, type HmacSha1 } from '../../functions/lookup-http/web/sign.ts';
+import { RPC_DOC_PARAMS, RPC_DOC_SIGNATURE } from '../helpers/rpc-doc-vector.ts';
 
 const credentials = { accessKeyId: 'LTAI5tConsoleKey01', accessKeySecret: 'c0nsole/Secret+with=odd&chars' };
 const hmacs: [string, HmacSha1][] = [
@@ -86,18 +87,7 @@ describe('signRpcParams', () => {
         { accessKeyId: 'testid', accessKeySecret: 'testsecret' },
         { hmac, nonce: 'edb2b34af0af9a6d14deaf7c1a5315eb', now: new Date('2023-03-13T08:34:30.123Z') },
       );
-      expect(signed).toEqual({
-        AccessKeyId: 'testid',
-        Action: 'DescribeDedicatedHosts',
-        Format: 'JSON',
-        RegionId: 'cn-beijing',
-        SignatureMethod: 'HMAC-SHA1',
-        SignatureNonce: 'edb2b34af0af9a6d14deaf7c1a5315eb',
-        SignatureVersion: '1.0',
-        Timestamp: '2023-03-13T08:34:30Z',
-        Version: '2014-05-26',
-        Signature: '9NaGiOspFP5UPcwX8Iwt2YJXXuk=',
-      });
+      expect(signed).toEqual({ ...RPC_DOC_PARAMS, Signature: RPC_DOC_SIGNATURE });
     });
   }
 

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { percentEncode } from '../../shared/auth/percent-encode.ts';
+import { RPC_DOC_PARAMS, RPC_DOC_SIGNATURE } from '../helpers/rpc-doc-vector.ts';
 import {
   canonicalizeRpcParams,
   rpcStringToSign,
@@ -202,19 +203,8 @@ describe('percentEncode', () => {
 });
 
 describe('RPC HMAC-SHA1 signature (known answers)', () => {
-  // "Request syntax and signature method V2 for RPC APIs", fixed-parameter example:
-  // https://help.aliyun.com/en/sdk/product-overview/rpc-mechanism
-  const docParams: Record<string, string> = {
-    AccessKeyId: 'testid',
-    Action: 'DescribeDedicatedHosts',
-    Format: 'JSON',
-    RegionId: 'cn-beijing',
-    SignatureMethod: 'HMAC-SHA1',
-    SignatureNonce: 'edb2b34af0af9a6d14deaf7c1a5315eb',
-    SignatureVersion: '1.0',
-    Timestamp: '2023-03-13T08:34:30Z',
-    Version: '2014-05-26',
-  };
+  // the documented fixed-parameter example (test/helpers/rpc-doc-vector.ts)
+  const docParams: Record<string, string> = { ...RPC_DOC_PARAMS };
 
   it('reproduces the documented DescribeDedicatedHosts signature', () => {
     expect(canonicalizeRpcParams(docParams)).toBe(
@@ -381,16 +371,8 @@ describe('ACS3-HMAC-SHA256 signature (known answers)', () => {
     await expect(
       verifyRequest(
         rpcGetRequest({
-          AccessKeyId: 'testid',
-          Action: 'DescribeDedicatedHosts',
-          Format: 'JSON',
-          RegionId: 'cn-beijing',
-          SignatureMethod: 'HMAC-SHA1',
-          SignatureNonce: 'edb2b34af0af9a6d14deaf7c1a5315eb',
-          SignatureVersion: '1.0',
-          Timestamp: '2023-03-13T08:34:30Z',
-          Version: '2014-05-26',
-          Signature: '9NaGiOspFP5UPcwX8Iwt2YJXXuk=',
+          ...RPC_DOC_PARAMS,
+          Signature: RPC_DOC_SIGNATURE,
         }),
         docKeys,
         new MemoryNonceStore(),
