@@ -27,7 +27,7 @@ import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } f
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SKIP_BROWSER = process.env['TK_SKIP_BROWSER'] === '1';
 const ARTIFACTS = path.join(repoRoot, '.test-artifacts', 'console');
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const MINUTE = 60_000;
 
 const A = '1234567890123456';

@@ -30,7 +30,7 @@ import { scanKeys, type RedisClient } from '../../adapters/redis.ts';
 import { REDIS_BACKENDS, useRedisBackends, type RedisBackend } from '../helpers/redis-backends.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 

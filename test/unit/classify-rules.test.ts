@@ -9,7 +9,7 @@ import { resourcesForTrail } from '../../shared/classify/resource-types.ts';
 import { ALWAYS, RULES, ruleById, utc8 } from '../../shared/classify/rules.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const raw = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Record<string, unknown>;
 

@@ -12,7 +12,7 @@ import {
 } from '../../shared/classify/classify.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const raw = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Record<string, unknown>;
 

@@ -35,7 +35,7 @@ import {
 } from '../../functions/lookup-http/web/query.ts';
 import { repoRoot } from '../helpers/stack.ts';
 
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const fixture = (name: string): JsonObject => JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as JsonObject;
 
 describe('events as the console shows them', () => {

@@ -16,7 +16,7 @@ import {
 import { trailsForEvent, type OrganizationDirectory } from '../../shared/trails/routing.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const raw = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Record<string, unknown>;
 
