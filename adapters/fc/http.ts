@@ -72,7 +72,11 @@ export function parseTriggerEvent<T extends z.ZodType>(event: Buffer, schema: T,
 }
 
 export function decodeHttpEvent(event: Buffer): HttpRequest {
-  const e = parseTriggerEvent(event, FcHttpEventSchema, 'HTTP');
+  return httpRequestOf(parseTriggerEvent(event, FcHttpEventSchema, 'HTTP'));
+}
+
+/** A checked FC HTTP event as a plain request: lower-cased headers, the body as bytes. */
+export function httpRequestOf(e: FcHttpEvent): HttpRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(e.headers)) headers[k.toLowerCase()] = v;
   return {

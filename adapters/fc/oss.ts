@@ -27,7 +27,12 @@ export interface ObjectNotice {
 }
 
 export function decodeOssEvent(event: Buffer): ObjectNotice[] {
-  return parseTriggerEvent(event, FcOssEventSchema, 'OSS').events.map((e) => ({
+  return objectNoticesOf(parseTriggerEvent(event, FcOssEventSchema, 'OSS'));
+}
+
+/** A checked OSS event's objects; ETags unquoted and upper-cased, as S3 servers differ. */
+export function objectNoticesOf(event: z.output<typeof FcOssEventSchema>): ObjectNotice[] {
+  return event.events.map((e) => ({
     eventName: e.eventName,
     bucket: e.oss.bucket.name,
     key: e.oss.object.key,
