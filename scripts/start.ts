@@ -146,7 +146,7 @@ try {
   say('');
   say('Send events (signed with the demo key; ACS3-HMAC-SHA256 covers the body):');
   say('  npm run ingest -- --sample 5');
-  say('  npm run ingest -- test/fixtures/events/ecs-stopinstance-both-resources.json   # a 2020 event: archived and summarised, older than history');
+  say('  npm run ingest -- test/fixtures/events/ecs-stopinstance-both-resources.json   # a 2020 event: accepted, but older than the 90 days LookupEvents shows');
   say('');
   say('Press Ctrl-C to stop.');
 } catch (error) {
