@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start` and `npm test` land here first. Plain JavaScript on purpose: it runs before the
 // dependencies exist. It checks Node, installs the npm dependencies and Debian's redis-server
-// when they are missing (or says exactly what to run), then hands over:
+// (and, for `npm test`, Debian's chromium, which the console's browser test drives) when they
+// are missing (or says exactly what to run), then hands over:
 //   start → scripts/start.ts (the whole local stack)
 //   test  → type-check (the Node code, and each function's browser code in functions/*/web), then vitest
 import { spawn, spawnSync } from 'node:child_process';
@@ -36,21 +37,43 @@ if (!existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > stat
   if (run(npm, [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund']) !== 0) fail('npm could not install the dependencies (see above).');
 }
 
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+let aptUpdated = false;
+
+/** Installs a Debian package as root with apt-get, or fails with the exact command to run. */
+function aptInstall(pkg, why, otherwise = '') {
+  if (!isRoot || !hasApt) {
+    fail(`${why} Install it, then run this again:\n    sudo apt-get install -y ${pkg}${otherwise ? `\n  ${otherwise}` : ''}`);
+  }
+  process.stdout.write(`Installing ${pkg} with apt-get…\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) {
+    run('apt-get', ['update', '-qq'], { env });
+    aptUpdated = true;
+  }
+  if (run('apt-get', ['install', '-y', '-qq', pkg], { env }) !== 0) fail(`apt-get could not install ${pkg}. Run: sudo apt-get install -y ${pkg}`);
+}
+
 // Debian's redis-server, run by the stack and the tests as a child process.
 function hasRedis() {
   return ['/usr/bin/redis-server', '/usr/sbin/redis-server', '/usr/local/bin/redis-server'].some((p) => existsSync(p)) ||
     spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
 }
 if (!hasRedis()) {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-  if (isRoot && hasApt) {
-    process.stdout.write('Installing redis-server with apt-get…\n');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { env });
-    if (run('apt-get', ['install', '-y', '-qq', 'redis-server'], { env }) !== 0) fail('apt-get could not install redis-server.');
-  } else {
-    fail('redis-server is not installed. Install it, then run this again:\n    sudo apt-get install -y redis-server\n  (or point TK_REDIS_URL at a running Redis, e.g. the one in docker-compose.yml).');
+  aptInstall('redis-server', 'redis-server is not installed.', '(or point TK_REDIS_URL at a running Redis, e.g. the one in docker-compose.yml).');
+}
+
+// Debian's chromium, driven by the console's browser test (test/e2e/console.test.ts), which
+// fails rather than skips without it. CHROMIUM_PATH names another binary; TK_SKIP_BROWSER=1 is
+// the explicit way to run without a browser.
+if (mode === 'test' && process.env['TK_SKIP_BROWSER'] !== '1') {
+  const chromium = process.env['CHROMIUM_PATH'];
+  if (chromium) {
+    if (!existsSync(chromium)) fail(`CHROMIUM_PATH is ${chromium}, which does not exist.`);
+  } else if (!existsSync('/usr/bin/chromium')) {
+    aptInstall('chromium', "The console's browser test needs Debian's chromium (/usr/bin/chromium), which is not installed.", '(or set CHROMIUM_PATH to a Chromium binary).');
+    if (!existsSync('/usr/bin/chromium')) fail('apt-get installed chromium, but /usr/bin/chromium is still missing. Set CHROMIUM_PATH to the binary.');
   }
 }
 
