@@ -6,8 +6,15 @@
  *     Actiontrail_<region>_<YYYYMMDDHHMMSS>_1002_<eventCount>_<fileSize>_<md5>.gz
  *
  * Digest (one per trail, scope and hour; see ./digest.ts):
- *   <OssKeyPrefix>/AliyunLogs/Actiontrail-Digest/[<orgId>/<accountId>/]<region>/<YYYY>/<MM>/<DD>/
+ *   <OssKeyPrefix>/AliyunLogs/Actiontrail-Digest/<orgId>/<accountId>/<region>/<YYYY>/<MM>/<DD>/…  (organization trails)
+ *   <OssKeyPrefix>/AliyunLogs/Actiontrail-Digest/<accountId>/<region>/<YYYY>/<MM>/<DD>/…          (single-account trails)
  *     Actiontrail-Digest_<trailName>_<region>_<YYYYMMDDHH>.json
+ * Every digest path names its account (docs/design.md §3.5), so same-named trails of two accounts
+ * delivering to one bucket and prefix never write the same digest key. Single-account digests of
+ * the earlier layout, `…/Actiontrail-Digest/<region>/…` (no account folder), are still parsed and
+ * verified (`parseDigestKey` leaves `accountId` undefined for them); new digests are never written
+ * there. A chain's identity (`digestScopePrefix`) is the account-less scope prefix, so a chain
+ * continues across the layout change.
  *
  * Digest path choice: the digest tree mirrors the archive tree under a sibling folder
  * (`Actiontrail-Digest` next to `Actiontrail`, as CloudTrail puts `CloudTrail-Digest` next to
@@ -49,6 +56,8 @@ export const DAY_MS = 24 * HOUR_MS;
 export const ARCHIVE_REGION_PATTERN = /^[a-z]{2,}(?:-[a-z0-9]+)+$/;
 /** One path segment for an organization id or account id. */
 const SEGMENT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
+/** The account folder of single-account digests: an account id is digits (never a region id). */
+const ACCOUNT_SEGMENT_PATTERN = /^\d+$/;
 const TRAIL_NAME_IN_KEY = /^[a-z][a-z0-9_-]*$/;
 const MD5_HEX = /^[0-9a-f]{32}$/;
 
@@ -89,7 +98,16 @@ export interface ParsedArchiveFileKey {
   md5: string;
 }
 
-export interface DigestKeyInput extends ArchiveScope {
+/**
+ * A scope of digests: for single-account trails, `accountId` (the trail's account) selects the
+ * account folder; without it the legacy account-less folder is meant. Organization scopes carry
+ * their account in `organization` and ignore `accountId`.
+ */
+export interface DigestScope extends ArchiveScope {
+  accountId?: string | undefined;
+}
+
+export interface DigestKeyInput extends DigestScope {
   trailName: string;
   /** Any instant of the covered hour (floored to the UTC hour). */
   hourStart: Date;
@@ -99,6 +117,8 @@ export interface ParsedDigestKey {
   key: string;
   ossKeyPrefix: string;
   organization?: OrganizationPath;
+  /** The account folder of a single-account digest; undefined in the legacy layout and for organization digests. */
+  accountId?: string;
   region: string;
   trailName: string;
   hourStart: Date;
@@ -201,9 +221,21 @@ export function archiveScopePrefix(scope: ArchiveScope): string {
   return `${archiveRootPrefix(scope.ossKeyPrefix)}${scopePath(scope)}`;
 }
 
-/** `…/Actiontrail-Digest/[<orgId>/<accountId>/]<region>/`. */
+/**
+ * `…/Actiontrail-Digest/[<orgId>/<accountId>/]<region>/`: the identity of a digest chain (the
+ * deliverer's chain-head field). It never includes a single-account folder — extra fields of
+ * `scope` such as a parsed key's `accountId` are ignored — so a chain keeps its identity across
+ * the layout change; for single-account scopes it is also the legacy folder.
+ */
 export function digestScopePrefix(scope: ArchiveScope): string {
-  return `${digestRootPrefix(scope.ossKeyPrefix)}${scopePath(scope)}`;
+  return `${digestRootPrefix(scope.ossKeyPrefix)}${scopePath({ region: scope.region, organization: scope.organization })}`;
+}
+
+/** `…/Actiontrail-Digest/<accountId>/<region>/` for a single-account scope with an account, else `digestScopePrefix`. */
+export function digestFolderPrefix(scope: DigestScope): string {
+  if (scope.organization || scope.accountId === undefined) return digestScopePrefix(scope);
+  if (!ACCOUNT_SEGMENT_PATTERN.test(scope.accountId)) throw new RangeError(`not an account id: ${JSON.stringify(scope.accountId)}`);
+  return `${digestRootPrefix(scope.ossKeyPrefix)}${scope.accountId}/${scopePath({ region: scope.region })}`;
 }
 
 /** The folder of one UTC day of archive files: `…/<region>/<YYYY>/<MM>/<DD>/`. */
@@ -222,16 +254,16 @@ export function archiveHourPrefix(scope: ArchiveScope, hour: Date): string {
 }
 
 /** The folder of one UTC day of digests (all trails of the scope): `…-Digest/…/<YYYY>/<MM>/<DD>/`. */
-export function digestDayPrefix(scope: ArchiveScope, day: Date): string {
+export function digestDayPrefix(scope: DigestScope, day: Date): string {
   assertDate(day, 'day');
-  return `${digestScopePrefix(scope)}${utcDatePath(day)}/`;
+  return `${digestFolderPrefix(scope)}${utcDatePath(day)}/`;
 }
 
 /**
  * The digests of one trail on one UTC day. As a listing prefix it may also match a trail whose
  * name extends this one (`abc` vs `abc_cn-hangzhou`): filter results with `parseDigestKey`.
  */
-export function digestTrailDayPrefix(scope: ArchiveScope & { trailName: string }, day: Date): string {
+export function digestTrailDayPrefix(scope: DigestScope & { trailName: string }, day: Date): string {
   return `${digestDayPrefix(scope, day)}${DIGEST_FILE_PREFIX}${NAME_SEPARATOR}${scope.trailName}${NAME_SEPARATOR}${scope.region}${NAME_SEPARATOR}`;
 }
 
@@ -264,6 +296,7 @@ export function digestKey(input: DigestKeyInput): string {
 interface ParsedPath {
   ossKeyPrefix: string;
   organization?: OrganizationPath;
+  accountId?: string;
   region: string;
   datePath: string;
   fileName: string;
@@ -278,21 +311,31 @@ function parsePath(key: string, folder: string): ParsedPath | undefined {
   if (!dd || !mm || !yyyy || !region || !/^\d{4}$/.test(yyyy) || !/^\d{2}$/.test(mm) || !/^\d{2}$/.test(dd)) return undefined;
   if (!ARCHIVE_REGION_PATTERN.test(region)) return undefined;
   let organization: OrganizationPath | undefined;
-  // Either `…/AliyunLogs/<folder>` or `…/AliyunLogs/<folder>/<org>/<account>` remains.
+  let accountId: string | undefined;
+  // `…/AliyunLogs/<folder>`, `…/AliyunLogs/<folder>/<org>/<account>` or (digests) `…/AliyunLogs/<folder>/<account>` remains.
   if (parts.length >= 2 && parts[parts.length - 1] === folder && parts[parts.length - 2] === ARCHIVE_ROOT_FOLDER) {
     parts.splice(-2, 2);
+  } else if (
+    folder === DIGEST_FOLDER &&
+    parts.length >= 3 &&
+    parts[parts.length - 2] === folder &&
+    parts[parts.length - 3] === ARCHIVE_ROOT_FOLDER &&
+    ACCOUNT_SEGMENT_PATTERN.test(parts[parts.length - 1] as string)
+  ) {
+    accountId = parts[parts.length - 1] as string;
+    parts.splice(-3, 3);
   } else if (parts.length >= 4 && parts[parts.length - 3] === folder && parts[parts.length - 4] === ARCHIVE_ROOT_FOLDER) {
-    const accountId = parts[parts.length - 1] as string;
+    const memberAccountId = parts[parts.length - 1] as string;
     const orgId = parts[parts.length - 2] as string;
-    if (!SEGMENT_PATTERN.test(orgId) || !SEGMENT_PATTERN.test(accountId)) return undefined;
-    organization = { orgId, accountId };
+    if (!SEGMENT_PATTERN.test(orgId) || !SEGMENT_PATTERN.test(memberAccountId)) return undefined;
+    organization = { orgId, accountId: memberAccountId };
     parts.splice(-4, 4);
   } else {
     return undefined;
   }
   if (parts.some((part) => part === '')) return undefined;
   const ossKeyPrefix = parts.join('/');
-  return { ossKeyPrefix, ...(organization ? { organization } : {}), region, datePath: `${yyyy}/${mm}/${dd}`, fileName };
+  return { ossKeyPrefix, ...(organization ? { organization } : {}), ...(accountId ? { accountId } : {}), region, datePath: `${yyyy}/${mm}/${dd}`, fileName };
 }
 
 const ARCHIVE_NAME = /^Actiontrail_([a-z0-9-]+)_(\d{14})_1002_(\d+)_(\d+)_([0-9a-fA-F]{32})\.gz$/;
@@ -338,6 +381,7 @@ export function parseDigestKey(key: string): ParsedDigestKey | undefined {
     key,
     ossKeyPrefix: path.ossKeyPrefix,
     ...(path.organization ? { organization: path.organization } : {}),
+    ...(path.accountId ? { accountId: path.accountId } : {}),
     region: path.region,
     trailName,
     hourStart,

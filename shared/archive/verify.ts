@@ -3,7 +3,8 @@
  * over an injected `ArchiveReader` (adapters/archive/s3-archive.ts reads S3).
  *
  * For each scope (region, and for organization trails each member account) and each UTC hour
- * overlapping [from, to):
+ * overlapping [from, to) — digests read from the account folder of single-account trails and from
+ * the legacy account-less folder (layout.ts):
  *  - every digest of the trail is parsed and its Ed25519 signature checked (`badSignatures`;
  *    a validly signed digest stored under another trail's, region's or hour's key is
  *    `misplaced`, which catches a signed digest copied over another);
@@ -42,6 +43,7 @@ import {
   parseDigestKey,
   sameScope,
   type ArchiveScope,
+  type DigestScope,
   type OrganizationPath,
   type ParsedDigestKey,
 } from './layout.ts';
@@ -195,6 +197,12 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+/** The objects under `prefixOf(folder)` for each digest folder of a scope (legacy and account folder). */
+async function listDigests(reader: ArchiveReader, folders: readonly DigestScope[], prefixOf: (folder: DigestScope) => string): Promise<ArchiveObject[]> {
+  const lists = await Promise.all(folders.map((folder) => reader.list(prefixOf(folder))));
+  return lists.flat();
+}
+
 async function readOrUndefined(reader: ArchiveReader, key: string): Promise<Buffer | undefined> {
   try {
     return await reader.read(key);
@@ -288,6 +296,9 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
   const result = emptyScopeResult();
   const inHours = (ms: number) => ms >= fromHour && ms <= lastHour;
   const days = daysOverlapping(new Date(fromHour), new Date(lastHour + HOUR_MS));
+  // Single-account digests live in the account's folder; the legacy account-less folder is read too.
+  const digestFolders: DigestScope[] =
+    !scope.organization && trail.accountId !== undefined ? [scope, { ...scope, accountId: trail.accountId }] : [scope];
 
   // 1. Archive files and digests of the days of the range.
   const files = new Map<string, { key: string; size: number; hourMs: number }>();
@@ -301,7 +312,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
       if (!parsed || !sameScope(parsed, scope)) unrecognised.push(object);
       else if (inHours(parsed.hourStart.getTime())) files.set(object.key, { key: object.key, size: object.size, hourMs: parsed.hourStart.getTime() });
     }
-    for (const object of await reader.list(digestDayPrefix(scope, day))) {
+    for (const object of await listDigests(reader, digestFolders, (folder) => digestDayPrefix(folder, day))) {
       const parsed = parseDigestKey(object.key);
       if (!parsed || !sameScope(parsed, scope)) continue;
       const hourMs = parsed.hourStart.getTime();
@@ -345,6 +356,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
     if (digest.hourStart !== expectedStart) mismatches.push(`hourStart ${digest.hourStart}`);
     if (digest.hourEnd !== expectedEnd) mismatches.push(`hourEnd ${digest.hourEnd}`);
     if (expectedAccount !== undefined && digest.accountId !== expectedAccount) mismatches.push(`accountId ${digest.accountId}`);
+    else if (parsedKey.accountId !== undefined && digest.accountId !== parsedKey.accountId) mismatches.push(`accountId ${digest.accountId}`);
     if (mismatches.length > 0) {
       bad('misplaced', `a validly signed digest stored under a key it does not belong to (${mismatches.join(', ')})`);
       return loaded;
@@ -359,7 +371,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
   let successor: LoadedDigest | undefined;
   const searchUntil = Math.min(now, lastHour + SUCCESSOR_SEARCH_DAYS * DAY_MS);
   for (let day = lastListedDigestDay; day <= searchUntil && !successor; day += DAY_MS) {
-    const candidates = (await reader.list(digestTrailDayPrefix({ ...scope, trailName: trail.name }, new Date(day))))
+    const candidates = (await listDigests(reader, digestFolders, (folder) => digestTrailDayPrefix({ ...folder, trailName: trail.name }, new Date(day))))
       .map((o) => parseDigestKey(o.key))
       .filter((p): p is ParsedDigestKey => p !== undefined && p.trailName === trail.name && sameScope(p, scope) && p.hourStart.getTime() > lastHour)
       .sort((a, b) => a.hourStart.getTime() - b.hourStart.getTime());
@@ -384,7 +396,8 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
       continue;
     }
     const target = parseDigestKey(link.key);
-    if (!target || target.trailName !== trail.name || !sameScope(target, scope) || target.hourStart.getTime() >= d.hourMs) {
+    const foreignFolder = target?.accountId !== undefined && trail.accountId !== undefined && target.accountId !== trail.accountId;
+    if (!target || foreignFolder || target.trailName !== trail.name || !sameScope(target, scope) || target.hourStart.getTime() >= d.hourMs) {
       broken(d.key, 'previous-invalid', 'previousDigest does not name an earlier digest of this trail and scope', link.key);
       continue;
     }
@@ -418,6 +431,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
   for (const head of options.heads ?? []) {
     const parsed = parseDigestKey(head.key);
     if (!parsed || parsed.trailName !== trail.name || !sameScope(parsed, scope)) continue;
+    if (parsed.accountId !== undefined && trail.accountId !== undefined && parsed.accountId !== trail.accountId) continue;
     const hourMs = parsed.hourStart.getTime();
     if (hourMs >= fromHour) headHour = Math.max(headHour ?? hourMs, hourMs);
     const stored = byKey.get(head.key)?.bytes ?? (successor?.key === head.key ? successor.bytes : await readOrUndefined(reader, head.key));

@@ -187,7 +187,8 @@ async function writeDigests(trail: Trail, ports: OssDeliveryPorts): Promise<numb
         signedAt: now,
       });
       const stored = serialiseSignedDigest(signDigest(doc, key.privateKeyPem));
-      const path = digestKey({ ...scope, trailName: trail.name, hourStart: new Date(hour) });
+      // The account folder keeps same-named trails of different accounts apart (docs/design.md §3.5).
+      const path = digestKey({ ...scope, accountId: trail.accountId, trailName: trail.name, hourStart: new Date(hour) });
       await ports.objects.put(trail.ossBucketName as string, path, Buffer.from(stored), 'application/json');
       previous = linkTo(path, stored);
       await ports.chain.save(trail.accountId, trail.name, scope, previous);

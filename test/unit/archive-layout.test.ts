@@ -11,6 +11,7 @@ import {
   digestIsDue,
   digestKey,
   digestRootPrefix,
+  digestScopePrefix,
   digestTrailDayPrefix,
   hourStartOf,
   hoursOverlapping,
@@ -118,6 +119,36 @@ describe('digest keys', () => {
     expect(parseDigestKey(key.replace('2024030507', '2024030607'))).toBeUndefined(); // folder day differs
     expect(parseDigestKey(key.replace('Actiontrail-Digest/', 'Actiontrail/'))).toBeUndefined();
     expect(parseArchiveFileKey(key)).toBeUndefined();
+  });
+});
+
+describe('digest keys with the account folder (single-account trails)', () => {
+  const ACCOUNT = '1234567890123456';
+  const OTHER = '2234567890123456';
+  it('put single-account digests under <accountId>/<region>/, so two accounts never share a key', () => {
+    const key = digestKey({ ossKeyPrefix: 'audit', region: 'cn-hangzhou', accountId: ACCOUNT, trailName: 'default-trail', hourStart: at });
+    expect(key).toBe(`audit/AliyunLogs/Actiontrail-Digest/${ACCOUNT}/cn-hangzhou/2024/03/05/Actiontrail-Digest_default-trail_cn-hangzhou_2024030507.json`);
+    expect(digestKey({ ossKeyPrefix: 'audit', region: 'cn-hangzhou', accountId: OTHER, trailName: 'default-trail', hourStart: at })).not.toBe(key);
+    expect(parseDigestKey(key)).toEqual({
+      key,
+      ossKeyPrefix: 'audit',
+      accountId: ACCOUNT,
+      region: 'cn-hangzhou',
+      trailName: 'default-trail',
+      hourStart: new Date('2024-03-05T07:00:00Z'),
+    });
+    expect(key.startsWith(digestDayPrefix({ ossKeyPrefix: 'audit', region: 'cn-hangzhou', accountId: ACCOUNT }, at))).toBe(true);
+    expect(key.startsWith(digestTrailDayPrefix({ ossKeyPrefix: 'audit', region: 'cn-hangzhou', accountId: ACCOUNT, trailName: 'default-trail' }, at))).toBe(true);
+  });
+
+  it('keep the chain identity of the legacy layout, and leave organization keys as they were', () => {
+    const parsed = parseDigestKey(digestKey({ ossKeyPrefix: 'audit', region: 'cn-hangzhou', accountId: ACCOUNT, trailName: 'default-trail', hourStart: at }));
+    expect(parsed && digestScopePrefix(parsed)).toBe('audit/AliyunLogs/Actiontrail-Digest/cn-hangzhou/');
+    const org = { orgId: 'rd-abc123', accountId: OTHER };
+    expect(digestKey({ region: 'cn-hangzhou', organization: org, accountId: ACCOUNT, trailName: 'org_trail', hourStart: at })).toBe(
+      digestKey({ region: 'cn-hangzhou', organization: org, trailName: 'org_trail', hourStart: at }),
+    );
+    expect(() => digestKey({ region: 'cn-hangzhou', accountId: 'cn-hangzhou', trailName: 'default-trail', hourStart: at })).toThrow(RangeError);
   });
 });
 

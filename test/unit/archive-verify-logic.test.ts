@@ -65,7 +65,7 @@ function writeHour(
   bucket: MemoryBucket,
   hour: Date,
   previous: PreviousDigestLink | null,
-  options: { scope?: ArchiveScope; trail?: string; files?: number; signer?: SigningKeyPair; accountId?: string } = {},
+  options: { scope?: ArchiveScope; trail?: string; files?: number; signer?: SigningKeyPair; accountId?: string; accountFolder?: string } = {},
 ): Written {
   const scope = options.scope ?? { ossKeyPrefix: 'audit', region: 'cn-hangzhou' };
   const trail = options.trail ?? TRAIL;
@@ -89,7 +89,7 @@ function writeHour(
     signedAt: new Date(hour.getTime() + HOUR_MS + 180_000),
   });
   const text = serialiseSignedDigest(signDigest(doc, signer.privateKeyPem));
-  const key = digestKey({ ...scope, trailName: trail, hourStart: hour });
+  const key = digestKey({ ...scope, accountId: options.accountFolder, trailName: trail, hourStart: hour });
   bucket.objects.set(key, Buffer.from(text));
   return { files, digestKey: key, link: linkTo(key, text) };
 }
@@ -257,4 +257,50 @@ describe('discoverScopes', () => {
       expect((await discoverScopes(bucket, { ossKeyPrefix: 'audit', organization: { orgId: 'rd-other' } })).regions).toEqual([]);
     });
   }
+});
+
+describe('verifyArchive: digests in the account folder (docs/design.md §3.5)', () => {
+  const OTHER = '9234567890123456';
+  const scope = { ossKeyPrefix: 'audit', region: 'cn-hangzhou' };
+
+  it('verifies a chain that moves from the legacy folder to the account folder', async () => {
+    const bucket = new MemoryBucket();
+    const h8 = writeHour(bucket, H(8), null);
+    const h9 = writeHour(bucket, H(9), h8.link);
+    const h10 = writeHour(bucket, H(10), h9.link, { accountFolder: ACCOUNT });
+    const h11 = writeHour(bucket, H(11), h10.link, { accountFolder: ACCOUNT });
+    expect(h10.digestKey).toContain(`/Actiontrail-Digest/${ACCOUNT}/cn-hangzhou/`);
+    expect(h8.digestKey).toContain('/Actiontrail-Digest/cn-hangzhou/');
+    const report = await verify(bucket);
+    expect(report).toMatchObject({ ok: true, digestsChecked: 4, filesChecked: 8, inserted: [], badSignatures: [], brokenChain: [] });
+    // The newest digest (account folder) is found after a range that ends before it.
+    const early = await verify(bucket, H(8), H(10));
+    expect(early).toMatchObject({ ok: true, digestsChecked: 2, brokenChain: [] });
+    expect(h11.link.key).toBe(h11.digestKey);
+  });
+
+  it("keeps same-named trails of two accounts apart and flags another account's digest copied into ours", async () => {
+    const bucket = new MemoryBucket();
+    const ours = writeHour(bucket, H(8), null, { accountFolder: ACCOUNT });
+    const theirs = writeHour(bucket, H(8), null, { scope: { ...scope, ossKeyPrefix: 'audit-other' }, accountFolder: OTHER, accountId: OTHER });
+    expect(theirs.digestKey).not.toBe(ours.digestKey);
+    expect(digestKey({ ...scope, accountId: OTHER, trailName: TRAIL, hourStart: H(8) })).not.toBe(ours.digestKey);
+    expect(await verify(bucket, H(8), H(9))).toMatchObject({ ok: true, digestsChecked: 1 });
+
+    // Account OTHER's validly signed digest of the same trail name, stored under our key.
+    const forged = createDigestDocument({
+      trailName: TRAIL,
+      accountId: OTHER,
+      region: 'cn-hangzhou',
+      hour: H(8),
+      files: [],
+      previous: null,
+      publicKeyFingerprint: keys.fingerprint,
+      signedAt: H(9),
+    });
+    bucket.objects.set(ours.digestKey, Buffer.from(serialiseSignedDigest(signDigest(forged, keys.privateKeyPem))));
+    const report = await verify(bucket, H(8), H(9));
+    expect(report.ok).toBe(false);
+    expect(report.badSignatures).toMatchObject([{ key: ours.digestKey, reason: 'misplaced' }]);
+  });
 });
