@@ -9,6 +9,8 @@ import { lookupTokenKey } from './redis/token-key.ts';
 import { ensureSigningKey } from './archive/signing-key-store.ts';
 import { TRAIL_ACTIONS, type TrailApiPorts } from '../shared/trails/trail-api.ts';
 import type { TrailStore } from '../shared/trails/trail-store.ts';
+import { organizationMembershipOf } from '../shared/trails/bucket-claims.ts';
+import { RedisBucketClaims } from './redis/trail-store.ts';
 import type { DeliveryStatusStore } from '../shared/delivery/delivery-status.ts';
 import type { RpcAction } from './fc/rpc.ts';
 import type { Services } from './wiring.ts';
@@ -56,6 +58,8 @@ function trailPorts(services: Services): TrailApiPorts {
       }
     },
     organizationIdOf: (accountId) => services.accounts.organizationIdOf(accountId),
+    bucketClaims: new RedisBucketClaims(services.redis),
+    organizationOf: (accountId) => organizationMembershipOf(services.accounts, accountId),
     now: () => Date.now(),
   };
 }

@@ -1,7 +1,8 @@
-/** Trails on Redis: one hash per account, `{tk:<accountId>}:trails`, name → trail JSON. */
+/** Trails on Redis: one hash per account, `{tk:<accountId>}:trails`, name → trail JSON; and bucket claims. */
 import type { RedisClient } from '../redis.ts';
 import { trailSchema, type Trail } from '../../shared/trails/model.ts';
 import type { TrailStore } from '../../shared/trails/trail-store.ts';
+import { claimPrefix, type BucketClaim, type BucketClaimStore, type ClaimResult } from '../../shared/trails/bucket-claims.ts';
 
 const CREATE_IF_ABSENT = `return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])`;
 const REPLACE_IF_PRESENT = `
@@ -42,5 +43,80 @@ export class RedisTrailStore implements TrailStore {
 
   async delete(accountId: string, name: string): Promise<boolean> {
     return (await this.redis.hdel(trailsKey(accountId), name)) === 1;
+  }
+}
+
+/**
+ * Bucket claims (shared/trails/bucket-claims.ts): one hash per bucket, `{tk:bucket:<bucket>}:claims`
+ * (its own hash tag: one slot per bucket, so every script touches one key on a cluster):
+ *   t|<accountId>|<trailName>|<prefix>   "1"                 a trail delivering to the bucket
+ *   p|<prefix>                           <accountId>|<trail>  the single-account folder's holder
+ * The holders of a bucket are the accounts of its `t|` fields. The key goes with its last field.
+ */
+export function bucketClaimsKey(bucket: string): string {
+  return `{tk:bucket:${bucket}}:claims`;
+}
+
+const CLAIM_BUCKET = `
+local key = KEYS[1]
+local acct, tfield, pfield, pvalue, single = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1'
+local peers = {}
+for i = 6, #ARGV do peers[ARGV[i]] = true end
+local fields = redis.call('HKEYS', key)
+for _, f in ipairs(fields) do
+  if string.sub(f, 1, 2) == 't|' then
+    local holder = string.match(f, '^t|([^|]*)|')
+    if holder ~= acct and not peers[holder] then return 'bucket' end
+  end
+end
+if single then
+  local current = redis.call('HGET', key, pfield)
+  if current and current ~= pvalue then return 'prefix' end
+  redis.call('HSET', key, pfield, pvalue)
+end
+redis.call('HSET', key, tfield, '1')
+return 'ok'`;
+
+const RELEASE_BUCKET = `
+local key = KEYS[1]
+redis.call('HDEL', key, ARGV[1])
+if redis.call('HGET', key, ARGV[2]) == ARGV[3] then redis.call('HDEL', key, ARGV[2]) end
+return 1`;
+
+function claimFields(claim: BucketClaim): [tfield: string, pfield: string, pvalue: string] {
+  const prefix = claimPrefix(claim.ossKeyPrefix);
+  return [`t|${claim.accountId}|${claim.trailName}|${prefix}`, `p|${prefix}`, `${claim.accountId}|${claim.trailName}`];
+}
+
+export class RedisBucketClaims implements BucketClaimStore {
+  constructor(private readonly redis: RedisClient) {}
+
+  async claim(claim: BucketClaim, peers: readonly string[]): Promise<ClaimResult> {
+    const [tfield, pfield, pvalue] = claimFields(claim);
+    const answer = await this.redis.eval(
+      CLAIM_BUCKET,
+      1,
+      bucketClaimsKey(claim.bucket),
+      claim.accountId,
+      tfield,
+      pfield,
+      pvalue,
+      claim.singleAccount ? '1' : '0',
+      ...peers,
+    );
+    if (answer === 'ok') return { ok: true };
+    return { ok: false, reason: answer === 'prefix' ? 'prefix' : 'bucket' };
+  }
+
+  async release(claim: BucketClaim): Promise<void> {
+    const [tfield, pfield, pvalue] = claimFields(claim);
+    // HDEL of the last field deletes the hash: a freed bucket leaves no key behind.
+    await this.redis.eval(RELEASE_BUCKET, 1, bucketClaimsKey(claim.bucket), tfield, pfield, pvalue);
+  }
+
+  async holders(bucket: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(bucketClaimsKey(bucket));
+    const accounts = fields.filter((f) => f.startsWith('t|')).map((f) => f.split('|')[1] ?? '');
+    return [...new Set(accounts)].sort();
   }
 }

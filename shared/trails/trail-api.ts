@@ -15,6 +15,11 @@
  *   Choice: OssKeyPrefix without a bucket is refused; two trails of one account may not
  *   deliver to the same bucket and prefix (RepeatOssBucket — ActionTrail documents the code,
  *   not its exact scope).
+ * - Buckets belong to accounts (bucket-claims.ts): the first account whose trail delivers to a
+ *   bucket holds it, and another account's trail on it is refused (InsufficientBucketPolicyException,
+ *   403) — except between the accounts of a resource directory where its organization trail
+ *   delivers; even then one bucket and prefix's single-account folder has one account. A trail
+ *   claims its bucket before it is stored and releases it when deleted or moved.
  * - Names are unique within the account (TrailAlreadyExistsException). At most
  *   MAX_TRAILS_PER_REGION single-account trails per home region
  *   (MaximumNumberOfTrailsExceededException, 403) and MAX_ORGANIZATION_TRAILS organization
@@ -32,6 +37,7 @@
 import { DomainError, NotFoundError, ValidationError } from '../errors.ts';
 import { MAX_ORGANIZATION_TRAILS, MAX_TRAILS_PER_REGION, trailSchema, type Trail, type TrailInput } from './model.ts';
 import type { TrailStore } from './trail-store.ts';
+import { BUCKET_NOT_ACCESSIBLE_CODE, claimPrefix, type BucketClaim, type BucketClaimStore, type OrganizationMembership } from './bucket-claims.ts';
 import {
   createTrailParams,
   describeTrailsParams,
@@ -61,6 +67,10 @@ export interface TrailApiPorts {
   /** The resource directory of a management account; undefined when the account manages none. */
   organizationIdOf(managementAccountId: string): Promise<string | undefined>;
   now(): number;
+  /** Who holds which archive bucket (docs/design.md §3.5 tenancy; bucket-claims.ts). */
+  bucketClaims: BucketClaimStore;
+  /** The resource directory an account belongs to, as management account or member; undefined when none. */
+  organizationOf(accountId: string): Promise<OrganizationMembership | undefined>;
   /**
    * Optional: the state of a trail's logstore delivery, for GetTrailStatus's
    * SlsLogStoreStatus / LatestDeliveryLogService* fields (left out when absent).
@@ -188,6 +198,48 @@ function checkBucketNotShared(others: readonly Trail[], d: Destinations): void {
   }
 }
 
+// ── bucket tenancy ───────────────────────────────────────────────────────────────────────
+
+type ClaimSource = Pick<Trail, 'accountId' | 'name' | 'isOrganizationTrail'> & { ossBucketName?: string | undefined; ossKeyPrefix?: string | undefined };
+
+/** The bucket claim a trail needs; undefined when it delivers to no bucket. */
+function claimOf(t: ClaimSource): BucketClaim | undefined {
+  if (t.ossBucketName === undefined) return undefined;
+  return { bucket: t.ossBucketName, ossKeyPrefix: t.ossKeyPrefix, accountId: t.accountId, trailName: t.name, singleAccount: !t.isOrganizationTrail };
+}
+
+function sameClaim(a: BucketClaim | undefined, b: BucketClaim | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.bucket === b.bucket && claimPrefix(a.ossKeyPrefix) === claimPrefix(b.ossKeyPrefix) && a.singleAccount === b.singleAccount;
+}
+
+/**
+ * The accounts that may share `bucket` with `accountId`: its resource directory's accounts when
+ * the trail is the organization trail (its members' files land in that bucket anyway) or when the
+ * management account's organization trail delivers to that bucket; nobody otherwise.
+ */
+async function bucketPeers(ports: TrailApiPorts, accountId: string, bucket: string, isOrganizationTrail: boolean): Promise<string[]> {
+  const org = await ports.organizationOf(accountId);
+  if (!org) return [];
+  const everyone = [org.managementAccountId, ...org.memberAccountIds].filter((a) => a !== accountId);
+  if (isOrganizationTrail) return everyone;
+  const orgTrails = (await ports.trails.list(org.managementAccountId)).filter((t) => t.isOrganizationTrail);
+  return orgTrails.some((t) => t.ossBucketName === bucket) ? everyone : [];
+}
+
+async function claimBucket(ports: TrailApiPorts, claim: BucketClaim): Promise<void> {
+  const peers = await bucketPeers(ports, claim.accountId, claim.bucket, !claim.singleAccount);
+  const result = await ports.bucketClaims.claim(claim, peers);
+  if (result.ok) return;
+  const where = result.reason === 'prefix' ? `${claim.bucket}/${claimPrefix(claim.ossKeyPrefix)}` : claim.bucket;
+  throw new TrailRequestError(
+    BUCKET_NOT_ACCESSIBLE_CODE,
+    `The bucket policy is insufficient: ${where} receives the trail files of another account. Specify a bucket${result.reason === 'prefix' ? ' or prefix' : ''} of your own.`,
+    403,
+    'OssBucketName',
+  );
+}
+
 async function checkBucketExists(ports: TrailApiPorts, bucket: string | undefined): Promise<void> {
   if (bucket !== undefined && !(await ports.bucketExists(bucket))) throw bucketDoesNotExist(bucket);
 }
@@ -262,7 +314,19 @@ export async function createTrail(params: Record<string, string>, caller: Caller
     updatedAtMs: now,
   };
   const trail = trailSchema.parse(compact({ ...draft }));
-  if (!(await ports.trails.create(trail))) throw trailAlreadyExists(trail.name);
+  const claim = claimOf(trail);
+  if (claim) await claimBucket(ports, claim);
+  let created = false;
+  try {
+    created = await ports.trails.create(trail);
+  } finally {
+    // A trail of that name created meanwhile keeps its own claim (the same fields when it uses the same bucket and prefix).
+    if (!created && claim) {
+      const other = await ports.trails.get(caller.accountId, trail.name);
+      if (!other || !sameClaim(claimOf(other), claim)) await ports.bucketClaims.release(claim);
+    }
+  }
+  if (!created) throw trailAlreadyExists(trail.name);
   return configurationOf(trail);
 }
 
@@ -293,22 +357,36 @@ export async function updateTrail(params: Record<string, string>, caller: Caller
   }
   if (typeof input.ossBucketName === 'string') await checkBucketExists(ports, input.ossBucketName);
 
-  const updated = await replace(ports, {
-    ...current,
-    eventRW: input.eventRW ?? current.eventRW,
-    trailRegion: input.trailRegion ?? current.trailRegion,
-    ossBucketName,
-    ossKeyPrefix,
-    slsProjectArn,
-    slsWriteRoleArn,
-    updatedAtMs: ports.now(),
-  });
+  const before = claimOf(current);
+  const after = claimOf({ ...current, ossBucketName, ossKeyPrefix });
+  const moved = !sameClaim(before, after);
+  if (moved && after) await claimBucket(ports, after);
+  let updated: Trail;
+  try {
+    updated = await replace(ports, {
+      ...current,
+      eventRW: input.eventRW ?? current.eventRW,
+      trailRegion: input.trailRegion ?? current.trailRegion,
+      ossBucketName,
+      ossKeyPrefix,
+      slsProjectArn,
+      slsWriteRoleArn,
+      updatedAtMs: ports.now(),
+    });
+  } catch (error) {
+    if (moved && after) await ports.bucketClaims.release(after);
+    throw error;
+  }
+  if (moved && before) await ports.bucketClaims.release(before);
   return configurationOf(updated);
 }
 
 export async function deleteTrail(params: Record<string, string>, caller: Caller, ports: TrailApiPorts): Promise<Record<string, unknown>> {
   const { name } = parseParams(trailNameParams, params);
-  if (!(await ports.trails.delete(caller.accountId, name))) throw trailNotFound(name);
+  const trail = await ports.trails.get(caller.accountId, name);
+  if (!trail || !(await ports.trails.delete(caller.accountId, name))) throw trailNotFound(name);
+  const claim = claimOf(trail);
+  if (claim) await ports.bucketClaims.release(claim);
   return {};
 }
 

@@ -17,6 +17,39 @@ import {
   type TrailApiPorts,
 } from '../../shared/trails/trail-api.ts';
 import { describeTrailsParams, parseParams } from '../../shared/trails/trail-params.ts';
+import { claimPrefix, type BucketClaim, type BucketClaimStore, type ClaimResult } from '../../shared/trails/bucket-claims.ts';
+
+/** The Redis bucket-claim script's rules in memory (adapters/redis/trail-store.ts). */
+class MemoryBucketClaims implements BucketClaimStore {
+  /** bucket → (trail field → account), and bucket → (prefix → "account|trail"). */
+  private readonly trails = new Map<string, Map<string, string>>();
+  private readonly folders = new Map<string, Map<string, string>>();
+  async claim(claim: BucketClaim, peers: readonly string[]): Promise<ClaimResult> {
+    const trails = this.trails.get(claim.bucket) ?? new Map<string, string>();
+    const folders = this.folders.get(claim.bucket) ?? new Map<string, string>();
+    for (const holder of trails.values()) if (holder !== claim.accountId && !peers.includes(holder)) return { ok: false, reason: 'bucket' };
+    const prefix = claimPrefix(claim.ossKeyPrefix);
+    const mine = `${claim.accountId}|${claim.trailName}`;
+    if (claim.singleAccount) {
+      const current = folders.get(prefix);
+      if (current !== undefined && current !== mine) return { ok: false, reason: 'prefix' };
+      folders.set(prefix, mine);
+    }
+    trails.set(`${mine}|${prefix}`, claim.accountId);
+    this.trails.set(claim.bucket, trails);
+    this.folders.set(claim.bucket, folders);
+    return { ok: true };
+  }
+  async release(claim: BucketClaim): Promise<void> {
+    const prefix = claimPrefix(claim.ossKeyPrefix);
+    const mine = `${claim.accountId}|${claim.trailName}`;
+    this.trails.get(claim.bucket)?.delete(`${mine}|${prefix}`);
+    if (this.folders.get(claim.bucket)?.get(prefix) === mine) this.folders.get(claim.bucket)?.delete(prefix);
+  }
+  async holders(bucket: string): Promise<string[]> {
+    return [...new Set(this.trails.get(bucket)?.values() ?? [])].sort();
+  }
+}
 
 /** A small in-memory TrailStore with the Redis store's contract (validated writes, created-order listing). */
 class MemoryTrailStore implements TrailStore {
@@ -61,6 +94,7 @@ class MemoryTrailStore implements TrailStore {
 
 const MANAGEMENT = '1234567890123456';
 const SINGLE = '2234567890123456';
+const MEMBER = '3234567890123456';
 const ORG_ID = 'rd-Ev7abc';
 const HANGZHOU = 'cn-hangzhou';
 const SHANGHAI = 'cn-shanghai';
@@ -74,6 +108,7 @@ let clock: number;
 let buckets: Set<string>;
 let logstore: LogstoreStatus | undefined;
 let ports: TrailApiPorts;
+let claims: MemoryBucketClaims;
 
 const caller = (accountId = MANAGEMENT, region = HANGZHOU): Caller => ({ accountId, region });
 const tick = (ms: number): void => {
@@ -85,7 +120,11 @@ beforeEach(() => {
   clock = T0;
   buckets = new Set(['audit-log', 'other-log', 'third-log']);
   logstore = undefined;
+  claims = new MemoryBucketClaims();
   ports = {
+    bucketClaims: claims,
+    organizationOf: async (accountId) =>
+      accountId === MANAGEMENT || accountId === MEMBER ? { managementAccountId: MANAGEMENT, memberAccountIds: [MEMBER] } : undefined,
     trails: store,
     bucketExists: async (bucket) => buckets.has(bucket),
     organizationIdOf: async (accountId) => (accountId === MANAGEMENT ? ORG_ID : undefined),
@@ -542,5 +581,71 @@ describe('TRAIL_ACTIONS and parameters', () => {
   it('formats times as YYYY-MM-DDThh:mm:ssZ (UTC, whole seconds)', () => {
     expect(formatTime(Date.parse('2020-11-02T09:40:11.999Z'))).toBe('2020-11-02T09:40:11Z');
     expect(formatTime(0)).toBe('1970-01-01T00:00:00Z');
+  });
+});
+
+describe('bucket tenancy (docs/design.md §3.5)', () => {
+  const onBucket = (name: string, bucket: string, extra: Record<string, string> = {}) => ({ Name: name, OssBucketName: bucket, ...extra });
+
+  it("refuses another account's trail on a held bucket (InsufficientBucketPolicyException, 403) and stores nothing", async () => {
+    await create(onBucket('a-trail', 'audit-log', { OssKeyPrefix: 'team-a' }));
+    expect(await claims.holders('audit-log')).toEqual([MANAGEMENT]);
+    for (const params of [onBucket('c-trail', 'audit-log', { OssKeyPrefix: 'team-a' }), onBucket('c-trail', 'audit-log'), onBucket('c-trail', 'audit-log', { OssKeyPrefix: 'elsewhere' })]) {
+      const error = await refused(create(params, caller(SINGLE)), 'InsufficientBucketPolicyException', 403, 'OssBucketName');
+      expect(error.message).not.toContain(MANAGEMENT);
+    }
+    expect(await store.list(SINGLE)).toEqual([]);
+    expect(await claims.holders('audit-log')).toEqual([MANAGEMENT]);
+  });
+
+  it('refuses UpdateTrail onto a held bucket and leaves the trail as it was', async () => {
+    await create(onBucket('a-trail', 'audit-log'));
+    await create(onBucket('c-trail', 'other-log'), caller(SINGLE));
+    await refused(updateTrail({ Name: 'c-trail', OssBucketName: 'audit-log' }, caller(SINGLE), ports), 'InsufficientBucketPolicyException', 403);
+    expect((await store.get(SINGLE, 'c-trail'))?.ossBucketName).toBe('other-log');
+    expect(await claims.holders('other-log')).toEqual([SINGLE]);
+  });
+
+  it("frees a bucket with its holder's last trail on it (deleted or moved), and not before", async () => {
+    await create(onBucket('a-first', 'audit-log'));
+    await create(onBucket('a-second', 'audit-log', { OssKeyPrefix: 'second' }));
+    await deleteTrail({ Name: 'a-first' }, caller(), ports);
+    await refused(create(onBucket('c-trail', 'audit-log'), caller(SINGLE)), 'InsufficientBucketPolicyException', 403);
+    await updateTrail({ Name: 'a-second', OssBucketName: 'other-log' }, caller(), ports);
+    expect(await claims.holders('audit-log')).toEqual([]);
+    expect(await claims.holders('other-log')).toEqual([MANAGEMENT]);
+    expect(await create(onBucket('c-trail', 'audit-log'), caller(SINGLE))).toMatchObject({ OssBucketName: 'audit-log' });
+    expect(await claims.holders('audit-log')).toEqual([SINGLE]);
+  });
+
+  it('keeps the claim when a trail moves only its prefix, and frees the old prefix folder', async () => {
+    await create(onBucket('a-trail', 'audit-log', { OssKeyPrefix: 'first-prefix' }));
+    await updateTrail({ Name: 'a-trail', OssKeyPrefix: 'second-prefix' }, caller(), ports);
+    expect(await claims.holders('audit-log')).toEqual([MANAGEMENT]);
+    // The account's own second trail may now take the first prefix.
+    expect(await create(onBucket('a-again', 'audit-log', { OssKeyPrefix: 'first-prefix' }))).toMatchObject({ OssKeyPrefix: 'first-prefix' });
+  });
+
+  it("lets an organization's accounts share the bucket its organization trail delivers to, one account per prefix folder", async () => {
+    await create(onBucket('org-trail', 'audit-log', { IsOrganizationTrail: 'true' }));
+    await create(onBucket('mgmt-trail', 'audit-log', { OssKeyPrefix: 'management' }));
+    expect(await create(onBucket('member-trail', 'audit-log', { OssKeyPrefix: 'member-own' }), caller(MEMBER))).toMatchObject({ OssBucketName: 'audit-log' });
+    await refused(create(onBucket('member-two', 'audit-log', { OssKeyPrefix: 'management' }), caller(MEMBER)), 'InsufficientBucketPolicyException', 403);
+    await refused(create(onBucket('stranger', 'audit-log', { OssKeyPrefix: 'stranger' }), caller(SINGLE)), 'InsufficientBucketPolicyException', 403);
+    expect(await claims.holders('audit-log')).toEqual([MANAGEMENT, MEMBER]);
+  });
+
+  it("refuses a member on the management account's bucket where no organization trail delivers", async () => {
+    await create(onBucket('mgmt-trail', 'audit-log'));
+    await refused(create(onBucket('member-trail', 'audit-log', { OssKeyPrefix: 'member-own' }), caller(MEMBER)), 'InsufficientBucketPolicyException', 403);
+  });
+
+  it('claims nothing for a Log Service only trail, and a failed create leaves no claim', async () => {
+    await create({ Name: 'sls-only', SlsProjectArn: SLS_PROJECT });
+    buckets.add('fresh-log');
+    await create(onBucket('a-trail', 'fresh-log'));
+    await refused(create(onBucket('a-trail', 'other-log')), 'TrailAlreadyExistsException', 400);
+    expect(await claims.holders('other-log')).toEqual([]);
+    expect(await claims.holders('fresh-log')).toEqual([MANAGEMENT]);
   });
 });
