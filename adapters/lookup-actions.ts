@@ -2,7 +2,7 @@
  * The RPC actions lookup-http serves, wired to their stores: the trail API, LookupEvents,
  * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey and GetCallerIdentity.
  */
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { bucketExists } from './s3.ts';
 import { getLogs } from '../shared/logstore/get-logs-action.ts';
 import { LOOKUP_ACTIONS, type LookupPorts } from '../shared/lookup/lookup-events.ts';
 import { lookupTokenKey } from './redis/token-key.ts';
@@ -49,14 +49,8 @@ function trailPorts(services: Services): TrailApiPorts {
         ...(s.latestLogstoreDeliveryError !== undefined ? { latestDeliveryError: s.latestLogstoreDeliveryError } : {}),
       };
     },
-    bucketExists: async (bucket) => {
-      try {
-        await services.s3.send(new HeadBucketCommand({ Bucket: bucket }));
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    // false only when S3 says the bucket does not exist; an outage is a retryable error, not BucketDoesNotExistException
+    bucketExists: (bucket) => bucketExists(services.s3, bucket),
     organizationIdOf: (accountId) => services.accounts.organizationIdOf(accountId),
     bucketClaims: new RedisBucketClaims(services.redis),
     organizationOf: (accountId) => organizationMembershipOf(services.accounts, accountId),

@@ -1,9 +1,16 @@
 /** Staging objects in the S3-compatible store: gzip JSON, written before ingest answers. */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzip, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { RetryableError } from '../shared/errors.ts';
+import { PayloadTooLargeError, RetryableError } from '../shared/errors.ts';
 import type { StagingWriter } from '../shared/pipeline/ingest.ts';
 import type { StagingBatch } from '../shared/pipeline/staging.ts';
+import { isS3Transient } from './s3.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+/** Default bound of `readObject` (stored and decompressed bytes) when the caller names none. */
+export const READ_OBJECT_MAX_BYTES = 64 * 1024 * 1024;
 
 export class S3Staging implements StagingWriter {
   constructor(
@@ -24,14 +31,36 @@ export class S3Staging implements StagingWriter {
         }),
       );
     } catch (error) {
+      // Only an outage is "unavailable, retry"; anything else (AccessDenied, a missing bucket,
+      // a bug) is not the caller's to retry and surfaces as the error it is.
+      if (!isS3Transient(error)) throw error;
       throw new RetryableError(`the staging store is unavailable; nothing was accepted, retry the request`, { cause: error });
     }
   }
 }
 
-/** Reads an object whole; gunzips it when its bytes are gzip. */
-export async function readObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+/**
+ * Reads an object whole; gunzips it when its bytes are gzip. At most `maxBytes` stored bytes and
+ * `maxBytes` decompressed bytes (a gzip bomb stops there): beyond that, PayloadTooLargeError
+ * `ObjectTooLarge`.
+ */
+export async function readObject(s3: S3Client, bucket: string, key: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
+  const maxBytes = options.maxBytes ?? READ_OBJECT_MAX_BYTES;
+  const tooLarge = (what: string) =>
+    new PayloadTooLargeError('ObjectTooLarge', `${key} is larger than ${maxBytes} bytes ${what}; split it into smaller files`);
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const bytes = Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  if (!res.Body) throw new RetryableError(`GetObject ${bucket}/${key} returned no body`);
+  if (res.ContentLength !== undefined && res.ContentLength > maxBytes) {
+    (res.Body as { destroy?: () => void }).destroy?.();
+    throw tooLarge('as stored');
+  }
+  const bytes = Buffer.from(await res.Body.transformToByteArray());
+  if (bytes.byteLength > maxBytes) throw tooLarge('as stored');
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return await gunzipAsync(bytes, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) throw tooLarge('once decompressed');
+    throw error;
+  }
 }

@@ -70,3 +70,25 @@ export class RetryableError extends DomainError {
   readonly code = 'ServiceUnavailable';
   override readonly expose = false;
 }
+
+/** One record a store refused, and why (the store names the limit it enforces). */
+export interface RefusedRecord {
+  eventId: string;
+  reason: string;
+}
+
+/**
+ * A store refused some records of a write for what they are, not because it failed: nothing of
+ * that write was stored, and a retry would be refused again. The caller sets those records
+ * aside (a "rejected" object under `rejected/`) and writes the rest.
+ */
+export class RecordRefusedError extends DomainError {
+  readonly status = 422;
+  readonly code = 'RecordRefused';
+  constructor(
+    readonly refused: readonly RefusedRecord[],
+    readonly store: string,
+  ) {
+    super(`${store} refused ${refused.length} record(s): ${refused.map((r) => `${r.eventId.slice(0, 80)}: ${r.reason}`).join('; ').slice(0, 500)}`);
+  }
+}

@@ -66,6 +66,7 @@ import {
   type HistoryRecord,
   type HistoryStore,
 } from '../../shared/history/history-store.ts';
+import { RecordRefusedError, type RefusedRecord } from '../../shared/errors.ts';
 import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf, hashOf } from './history-codec.ts';
 import { BODY_BUCKET, SCRIPTS, type ScriptName } from './history-scripts.ts';
 
@@ -155,8 +156,19 @@ export class RedisHistoryStore implements HistoryStore {
 
   async put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }> {
     const byAccount = new Map<string, HistoryRecord[]>();
+    // Every record is checked before anything is written: a record the layout cannot hold is
+    // refused by name (RecordRefusedError), so the caller can set it aside and put the rest.
+    const refused: RefusedRecord[] = [];
     for (const record of records) {
-      checkRecord(record);
+      try {
+        checkRecord(record);
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error;
+        refused.push({ eventId: String(record.eventId), reason: error.message });
+      }
+    }
+    if (refused.length > 0) throw new RecordRefusedError(refused, 'history');
+    for (const record of records) {
       const list = byAccount.get(record.accountId);
       if (list) list.push(record);
       else byAccount.set(record.accountId, [record]);

@@ -5,7 +5,6 @@
  * (writes everything), and by the deferred pass it schedules for entries a wake-up found too
  * young (see ARCHIVE_FLUSH_AGE_MS).
  */
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { deferredFlushDelayMs, deliverToArchives } from '../../shared/delivery/oss-delivery.ts';
 import { FunctionInvoker } from '../../adapters/fc-invoker.ts';
 import { claimDeferredFlush } from '../../adapters/redis/archive-delivery.ts';
@@ -14,6 +13,7 @@ import { putArchiveObject } from '../../adapters/archive/s3-archive.ts';
 import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
 import { archiveDeliveryState } from '../../adapters/redis/archive-delivery.ts';
 import { getServices } from '../../adapters/wiring.ts';
+import { objectExists } from '../../adapters/s3.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -45,14 +45,9 @@ export const handler = fcHandler(async (event, context, log) => {
             ...(lockDays > 0 ? { retainUntil: new Date(Date.now() + lockDays * DAY_MS) } : {}),
           });
         },
-        exists: async (bucket, key) => {
-          try {
-            await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-            return true;
-          } catch {
-            return false;
-          }
-        },
+        // Not found is "absent"; any other failure (timeout, 503, AccessDenied) throws, so the
+        // pending file is kept and the invocation retried — never written again under a new name.
+        exists: (bucket, key) => objectExists(s3, bucket, key),
       },
       signingKey: () => ensureSigningKey(redis),
       status: services.deliveryStatus,

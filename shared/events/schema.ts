@@ -13,9 +13,36 @@
  *   converted: a JSON number loses digits past 2^53, so an id that arrives as a number
  *   cannot be trusted to be the id that was sent;
  * - `eventRW` / `eventType`, when present, must be one of the documented values;
- * - `eventName` is required; `eventId` is optional (ingest generates it when absent).
+ * - `eventName` is required; `eventId` is optional (ingest generates it when absent);
+ * - what a later stage would refuse is refused here, per record (docs/design.md §3.2): an
+ *   `eventId` of 1–EVENT_ID_MAX_BYTES bytes of well-formed text (the history blob header
+ *   holds its length in one byte), well-formed UTF-16 in every string used as a key or
+ *   index value (Redis and S3 see UTF-8: a lone surrogate becomes U+FFFD, so two values would
+ *   share a key), an `acsRegion` that can name an archive folder, and an `eventTime` from
+ *   EVENT_TIME_MIN_MS to EVENT_TIME_MAX_AHEAD_MS past its receipt (`parseEvent`'s option).
  */
 import { z } from 'zod';
+import { ARCHIVE_REGION_PATTERN } from '../archive/layout.ts';
+
+/** Longest eventId, in UTF-8 bytes: history's blob header stores its length in one byte. */
+export const EVENT_ID_MAX_BYTES = 255;
+/**
+ * How far past its receipt an eventTime may lie. Producers' clocks drift, so minutes are
+ * allowed; far-future times would keep history and summary keys alive past their retention.
+ */
+export const EVENT_TIME_MAX_AHEAD_MS = 15 * 60 * 1000;
+/** Earliest eventTime: the logstore's `__time__` and history's time header are unsigned epoch times. */
+export const EVENT_TIME_MIN_MS = 0;
+
+/** Lone surrogates (a high not followed by a low, or a low not preceded by a high). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether a string is well-formed UTF-16 (survives a round trip through UTF-8). */
+export function isWellFormedText(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
+const WELL_FORMED = { error: 'must be well-formed text (no lone surrogate code units)' } as const;
 
 export const EVENT_RW = ['Read', 'Write'] as const;
 export type EventRW = (typeof EVENT_RW)[number];
@@ -50,6 +77,8 @@ export function parseUtcTime(text: string): number | undefined {
 const BOOL_TEXT = /^(true|false)$/i;
 const flag = z.union([z.boolean(), z.string().regex(BOOL_TEXT)]).nullish();
 const text = z.string().nullish();
+/** A string used as a key or index value somewhere downstream: well-formed UTF-16. */
+const keyText = z.string().refine(isWellFormedText, WELL_FORMED).nullish();
 const stringMap = z.record(z.string(), z.unknown()).nullish();
 
 const eventTime = z.string().superRefine((value, ctx) => {
@@ -67,17 +96,29 @@ const accountId = z
   .string({ error: 'userIdentity.accountId must be a string of digits (numbers are not accepted)' })
   .regex(/^\d+$/, { error: 'userIdentity.accountId must be a string of digits' });
 
+const eventId = z
+  .string({ error: 'eventId must be a string' })
+  .min(1, { error: 'eventId must not be empty' })
+  .refine(isWellFormedText, WELL_FORMED)
+  .refine((v) => Buffer.byteLength(v, 'utf8') <= EVENT_ID_MAX_BYTES, { error: `eventId must be at most ${EVENT_ID_MAX_BYTES} bytes (UTF-8)` });
+
+/** Archive files are laid out per region: a region must be a region id (`cn-hangzhou`) or empty (the trail's). */
+const acsRegion = z
+  .string()
+  .refine((v) => v === '' || ARCHIVE_REGION_PATTERN.test(v), { error: 'acsRegion must be a region id such as cn-hangzhou (lower-case letters, digits and -)' })
+  .nullish();
+
 const sessionContext = z.looseObject({
   attributes: z.looseObject({ mfaAuthenticated: flag, creationDate: text }).nullish(),
 });
 
 export const userIdentitySchema = z.looseObject(
   {
-    type: text,
-    principalId: text,
+    type: keyText,
+    principalId: keyText,
     accountId,
-    accessKeyId: text,
-    userName: text,
+    accessKeyId: keyText,
+    userName: keyText,
     sessionContext: sessionContext.nullish(),
   },
   { error: 'userIdentity must be an object' },
@@ -85,26 +126,28 @@ export const userIdentitySchema = z.looseObject(
 
 export const actionTrailEventSchema = z.looseObject(
   {
-    eventId: z.string().min(1).nullish(),
+    eventId: eventId.nullish(),
     eventVersion: z.union([z.number(), z.string()]).nullish(),
     eventTime,
     eventType: z.enum(EVENT_TYPES, { error: `eventType must be one of ${EVENT_TYPES.join(', ')}` }).nullish(),
     eventCategory: text,
-    eventName: z.string({ error: 'eventName must be a string' }).min(1, { error: 'eventName must not be empty' }),
-    eventSource: text,
+    eventName: z.string({ error: 'eventName must be a string' }).min(1, { error: 'eventName must not be empty' }).refine(isWellFormedText, WELL_FORMED),
+    eventSource: keyText,
     eventRW: z.enum(EVENT_RW, { error: 'eventRW must be Read or Write' }).nullish(),
-    serviceName: text,
-    acsRegion: text,
+    serviceName: keyText,
+    acsRegion,
     isGlobal: flag,
-    sourceIpAddress: text,
+    sourceIpAddress: keyText,
     userAgent: text,
     requestId: text,
-    apiVersion: text,
+    apiVersion: keyText,
     errorCode: text,
     errorMessage: text,
     requestParameters: stringMap,
     responseElements: z.unknown().optional(),
-    referencedResources: z.record(z.string(), z.array(z.string())).nullish(),
+    referencedResources: z
+      .record(z.string().refine(isWellFormedText, WELL_FORMED), z.array(z.string().refine(isWellFormedText, WELL_FORMED)))
+      .nullish(),
     additionalEventData: z.looseObject({ isMFAChecked: flag, mfaChecked: flag }).nullish(),
     eventAttributes: stringMap,
     recipientAccountId: text,
@@ -137,9 +180,34 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-export function parseEvent(input: unknown): ParseEventResult {
+export interface ParseEventOptions {
+  /** When the event was received (ingest) or read (backfill): eventTime may not lie more than EVENT_TIME_MAX_AHEAD_MS past it. */
+  receivedAtMs?: number;
+}
+
+/** Why an eventTime is refused (outside EVENT_TIME_MIN_MS … receipt + EVENT_TIME_MAX_AHEAD_MS), or undefined. */
+export function eventTimeIssue(timeMs: number, options: ParseEventOptions = {}): EventIssue | undefined {
+  if (timeMs < EVENT_TIME_MIN_MS) {
+    return { field: 'eventTime', code: 'too_small', message: `eventTime must not be before ${new Date(EVENT_TIME_MIN_MS).toISOString()}` };
+  }
+  const { receivedAtMs } = options;
+  if (receivedAtMs !== undefined && timeMs > receivedAtMs + EVENT_TIME_MAX_AHEAD_MS) {
+    return {
+      field: 'eventTime',
+      code: 'too_big',
+      message: `eventTime must not be more than ${EVENT_TIME_MAX_AHEAD_MS / 60_000} minutes after the event was received (${new Date(receivedAtMs).toISOString()})`,
+    };
+  }
+  return undefined;
+}
+
+export function parseEvent(input: unknown, options: ParseEventOptions = {}): ParseEventResult {
   const result = actionTrailEventSchema.safeParse(input);
-  if (result.success) return { ok: true, event: result.data };
+  if (result.success) {
+    const timeMs = parseUtcTime(result.data.eventTime);
+    const issue = timeMs === undefined ? undefined : eventTimeIssue(timeMs, options);
+    return issue ? { ok: false, issues: [issue] } : { ok: true, event: result.data };
+  }
   const issues = result.error.issues.map((issue): EventIssue => {
     const field = issue.path.map(String).join('.');
     const missing = issue.path.length > 0 && valueAt(input, issue.path) === undefined;

@@ -7,6 +7,11 @@
  * queue are keyed by eventId. Only events new to history are routed and summarised, except on
  * a re-run after a crash (the object was begun but not finished), when all are — the outboxes
  * and the summary queue collapse what was already there.
+ *
+ * One record never fails its object: a record a step cannot handle for what it is (a pure step
+ * throws on it, or history refuses it with RecordRefusedError) is set aside — handed to
+ * `setAside` with its stage and reason, written where a user finds it — and the rest proceeds.
+ * A store that fails (unreachable, timeout) fails the object, which FC retries.
  */
 import { classifyEvent, resourceNamesOf, resourceTypesOf, type ClassifiedEvent } from '../classify/classify.ts';
 import { resourcesForTrail } from '../classify/resource-types.ts';
@@ -15,6 +20,7 @@ import { HISTORY_RETENTION_MS, historyRecordOf, type HistoryRecord, type History
 import type { Trail } from '../trails/model.ts';
 import { trailsForEvent } from '../trails/routing.ts';
 import { summaryRowOf, type SummaryRow } from '../summaries/summary-row.ts';
+import { RecordRefusedError } from '../errors.ts';
 import type { IdentifiedEvent } from './records.ts';
 
 export type Stored = ClassifiedEvent & { eventId: string };
@@ -40,6 +46,26 @@ export interface ClassifyPorts {
   finishObject(objectId: string): Promise<void>;
 }
 
+/** A record that could not be stored, kept with the stage that refused it and why. */
+export interface SetAsideRecord {
+  /** `validate` (the record breaks the event schema), `classify`, `history`. */
+  stage: 'validate' | 'classify' | 'history';
+  /** The record's account (digits), or '' when it has none. */
+  accountId: string;
+  eventId?: string;
+  /** Position in the source object. */
+  index?: number;
+  code: string;
+  field?: string;
+  reason: string;
+  record: unknown;
+}
+
+export interface SetAsidePort {
+  /** Writes the set-aside records of one object where a user finds them; idempotent by objectId. */
+  setAside(objectId: string, records: readonly SetAsideRecord[]): Promise<void>;
+}
+
 export interface ClassifyOutcome {
   skipped: boolean;
   kept: number;
@@ -49,6 +75,8 @@ export interface ClassifyOutcome {
   /** Kept events older than the history retention (archive and summaries only). */
   beyondHistory: number;
   routed: Record<string, number>;
+  /** Records set aside (the record itself is in the rejected object). */
+  setAside: Omit<SetAsideRecord, 'record'>[];
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
@@ -65,24 +93,34 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
 export async function classifyObject(
   objectId: string,
   events: readonly IdentifiedEvent[],
-  options: { backfill: boolean; nowMs: number },
-  ports: ClassifyPorts,
+  options: { backfill: boolean; nowMs: number; setAside?: readonly SetAsideRecord[] },
+  ports: ClassifyPorts & SetAsidePort,
 ): Promise<ClassifyOutcome> {
-  const outcome: ClassifyOutcome = { skipped: false, kept: 0, dropped: [], historyAdded: 0, historyDuplicates: 0, beyondHistory: 0, routed: {} };
+  const outcome: ClassifyOutcome = { skipped: false, kept: 0, dropped: [], historyAdded: 0, historyDuplicates: 0, beyondHistory: 0, routed: {}, setAside: [] };
   const state = await ports.beginObject(objectId);
   if (state === 'done') return { ...outcome, skipped: true };
+  const setAside: SetAsideRecord[] = [...(options.setAside ?? [])];
 
-  const kept: { event: Stored; accountId: string; timeMs: number }[] = [];
+  const kept: { event: Stored; accountId: string; timeMs: number; record: HistoryRecord; input: IdentifiedEvent }[] = [];
   for (const input of events) {
-    const result = classifyEvent(input);
-    if (!result.kept) {
-      outcome.dropped.push({ eventId: input.eventId, rule: result.reason });
-      continue;
+    // Pure per-record work: what throws here throws for this record alone.
+    try {
+      const result = classifyEvent(input);
+      if (!result.kept) {
+        outcome.dropped.push({ eventId: input.eventId, rule: result.reason });
+        continue;
+      }
+      const event = result.event as Stored;
+      const accountId = accountOf(event);
+      const timeMs = eventTimeMs(event);
+      const record = historyRecordOf(event, accountId, timeMs, { types: resourceTypesOf(event), names: resourceNamesOf(event) });
+      summaryRowOf(event, accountId, timeMs);
+      kept.push({ event, accountId, timeMs, record, input });
+    } catch (error) {
+      if (!(error instanceof Error)) throw error;
+      setAside.push({ stage: 'classify', accountId: accountIdOf(input), eventId: input.eventId, code: 'Unclassifiable', reason: error.message, record: input });
     }
-    const event = result.event as Stored;
-    kept.push({ event, accountId: accountOf(event), timeMs: eventTimeMs(event) });
   }
-  outcome.kept = kept.length;
 
   // History holds the last 90 days; older (backfilled) events go to archives and summaries only.
   const horizon = options.nowMs - HISTORY_RETENTION_MS;
@@ -92,16 +130,29 @@ export async function classifyObject(
     const old = group.filter((k) => k.timeMs < horizon);
     outcome.beyondHistory += old.length;
     fresh.push(...old);
-    if (recent.length === 0) continue;
-    const held = await ports.history.has(accountId, recent.map((k) => k.event.eventId));
-    const records: HistoryRecord[] = recent.map((k) =>
-      historyRecordOf(k.event, accountId, k.timeMs, { types: resourceTypesOf(k.event), names: resourceNamesOf(k.event) }),
-    );
-    const put = await ports.history.put(records);
+    let storable = recent;
+    if (storable.length === 0) continue;
+    const heldList = await ports.history.has(accountId, recent.map((k) => k.event.eventId));
+    const held = new Set(recent.filter((_k, i) => heldList[i]).map((k) => k.event.eventId));
+    let put: { added: number; duplicates: number };
+    try {
+      put = await ports.history.put(storable.map((k) => k.record));
+    } catch (error) {
+      if (!(error instanceof RecordRefusedError)) throw error;
+      // Nothing was written: set the refused records aside and put the rest.
+      const why = new Map(error.refused.map((r) => [r.eventId, r.reason]));
+      for (const k of storable) {
+        const reason = why.get(k.event.eventId);
+        if (reason !== undefined) setAside.push({ stage: 'history', accountId, eventId: k.event.eventId, code: error.code, reason, record: k.input });
+      }
+      storable = storable.filter((k) => !why.has(k.event.eventId));
+      put = storable.length > 0 ? await ports.history.put(storable.map((k) => k.record)) : { added: 0, duplicates: 0 };
+    }
     outcome.historyAdded += put.added;
     outcome.historyDuplicates += put.duplicates;
-    fresh.push(...recent.filter((_k, i) => state === 'retry' || !held[i]));
+    fresh.push(...storable.filter((k) => state === 'retry' || !held.has(k.event.eventId)));
   }
+  outcome.kept = kept.length - setAside.filter((r) => r.stage === 'history').length;
 
   for (const [accountId, group] of groupBy(fresh, (k) => k.accountId)) {
     await ports.enqueueSummaries(accountId, group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)));
@@ -134,6 +185,16 @@ export async function classifyObject(
     outcome.routed[id] = entries.length;
   }
 
+  if (setAside.length > 0) {
+    await ports.setAside(objectId, setAside);
+    outcome.setAside = setAside.map(({ record: _record, ...rest }) => rest);
+  }
   await ports.finishObject(objectId);
   return outcome;
+}
+
+function accountIdOf(input: unknown): string {
+  const identity = input !== null && typeof input === 'object' ? (input as { userIdentity?: unknown }).userIdentity : undefined;
+  const id = identity !== null && typeof identity === 'object' ? (identity as { accountId?: unknown }).accountId : undefined;
+  return typeof id === 'string' && /^\d+$/.test(id) ? id : '';
 }

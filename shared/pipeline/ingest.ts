@@ -48,7 +48,7 @@ export async function ingestBatch(request: IngestRequest, ports: IngestPorts): P
   if (body.records.length > INGEST_MAX_EVENTS) {
     throw new PayloadTooLargeError('TooManyEvents', `the batch holds ${body.records.length} events; at most ${INGEST_MAX_EVENTS} are accepted per request`);
   }
-  const batch = validateRecords(body.records, request.accountId, body.rejected);
+  const batch = validateRecords(body.records, request.accountId, body.rejected, { receivedAtMs: request.receivedAt.getTime() });
   const ids = batch.accepted.map((a) => a.event.eventId);
   const [claimed, held] = ids.length
     ? await Promise.all([ports.claims.known(request.accountId, ids), ports.history.has(request.accountId, ids)])

@@ -3,7 +3,7 @@
  * clear per-record verdict for everything that cannot be accepted. Pure.
  */
 import { createHash } from 'node:crypto';
-import { accountOf, parseEvent, type ActionTrailEvent } from '../events/schema.ts';
+import { accountOf, parseEvent, type ActionTrailEvent, type ParseEventOptions } from '../events/schema.ts';
 
 /** Largest decoded ingest body (DESIGN §3.2). */
 export const INGEST_MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -85,8 +85,15 @@ export interface ValidatedBatch {
 /**
  * Validates each record. `accountId` set: every event must belong to that account (ingest);
  * undefined: events of every account (backfill files, dropped by an operator).
+ * `options.receivedAtMs`: the receipt time (ingest) or processing time (backfill), which no
+ * eventTime may lie far beyond (EVENT_TIME_MAX_AHEAD_MS).
  */
-export function validateRecords(records: readonly unknown[], accountId: string | undefined, alreadyRejected: readonly Rejection[] = []): ValidatedBatch {
+export function validateRecords(
+  records: readonly unknown[],
+  accountId: string | undefined,
+  alreadyRejected: readonly Rejection[] = [],
+  options: ParseEventOptions = {},
+): ValidatedBatch {
   const skip = new Set(alreadyRejected.map((r) => r.index));
   const rejected: Rejection[] = [...alreadyRejected];
   const accepted: { index: number; event: IdentifiedEvent }[] = [];
@@ -100,7 +107,7 @@ export function validateRecords(records: readonly unknown[], accountId: string |
       rejected.push({ index, code: 'InvalidRecord', message: 'each event must be a JSON object', field: '' });
       return;
     }
-    const parsed = parseEvent(record);
+    const parsed = parseEvent(record, options);
     if (!parsed.ok) {
       const issue = parsed.issues[0] ?? { field: '', code: 'invalid', message: 'invalid event' };
       rejected.push({
