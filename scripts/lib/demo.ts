@@ -5,7 +5,7 @@
  */
 import { createRedisClient } from '../../adapters/redis.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
-import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
+import { RedisBucketClaims, RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
 import { trailSchema } from '../../shared/trails/model.ts';
 import { readDemo, writeDemo, type DemoCredentials } from './local-stack.ts';
@@ -40,6 +40,8 @@ export async function ensureDemo(options: { redisUrl: string; stateDir: string; 
         startLoggingTimeMs: now,
       }),
     );
+    // The demo trail holds its bucket as a trail created through CreateTrail does (shared/trails/bucket-claims.ts).
+    await new RedisBucketClaims(redis).claim({ bucket: options.archiveBucket, accountId: DEMO_ACCOUNT_ID, trailName: DEMO_TRAIL_NAME, singleAccount: true }, []);
     const demo = { accountId: DEMO_ACCOUNT_ID, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret, trailName: DEMO_TRAIL_NAME };
     writeDemo(options.stateDir, demo);
     return { demo, created: true };
