@@ -5,15 +5,16 @@ import type { Log } from './handler.ts';
 import { json, type HttpResponse } from './http.ts';
 
 export interface ErrorAnswerOptions {
-  /** Ingest answers signature failures 401 (unsigned) / 403 (badly signed), per DESIGN §3.2. */
+  /** Ingest answers signature failures 401 (unsigned) / 403 (badly signed), per docs/design.md §3.2. */
   signatureStatus?: (error: SignatureError) => number;
 }
 
 export function errorAnswer(error: unknown, requestId: string, log: Log, options: ErrorAnswerOptions = {}): HttpResponse {
   if (error instanceof SignatureError) {
     const status = options.signatureStatus ? options.signatureStatus(error) : error.httpStatus;
-    log.warn('signature refused', { code: error.code });
-    return json(status, { RequestId: requestId, Code: error.code, Message: error.message });
+    log.warn('signature refused', { code: error.code, field: error.field });
+    const field = error.field === undefined ? {} : { Field: error.field };
+    return json(status, { RequestId: requestId, Code: error.code, Message: error.message, ...field });
   }
   if (error instanceof DomainError) {
     if (error.status >= 500) log.error(error.message, { code: error.code, cause: String((error as { cause?: unknown }).cause ?? '') });

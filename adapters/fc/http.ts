@@ -3,6 +3,7 @@
  * event, comma-joined header values, base64 bodies, `timeEpoch` as a string.
  */
 import { z } from 'zod';
+import { PayloadTooLargeError } from '../../shared/errors.ts';
 import { stringifyJson } from '../../shared/json-text.ts';
 
 export const FcHttpEventSchema = z.object({
@@ -71,13 +72,61 @@ export function parseTriggerEvent<T extends z.ZodType>(event: Buffer, schema: T,
   return parsed.data;
 }
 
-export function decodeHttpEvent(event: Buffer): HttpRequest {
-  return httpRequestOf(parseTriggerEvent(event, FcHttpEventSchema, 'HTTP'));
+/**
+ * Room in an HTTP event for what is not the body: headers, query, request context (FC caps
+ * headers and URL well below this).
+ */
+export const HTTP_EVENT_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * How much larger than the body its text in the event can be: base64 is 4/3, and JSON escaping
+ * of a text body (quotes, newlines) stays under 2 for any JSON, NDJSON or form body.
+ */
+export const HTTP_EVENT_BODY_EXPANSION = 2;
+
+export interface HttpDecodeLimits {
+  /** The route's largest raw body (as sent, before any Content-Encoding is undone). */
+  maxBodyBytes: number;
 }
 
-/** A checked FC HTTP event as a plain request: lower-cased headers, the body as bytes. */
+function bodyTooLarge(limitBytes: number, size?: number): PayloadTooLargeError {
+  const got = size === undefined ? '' : ` (${size} bytes)`;
+  return new PayloadTooLargeError('PayloadTooLarge', `the request body${got} exceeds ${limitBytes} bytes; send a smaller body`);
+}
+
+/** Bytes a base64 string decodes to, without decoding it. */
+function base64DecodedLength(text: string): number {
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return Math.floor((text.length * 3) / 4) - padding;
+}
+
+/**
+ * The trigger's event as a request. With `limits`, an oversize body is refused
+ * (PayloadTooLargeError) before anything is decoded: by the event's size before it is parsed,
+ * then by Content-Length and by the body text's length before the body becomes bytes.
+ */
+export function decodeHttpEvent(event: Buffer, limits?: HttpDecodeLimits): HttpRequest {
+  if (limits && event.length > limits.maxBodyBytes * HTTP_EVENT_BODY_EXPANSION + HTTP_EVENT_OVERHEAD_BYTES) {
+    throw bodyTooLarge(limits.maxBodyBytes);
+  }
+  const e = parseTriggerEvent(event, FcHttpEventSchema, 'HTTP');
+  if (limits) checkHttpBodySize(e, limits);
+  return httpRequestOf(e);
+}
+
+/** Refuses (PayloadTooLargeError) a body over the limit by Content-Length or its text's length, without decoding it. */
+export function checkHttpBodySize(e: FcHttpEvent, limits: HttpDecodeLimits): void {
+  for (const [name, value] of Object.entries(e.headers)) {
+    if (name.toLowerCase() !== 'content-length') continue;
+    const declared = Number(value);
+    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes, declared);
+  }
+  const size = e.isBase64Encoded ? base64DecodedLength(e.body) : Buffer.byteLength(e.body, 'utf8');
+  if (size > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes, size);
+}
+
+/** A checked FC HTTP event as a plain request: lower-cased headers (no prototype), the body as bytes. */
 export function httpRequestOf(e: FcHttpEvent): HttpRequest {
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(e.headers)) headers[k.toLowerCase()] = v;
   return {
     method: e.requestContext.http.method.toUpperCase(),

@@ -1,15 +1,24 @@
 /**
  * ActionTrail-style RPC over FC's HTTP trigger: `GET|POST /?Action=…&Version=2020-07-06&…`,
- * parameters from the query and (for POST) the form body, signed with the RPC signature v1 or
+ * parameters from the query and a form body, signed with the RPC signature v1 or
  * ACS3-HMAC-SHA256, answered `{RequestId, …}` or `{RequestId, Code, Message}`.
+ *
+ * What runs is exactly what was signed (docs/design.md §3): the parameters are parsed once
+ * (parseRequestParameters) and that one object is both verified and dispatched; `x-acs-action`
+ * and `x-acs-version` count only under ACS3, which signs them; actions are looked up as own
+ * entries only, so `Action=constructor` or `__proto__` is an unknown action.
  */
+import { parseRequestParameters, RPC_MAX_FORM_BODY_BYTES } from '../../shared/auth/request-params.ts';
 import { verifyRequest, type KeyLookup, type NonceStore } from '../../shared/auth/verify.ts';
 import { NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { errorAnswer } from './errors.ts';
 import type { Log } from './handler.ts';
-import { json, type HttpRequest, type HttpResponse } from './http.ts';
+import { json, type HttpDecodeLimits, type HttpRequest, type HttpResponse } from './http.ts';
 
 export const API_VERSION = '2020-07-06';
+
+/** The RPC route's body limit, for decodeHttpEvent: a form body is all an RPC call sends. */
+export const RPC_DECODE_LIMITS: HttpDecodeLimits = { maxBodyBytes: RPC_MAX_FORM_BODY_BYTES };
 
 export interface RpcCaller {
   accountId: string;
@@ -18,14 +27,9 @@ export interface RpcCaller {
 
 export type RpcAction = (params: Record<string, string>, caller: RpcCaller) => Promise<Record<string, unknown>>;
 
-/** Parameters of an RPC request: query, plus a form-encoded POST body. */
-export function rpcParams(request: HttpRequest): Record<string, string> {
-  const params: Record<string, string> = { ...request.query };
-  const type = request.headers['content-type'] ?? '';
-  if (request.method === 'POST' && type.startsWith('application/x-www-form-urlencoded')) {
-    for (const [k, v] of new URLSearchParams(request.body.toString('utf8'))) params[k] = v;
-  }
-  return params;
+/** The table's own entry for `name` (never an Object.prototype member). */
+export function findAction(actions: Readonly<Record<string, RpcAction>>, name: string): RpcAction | undefined {
+  return Object.hasOwn(actions, name) ? actions[name] : undefined;
 }
 
 export async function handleRpc(
@@ -36,15 +40,16 @@ export async function handleRpc(
 ): Promise<HttpResponse> {
   const requestId = request.requestId;
   try {
-    const params = rpcParams(request);
-    const caller = await verifyRequest(request, auth.keys, auth.nonces);
-    const name = params['Action'] ?? request.headers['x-acs-action'];
+    const params = parseRequestParameters(request);
+    const caller = await verifyRequest(request, auth.keys, auth.nonces, new Date(), { params });
+    const signedHeaders = caller.scheme === 'acs3';
+    const name = params.all['Action'] ?? (signedHeaders ? request.headers['x-acs-action'] : undefined);
     if (!name) throw new ValidationError('MissingParameter', 'the parameter Action is required', 'Action');
-    const version = params['Version'] ?? request.headers['x-acs-version'];
+    const version = params.all['Version'] ?? (signedHeaders ? request.headers['x-acs-version'] : undefined);
     if (version !== API_VERSION) throw new ValidationError('InvalidVersion', `Version must be ${API_VERSION}; got ${version ?? 'none'}`, 'Version');
-    const action = actions[name];
+    const action = findAction(actions, name);
     if (!action) throw new NotFoundError('InvalidAction.NotFound', `the action ${name} does not exist in version ${API_VERSION}`);
-    const result = await action(params, { accountId: caller.accountId, accessKeyId: caller.accessKeyId });
+    const result = await action(params.all, { accountId: caller.accountId, accessKeyId: caller.accessKeyId });
     return json(200, { RequestId: requestId, ...result });
   } catch (error) {
     return errorAnswer(error, requestId, log);

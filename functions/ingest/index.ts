@@ -2,18 +2,34 @@
  * ingest (HTTP trigger): `POST /events` with a JSON array, `{"events":[…]}` or NDJSON (gzip
  * accepted), signed ACS3-HMAC-SHA256 with the account's AccessKey pair. Answers
  * `{accepted, duplicates, rejected:[…]}`; accepted events are durable before the answer.
+ *
+ * Only ACS3 is accepted: its signed x-acs-content-sha256 must be the SHA-256 of the raw body as
+ * received (before gunzip), and it covers method and path; the RPC signature covers neither
+ * body nor path (docs/design.md §3.2). Cheapest refusals first: an oversize body before the event
+ * is parsed (decodeHttpEvent), a missing signature before the body is hashed, a bad signature
+ * before it is inflated or parsed.
  */
 import { verifyRequest } from '../../shared/auth/verify.ts';
+import { PayloadTooLargeError } from '../../shared/errors.ts';
 import { INGEST_MAX_BODY_BYTES } from '../../shared/pipeline/records.ts';
 import { ingestBatch } from '../../shared/pipeline/ingest.ts';
 import { decodeBody } from '../../adapters/fc/body.ts';
 import { errorAnswer } from '../../adapters/fc/errors.ts';
 import { fcHandler } from '../../adapters/fc/handler.ts';
-import { decodeHttpEvent, encodeHttpResponse, json } from '../../adapters/fc/http.ts';
+import { decodeHttpEvent, encodeHttpResponse, json, type HttpRequest } from '../../adapters/fc/http.ts';
 import { getServices } from '../../adapters/wiring.ts';
 
-export const handler = fcHandler(async (event, _context, log) => {
-  const request = decodeHttpEvent(event);
+/** The raw body's limit: a gzip body is no larger than what it inflates to (5 MiB). */
+const INGEST_DECODE_LIMITS = { maxBodyBytes: INGEST_MAX_BODY_BYTES };
+
+export const handler = fcHandler(async (event, context, log) => {
+  let request: HttpRequest;
+  try {
+    request = decodeHttpEvent(event, INGEST_DECODE_LIMITS);
+  } catch (error) {
+    if (error instanceof PayloadTooLargeError) return encodeHttpResponse(errorAnswer(error, context.requestId, log));
+    throw error;
+  }
   const requestId = request.requestId;
   if (request.method === 'GET' && request.path === '/health') {
     return encodeHttpResponse(json(200, { service: 'trailkeeper-ingest', status: 'ok' }));
@@ -26,7 +42,7 @@ export const handler = fcHandler(async (event, _context, log) => {
   }
   try {
     const services = getServices();
-    const caller = await verifyRequest(request, services.accounts.keyLookup(), services.nonces);
+    const caller = await verifyRequest(request, services.accounts.keyLookup(), services.nonces, new Date(), { schemes: ['acs3'] });
     const result = await ingestBatch(
       {
         accountId: caller.accountId,
@@ -44,7 +60,8 @@ export const handler = fcHandler(async (event, _context, log) => {
   } catch (error) {
     return encodeHttpResponse(
       errorAnswer(error, requestId, log, {
-        signatureStatus: (e) => (e.code === 'IncompleteSignature' && !request.headers['authorization'] && !request.query['Signature'] ? 401 : 403),
+        // No Authorization header: unsigned (a query signature does not sign the body) → 401.
+        signatureStatus: (e) => (e.code === 'IncompleteSignature' && request.headers['authorization'] === undefined ? 401 : 403),
       }),
     );
   }

@@ -16,7 +16,14 @@ import {
   signAcs3,
   signAcs3Request,
 } from '../../shared/auth/acs3-signature.ts';
+import { parseRequestParameters } from '../../shared/auth/request-params.ts';
 import {
+  ACS3_MAX_AUTHORIZATION_LENGTH,
+  ACS3_MAX_SIGNED_HEADERS,
+  ACS3_MAX_SIGNED_HEADER_VALUE_LENGTH,
+  RPC_MAX_SIGNATURE_LENGTH,
+  SIGNATURE_MAX_ACCESS_KEY_ID_LENGTH,
+  SIGNATURE_MAX_NONCE_LENGTH,
   SIGNATURE_MAX_CLOCK_SKEW_SECONDS,
   SIGNATURE_NONCE_TTL_SECONDS,
   SignatureError,
@@ -599,16 +606,22 @@ describe('verifyRequest: RPC HMAC-SHA1', () => {
     );
   });
 
-  it('rejects a parameter given with different values in query and body', async () => {
+  it('refuses a parameter given in both query and body (400 InvalidParameter naming it), even with the same value', async () => {
     const params = refRpcParams();
-    const req: SignedRequest = {
-      ...rpcGetRequest(params),
-      method: 'POST',
-      headers: { host: 'h', 'content-type': 'application/x-www-form-urlencoded' },
-      body: Buffer.from('EventName=other'),
-    };
-    const err = await expectSignatureError(verifyRequest(req, keys, new MemoryNonceStore(), NOW), 'IncompleteSignature');
-    expect(err.message).toContain('EventName');
+    for (const value of ['other', params['EventName'] ?? '']) {
+      const req: SignedRequest = {
+        ...rpcGetRequest(params),
+        method: 'POST',
+        headers: { host: 'h', 'content-type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(new URLSearchParams({ EventName: value }).toString()),
+      };
+      const nonces = new MemoryNonceStore();
+      const err = await expectSignatureError(verifyRequest(req, keys, nonces, NOW), 'InvalidParameter');
+      expect(err.httpStatus).toBe(400);
+      expect(err.field).toBe('EventName');
+      expect(err.message).toContain('EventName');
+      expect(nonces.claims).toHaveLength(0);
+    }
   });
 });
 
@@ -800,5 +813,160 @@ describe('verifyRequest: ACS3-HMAC-SHA256', () => {
     await expect(verifyRequest({ ...req, headers: upper }, keys, new MemoryNonceStore(), NOW)).resolves.toMatchObject({
       scheme: 'acs3',
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Bounds (issue 11 item 8) and accepted schemes (item 2): refused before any store call.
+// ---------------------------------------------------------------------------
+
+/** A key lookup and nonce store that count their calls (stand-ins for the two Redis calls). */
+function countingStores(): { keys: KeyLookup; nonces: MemoryNonceStore; lookups: string[] } {
+  const lookups: string[] = [];
+  return {
+    keys: async (id) => {
+      lookups.push(id);
+      return keys(id);
+    },
+    nonces: new MemoryNonceStore(),
+    lookups,
+  };
+}
+
+describe('verifyRequest: bounds before any store call', () => {
+  it('refuses a 200 KB RPC SignatureNonce, correctly signed, without a key lookup or a nonce claim; a normal one still passes', async () => {
+    const stores = countingStores();
+    // 200 KB is stopped by the parameter bound, 129 characters by the nonce's own bound.
+    for (const length of [200 * 1024, SIGNATURE_MAX_NONCE_LENGTH + 1]) {
+      const nonce = 'n'.repeat(length);
+      const err = await expectSignatureError(
+        verifyRequest(rpcGetRequest(refRpcParams({ SignatureNonce: nonce })), stores.keys, stores.nonces, NOW),
+        'InvalidParameter',
+      );
+      expect(err.httpStatus).toBe(400);
+      expect(err.field).toBe('SignatureNonce');
+      expect(err.message).toContain(`${length} characters`);
+      expect(err.message.length).toBeLessThan(300);
+    }
+    expect(stores.lookups).toEqual([]);
+    expect(stores.nonces.claims).toEqual([]);
+    await expect(verifyRequest(rpcGetRequest(refRpcParams()), stores.keys, stores.nonces, NOW)).resolves.toMatchObject({ scheme: 'rpc-v1' });
+  });
+
+  it('refuses an over-long ACS3 x-acs-signature-nonce without a key lookup or a nonce claim', async () => {
+    const stores = countingStores();
+    const err = await expectSignatureError(
+      verifyRequest(refAcs3Request({ nonce: 'n'.repeat(SIGNATURE_MAX_NONCE_LENGTH + 1) }), stores.keys, stores.nonces, NOW),
+      'InvalidParameter',
+    );
+    expect(err.field).toBe('x-acs-signature-nonce');
+    expect(stores.lookups).toEqual([]);
+    expect(stores.nonces.claims).toEqual([]);
+    await expect(verifyRequest(refAcs3Request({ nonce: 'n'.repeat(SIGNATURE_MAX_NONCE_LENGTH) }), stores.keys, stores.nonces, NOW)).resolves.toMatchObject({ scheme: 'acs3' });
+  });
+
+  it('refuses an over-long or malformed AccessKeyId and an over-long Signature before the key lookup', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ AccessKeyId: 'L'.repeat(SIGNATURE_MAX_ACCESS_KEY_ID_LENGTH + 1) }, 'AccessKeyId'],
+      [{ AccessKeyId: 'LTAI}{tk:auth}:x' }, 'AccessKeyId'],
+      [{ Signature: 'A'.repeat(RPC_MAX_SIGNATURE_LENGTH + 1) }, 'Signature'],
+    ];
+    for (const [override, field] of cases) {
+      const stores = countingStores();
+      const params = { ...refRpcParams(), ...override };
+      const err = await expectSignatureError(verifyRequest(rpcGetRequest(params), stores.keys, stores.nonces, NOW), 'InvalidParameter');
+      expect(err.field).toBe(field);
+      expect(err.message).toContain(field);
+      expect(stores.lookups).toEqual([]);
+    }
+  });
+
+  it('refuses an over-long Credential, authorization header, SignedHeaders list or signed header value before the key lookup', async () => {
+    const cases: Array<[string, (r: SignedRequest) => void]> = [
+      ['Credential', (r) => (r.headers['authorization'] = (r.headers['authorization'] ?? '').replace(`Credential=${AK_ID}`, `Credential=${'K'.repeat(SIGNATURE_MAX_ACCESS_KEY_ID_LENGTH + 1)}`))],
+      ['authorization', (r) => (r.headers['authorization'] = `${r.headers['authorization'] ?? ''}${' '.repeat(ACS3_MAX_AUTHORIZATION_LENGTH)}`)],
+      [
+        'SignedHeaders',
+        (r) => {
+          const extra = Array.from({ length: ACS3_MAX_SIGNED_HEADERS }, (_v, i) => `x-acs-pad-${i}`);
+          for (const name of extra) r.headers[name] = '1';
+          r.headers['authorization'] = (r.headers['authorization'] ?? '').replace('SignedHeaders=', `SignedHeaders=${extra.join(';')};`);
+        },
+      ],
+      ['x-acs-action', (r) => (r.headers['x-acs-action'] = 'A'.repeat(ACS3_MAX_SIGNED_HEADER_VALUE_LENGTH + 1))],
+    ];
+    for (const [field, mutate] of cases) {
+      const stores = countingStores();
+      const req = refAcs3Request();
+      mutate(req);
+      const err = await expectSignatureError(verifyRequest(req, stores.keys, stores.nonces, NOW), 'InvalidParameter');
+      expect(err.field).toBe(field);
+      expect(stores.lookups).toEqual([]);
+    }
+  });
+
+  it('refuses an ACS3 body whose hash is not the declared x-acs-content-sha256 before the key lookup', async () => {
+    const stores = countingStores();
+    const req = refAcs3Request();
+    req.body = Buffer.from('{"other":"body"}');
+    const err = await expectSignatureError(verifyRequest(req, stores.keys, stores.nonces, NOW), 'SignatureDoesNotMatch');
+    expect(err.field).toBe('x-acs-content-sha256');
+    expect(stores.lookups).toEqual([]);
+    const unsignedPayload = refAcs3Request();
+    unsignedPayload.headers['x-acs-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    await expectSignatureError(verifyRequest(unsignedPayload, stores.keys, stores.nonces, NOW), 'SignatureDoesNotMatch');
+    expect(stores.lookups).toEqual([]);
+  });
+});
+
+describe('verifyRequest: a route that accepts only ACS3 (ingest)', () => {
+  it('refuses a correctly RPC-signed request (query signature, any body) with IncompleteSignature naming authorization, before any lookup', async () => {
+    const stores = countingStores();
+    const req: SignedRequest = { ...rpcGetRequest(refRpcParams({ Action: 'DescribeTrails' })), method: 'POST', path: '/events', body: Buffer.from('[{"eventId":"x"}]') };
+    const err = await expectSignatureError(verifyRequest(req, stores.keys, stores.nonces, NOW, { schemes: ['acs3'] }), 'IncompleteSignature');
+    expect(err.field).toBe('authorization');
+    expect(err.message).toContain('x-acs-content-sha256');
+    expect(stores.lookups).toEqual([]);
+    expect(stores.nonces.claims).toEqual([]);
+    // the same stores still accept an ACS3 request
+    await expect(verifyRequest(refAcs3Request(), stores.keys, stores.nonces, NOW, { schemes: ['acs3'] })).resolves.toMatchObject({ scheme: 'acs3' });
+  });
+
+  it('requires x-acs-content-sha256 to be signed, and checks the signed path and method', async () => {
+    const unsignedHash = refAcs3Request();
+    unsignedHash.headers['authorization'] = (unsignedHash.headers['authorization'] ?? '').replace(';x-acs-content-sha256', '');
+    const err = await expectSignatureError(verifyRequest(unsignedHash, keys, new MemoryNonceStore(), NOW, { schemes: ['acs3'] }), 'IncompleteSignature');
+    expect(err.message).toContain('x-acs-content-sha256');
+    await expectSignatureError(verifyRequest({ ...refAcs3Request(), path: '/events' }, keys, new MemoryNonceStore(), NOW, { schemes: ['acs3'] }), 'SignatureDoesNotMatch');
+    await expectSignatureError(verifyRequest({ ...refAcs3Request(), method: 'PUT' }, keys, new MemoryNonceStore(), NOW, { schemes: ['acs3'] }), 'SignatureDoesNotMatch');
+  });
+});
+
+describe('verifyRequest with the dispatcher’s parameters', () => {
+  it('verifies the very object parseRequestParameters returned: a body that is not a form is not a parameter', async () => {
+    // Signed for GetCallerIdentity in the query; the body tries Action=DescribeTrails under a near-form type.
+    const signed = signRpcRequest({ method: 'POST', params: { Action: 'GetCallerIdentity', Version: '2020-07-06' }, accessKeyId: AK_ID, accessKeySecret: AK_SECRET, timestamp: NOW, nonce: 'n-form-trick' });
+    const req: SignedRequest = {
+      method: 'POST',
+      path: '/',
+      query: signed,
+      headers: { host: 'h', 'content-type': 'application/x-www-form-urlencodedX' },
+      body: Buffer.from('Action=DescribeTrails'),
+    };
+    const params = parseRequestParameters(req);
+    expect(params.bodyIsForm).toBe(false);
+    await expect(verifyRequest(req, keys, new MemoryNonceStore(), NOW, { params })).resolves.toMatchObject({ scheme: 'rpc-v1' });
+    expect(params.all['Action']).toBe('GetCallerIdentity');
+  });
+
+  it('a form body is signed like the query: moving Action into the body under the exact type needs a signature over it', async () => {
+    const signed = signRpcRequest({ method: 'POST', params: { Action: 'GetCallerIdentity', Version: '2020-07-06' }, accessKeyId: AK_ID, accessKeySecret: AK_SECRET, timestamp: NOW, nonce: 'n-form-2' });
+    const { Action: _a, ...query } = signed;
+    const req: SignedRequest = { method: 'POST', path: '/', query, headers: { host: 'h', 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' }, body: Buffer.from('Action=DescribeTrails') };
+    await expectSignatureError(verifyRequest(req, keys, new MemoryNonceStore(), NOW, { params: parseRequestParameters(req) }), 'SignatureDoesNotMatch');
+    const honest: SignedRequest = { ...req, body: Buffer.from('Action=GetCallerIdentity') };
+    const params = parseRequestParameters(honest);
+    await expect(verifyRequest(honest, keys, new MemoryNonceStore(), NOW, { params })).resolves.toMatchObject({ scheme: 'rpc-v1' });
+    expect(params.all['Action']).toBe('GetCallerIdentity');
   });
 });
