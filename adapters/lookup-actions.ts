@@ -61,7 +61,8 @@ function trailPorts(services: Services): TrailApiPorts {
 export function lookupActions(services: Services): Record<string, RpcAction> {
   const ports = trailPorts(services);
   const region = services.env.TK_REGION;
-  const actions: Record<string, RpcAction> = {};
+  // No prototype: a caller's Action is never an Object.prototype member (handleRpc also reads own entries only).
+  const actions = Object.create(null) as Record<string, RpcAction>;
   for (const [name, action] of Object.entries(TRAIL_ACTIONS)) {
     actions[name] = (params, caller) => action(params, { accountId: caller.accountId, region }, ports);
   }
