@@ -1,5 +1,5 @@
 /**
- * History memory and lookup-latency benchmark (DESIGN §5: ≤ 1 KiB of Redis memory per event
+ * History memory and lookup-latency benchmark (docs/design.md §5: ≤ 1 KiB of Redis memory per event
  * held, LookupEvents p99 ≤ 25 ms with 1 M events held).
  *
  *   npx tsx bench/history-memory.ts [--events 200000] [--queries 300] [--seed 1]

@@ -1,5 +1,5 @@
 /**
- * LookupEvents through lookup-http (DESIGN §5: p99 ≤ 25 ms and ≥ 1,000 calls/s with 1 M events
+ * LookupEvents through lookup-http (docs/design.md §5: p99 ≤ 25 ms and ≥ 1,000 calls/s with 1 M events
  * held), the way a user's SDK calls it: signed RPC GETs over HTTP to the emulator's HTTP
  * trigger, the function in its worker, history in a real redis-server.
  *

@@ -1,5 +1,5 @@
 /**
- * Pipeline benchmarks (DESIGN §5), on a private stack (real Redis, real S3 server, emulator on
+ * Pipeline benchmarks (docs/design.md §5), on a private stack (real Redis, real S3 server, emulator on
  * the product's s.yaml), all figures from one run:
  *   ingest      sustained signed ingest through the emulator's HTTP trigger (events/s acknowledged
  *               durable), and end to end until every event is in history;

@@ -1,5 +1,5 @@
 /**
- * History on Redis (DESIGN §3.7, §5): the `HistoryStore` behind LookupEvents.
+ * History on Redis (docs/design.md §3.7, §5): the `HistoryStore` behind LookupEvents.
  *
  * KEY LAYOUT — all keys of account A start with P = `<keyPrefix>{A}:` (default keyPrefix
  * `tk:`), so one account lives in one cluster slot; every command and Lua script touches

@@ -1,5 +1,5 @@
 /**
- * The local logstore (DESIGN §3.6) on Redis streams. Per trail, all under the account's hash tag
+ * The local logstore (docs/design.md §3.6) on Redis streams. Per trail, all under the account's hash tag
  * (cluster-safe: one slot per account):
  *
  *   {tk:<account>}:logstore:actiontrail_<trail>        stream  one entry per event, in arrival order:

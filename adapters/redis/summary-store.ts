@@ -1,5 +1,5 @@
 /**
- * Summary windows on Redis (DESIGN §3.8). Keys of account A (all under A's hash tag, so each
+ * Summary windows on Redis (docs/design.md §3.8). Keys of account A (all under A's hash tag, so each
  * script touches one cluster slot; reads over several accounts are one command per account):
  *
  *   {tk:A}:sumq              hash  eventId → row JSON   (the queue classify fills; summary-queue.ts)

@@ -1,5 +1,5 @@
 /**
- * The production logstore (DESIGN §3.6): Alibaba Cloud Log Service through its official Node.js
+ * The production logstore (docs/design.md §3.6): Alibaba Cloud Log Service through its official Node.js
  * SDK, `@alicloud/log`. A trail's `slsProjectArn` (`acs:log:<region>:<account>:project/<name>`)
  * names the project; the logstore is `actiontrail_<trail>`; each event is one log with
  * `__topic__ = actiontrail_audit_event`, `__time__` = its eventTime in seconds, and contents

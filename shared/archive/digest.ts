@@ -1,5 +1,5 @@
 /**
- * Hourly signed digests of a trail's archive (DESIGN §3.5). Pure; node:crypto only.
+ * Hourly signed digests of a trail's archive (docs/design.md §3.5). Pure; node:crypto only.
  *
  * A digest covers one trail, one scope (region, and for organization trails one member
  * account) and one UTC hour: it lists every archive file delivered in that hour with the

@@ -1,5 +1,5 @@
 /**
- * Where a trail's archive files and digests live in object storage (DESIGN §3.5). Pure.
+ * Where a trail's archive files and digests live in object storage (docs/design.md §3.5). Pure.
  *
  * Archive file (one gzip JSON array of events, named by its delivery time, UTC):
  *   <OssKeyPrefix>/AliyunLogs/Actiontrail/[<orgId>/<accountId>/]<region>/<YYYY>/<MM>/<DD>/

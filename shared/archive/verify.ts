@@ -1,5 +1,5 @@
 /**
- * Verification of a trail's archive against its signed hourly digests (DESIGN §3.5). Pure logic
+ * Verification of a trail's archive against its signed hourly digests (docs/design.md §3.5). Pure logic
  * over an injected `ArchiveReader` (adapters/archive/s3-archive.ts reads S3).
  *
  * For each scope (region, and for organization trails each member account) and each UTC hour

@@ -1,5 +1,5 @@
 /**
- * The classification catalogue of DESIGN §3.3, as data. Each rule has an effective time
+ * The classification catalogue of docs/design.md §3.3, as data. Each rule has an effective time
  * (epoch ms, computed from the UTC+8 wall-clock date written in the announcement) and
  * applies to events whose `eventTime` is at or after it — or, for `appliesTo: 'trail'`,
  * to trails created at or after it. `classify.ts` interprets the effects.

@@ -1,6 +1,6 @@
 /**
  * deliver-oss's use case: drain each trail's archive outbox into gzip JSON array files laid out
- * as ActionTrail does (DESIGN §3.5), one file per region (and member account, for organization
+ * as ActionTrail does (docs/design.md §3.5), one file per region (and member account, for organization
  * trails) per batch, then write the signed hourly digests that chain them.
  *
  * Exactly-once files: before a file is put, its name and digest entry are recorded as the trail's

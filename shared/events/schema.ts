@@ -1,5 +1,5 @@
 /**
- * ActionTrail event record (DESIGN §3.1): schema, parser and small readers.
+ * ActionTrail event record (docs/design.md §3.1): schema, parser and small readers.
  *
  * Tolerant where real records vary, strict where it matters:
  * - every object is loose: unknown fields are kept verbatim, and the parser never

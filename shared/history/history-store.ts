@@ -1,5 +1,5 @@
 /**
- * History: the always-on, 90-day, queryable store behind LookupEvents (DESIGN §3.7).
+ * History: the always-on, 90-day, queryable store behind LookupEvents (docs/design.md §3.7).
  * This file is the contract; `adapters/redis/history-store.ts` implements it on Redis.
  */
 import type { ClassifiedEvent } from '../classify/classify.ts';

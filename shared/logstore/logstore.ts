@@ -1,5 +1,5 @@
 /**
- * The trail logstore (DESIGN §3.6): one log stream per trail, `actiontrail_<trailName>`, whose
+ * The trail logstore (docs/design.md §3.6): one log stream per trail, `actiontrail_<trailName>`, whose
  * entries carry `__topic__ = actiontrail_audit_event`, `__time__` (the event's time, epoch
  * seconds) and an `event` field holding the event JSON.
  *

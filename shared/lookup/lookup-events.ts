@@ -1,6 +1,6 @@
 /**
  * `LookupEvents` (ActionTrail 2020-07-06) and `GetEvent` (our event detail by id) on
- * lookup-http, as pure use cases over the HistoryStore (DESIGN §3.7).
+ * lookup-http, as pure use cases over the HistoryStore (docs/design.md §3.7).
  *
  * Isolation: every read names the accounts `accountsVisibleTo(caller)` — the caller, plus
  * its organization's members for a management account — and nothing else: the store query,

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { accountOf, parseEvent, type ActionTrailEvent, type ParseEventOptions } from '../events/schema.ts';
 
-/** Largest decoded ingest body (DESIGN §3.2). */
+/** Largest decoded ingest body (docs/design.md §3.2). */
 export const INGEST_MAX_BODY_BYTES = 5 * 1024 * 1024;
-/** Most events in one ingest request (DESIGN §3.2). */
+/** Most events in one ingest request (docs/design.md §3.2). */
 export const INGEST_MAX_EVENTS = 1000;
 
 export type IdentifiedEvent = ActionTrailEvent & { eventId: string };

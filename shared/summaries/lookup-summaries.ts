@@ -1,5 +1,5 @@
 /**
- * `LookupEventSummaries` on lookup-http (DESIGN §3.7–3.8), a pure use case over SummaryReader.
+ * `LookupEventSummaries` on lookup-http (docs/design.md §3.7–3.8), a pure use case over SummaryReader.
  *
  * Parameters as LookupEvents (parseLookupParams): StartTime/EndTime (default the last 7 days,
  * clamped to the 90-day horizon), Direction (BACKWARD: newest window first), LookupAttribute

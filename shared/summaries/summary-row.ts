@@ -1,5 +1,5 @@
 /**
- * Summary rows (DESIGN §3.8): what classify queues for each kept event, and what
+ * Summary rows (docs/design.md §3.8): what classify queues for each kept event, and what
  * summarize-cron folds into 2-hour, UTC-aligned windows. Pure.
  */
 import type { ClassifiedEvent } from '../classify/classify.ts';

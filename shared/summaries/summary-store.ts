@@ -1,5 +1,5 @@
 /**
- * The summary store contract (DESIGN §3.8): 2-hour UTC windows per account, each mapping a
+ * The summary store contract (docs/design.md §3.8): 2-hour UTC windows per account, each mapping a
  * dimension key (dimension-key.ts) to an occurrence count and first/last time, kept 90 days
  * after the window ends. `adapters/redis/summary-store.ts` implements it on Redis.
  */

@@ -1,5 +1,5 @@
 /**
- * A trail as stored (DESIGN §3.4), with ActionTrail's parameter rules.
+ * A trail as stored (docs/design.md §3.4), with ActionTrail's parameter rules.
  * Defaults follow the ActionTrail OpenAPI (2020-07-06) CreateTrail: EventRW defaults to
  * Write, TrailRegion to All, IsOrganizationTrail to false; a new trail is Fresh.
  */

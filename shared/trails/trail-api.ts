@@ -1,5 +1,5 @@
 /**
- * The ActionTrail trail API (OpenAPI 2020-07-06, DESIGN §3.4) as pure use cases:
+ * The ActionTrail trail API (OpenAPI 2020-07-06, docs/design.md §3.4) as pure use cases:
  * CreateTrail, UpdateTrail, DeleteTrail, DescribeTrails, StartLogging, StopLogging,
  * GetTrailStatus. Each takes the RPC parameters, the caller and the ports, and answers the
  * ActionTrail response body without `RequestId` (the RPC adapter adds it).
@@ -53,7 +53,7 @@ export interface Caller {
   region: string;
 }
 
-/** What the logstore deliverer knows of a trail's stream (DESIGN §3.6). */
+/** What the logstore deliverer knows of a trail's stream (docs/design.md §3.6). */
 export interface LogstoreStatus {
   /** Whether the trail's logstore can be written. */
   available: boolean;

@@ -1,5 +1,5 @@
 /**
- * Summaries (DESIGN §3.8) end to end on a real Redis through the emulator: events go through
+ * Summaries (docs/design.md §3.8) end to end on a real Redis through the emulator: events go through
  * ingest and classify into the summary queue, summarize-cron folds them into 2-hour windows,
  * and LookupEventSummaries serves them, signed, through lookup-http.
  */

@@ -22,7 +22,7 @@ import {
 const MD5 = '0123456789abcdef0123456789abcdef';
 const at = new Date('2024-03-05T07:08:09.500Z');
 
-describe('archive file keys (DESIGN §3.5)', () => {
+describe('archive file keys (docs/design.md §3.5)', () => {
   it('names a single-account file exactly', () => {
     expect(archiveFileKey({ ossKeyPrefix: 'audit', region: 'cn-hangzhou', deliveredAt: at, eventCount: 12, fileSize: 3456, md5: MD5 })).toBe(
       `audit/AliyunLogs/Actiontrail/cn-hangzhou/2024/03/05/Actiontrail_cn-hangzhou_20240305070809_1002_12_3456_${MD5}.gz`,

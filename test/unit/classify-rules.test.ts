@@ -1,4 +1,4 @@
-/** Every rule of DESIGN §3.3, one second before and one second after its effective time. */
+/** Every rule of docs/design.md §3.3, one second before and one second after its effective time. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
