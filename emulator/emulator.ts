@@ -12,6 +12,7 @@ import { AsyncQueue } from './async-queue.ts';
 import { buildFunctions, buildHelper } from './build.ts';
 import { functionNameFromArn, type FunctionSpec, type ProjectSpec, type TimerTrigger } from './config.ts';
 import type { FcAuthFailure } from './fc-signature.ts';
+import { generateInternalToken } from './http-guard.ts';
 import { startInvokeApi, type InvokeApiCore } from './invoke-api.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { DEFAULT_MAX_INSTANCES_PER_FUNCTION, FunctionRuntime, type InvocationResult, type RuntimeIdentity } from './runtime/function-runtime.ts';
@@ -42,7 +43,11 @@ export interface EmulatorOptions {
   asyncConcurrency?: number;
   /** Separates the async queues of emulators sharing one Redis. */
   namespace?: string;
-  webhookToken?: string;
+  /**
+   * The stack's token for the internal routes (`/-/…`: S3 webhook, timers, async status), sent as
+   * `Authorization: Bearer <token>`; generated when not given (see `RunningEmulator.internalToken`).
+   */
+  internalToken?: string;
   maxInstancesPerFunction?: number;
   /** Start one instance of every function up front (FC's provisioned instances), so first requests are warm. */
   warm?: boolean;
@@ -54,6 +59,8 @@ export interface RunningEmulator {
   /** Base URL of each HTTP-triggered function, by resource name. */
   readonly httpUrls: Readonly<Record<string, string>>;
   readonly project: ProjectSpec;
+  /** The token the internal routes take (`Authorization: Bearer <token>`). */
+  readonly internalToken: string;
   invoke(functionName: string, event: Buffer | string, requestId?: string): Promise<InvocationResult>;
   invokeAsync(functionName: string, event: Buffer | string, requestId?: string): Promise<string>;
   fireTimer(resourceOrFunctionName: string, triggerName: string): Promise<string | undefined>;
@@ -163,11 +170,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     return invoked;
   };
 
+  const internalToken = options.internalToken ?? generateInternalToken();
   const nonceKey = (id: string, nonce: string) => `{fcemu:${options.namespace ?? 'default'}}:nonce:${id}:${nonce}`;
   const core: InvokeApiCore = {
     accountId: identity.accountId,
     credentials: identity.credentials,
-    webhookToken: options.webhookToken,
+    internalToken,
     hasFunction: (name) => resolve(name) !== undefined,
     invokeSync,
     invokeAsync: async (name, event, requestId, delaySeconds) => {
@@ -193,7 +201,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     asyncStatus: (requestId) => queue.status(requestId),
   };
 
-  const api = await startInvokeApi(core, host, options.invokePort ?? DEFAULT_INVOKE_PORT);
+  const api = await startInvokeApi(core, host, options.invokePort ?? DEFAULT_INVOKE_PORT, logger);
   const httpServers: HttpTriggerServer[] = [];
   const httpUrls: Record<string, string> = {};
   const closeAll = async () => {
@@ -210,6 +218,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
           port: options.httpPorts?.[fn.resourceName] ?? 0,
           accountId: identity.accountId,
           invoke: (event, requestId) => invokeSync(fn.functionName, event, requestId),
+          logger,
         });
         httpServers.push(server);
         httpUrls[fn.resourceName] = server.url;
@@ -240,6 +249,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     invokeUrl: api.url,
     httpUrls,
     project,
+    internalToken,
     invoke: (name, event, requestId = randomUUID()) => invokeSync(name, Buffer.from(event), requestId),
     invokeAsync: (name, event, requestId) => invokeAsync(name, Buffer.from(event), requestId),
     fireTimer,

@@ -13,10 +13,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PayloadTooLargeError } from './async-queue.ts';
 import { verifyFcSignature, type FcAuthFailure } from './fc-signature.ts';
+import { checkBearer, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from './http-guard.ts';
+import { silentLogger, type Logger } from './logger.ts';
 import type { InvocationResult } from './runtime/function-runtime.ts';
 
 /** FC's longest async delay (`x-fc-async-delay`, seconds). */
 const MAX_ASYNC_DELAY_SECONDS = 3600;
+/** The largest S3 notification `/-/s3-events` reads. */
+export const S3_NOTIFICATION_LIMIT_BYTES = 1024 * 1024;
 /** FC's limit on a synchronous invocation payload. */
 export const SYNC_PAYLOAD_LIMIT_BYTES = 32 * 1024 * 1024;
 
@@ -32,8 +36,8 @@ export interface InvokeApiCore {
   fireTimer(functionName: string, triggerName: string): Promise<string | undefined>;
   acceptS3Notification(body: unknown, keyEncoded: boolean): Promise<number>;
   asyncStatus(requestId: string): Promise<unknown>;
-  /** Optional bearer token required on `/-/s3-events` (as MinIO's webhook `auth_token`). */
-  readonly webhookToken: string | undefined;
+  /** The stack's token, required on every `/-/…` route as `Authorization: Bearer <token>` (MinIO's webhook `auth_token`). */
+  readonly internalToken: string;
 }
 
 type ApiVersion = '2016-08-15' | '2023-03-30';
@@ -69,13 +73,9 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
 const ROUTE_2016 = /^\/2016-08-15\/services\/([^/]+)\/functions\/([^/]+)\/invocations$/;
 const ROUTE_2023 = /^\/2023-03-30\/functions\/([^/]+)\/invocations$/;
 
-export async function startInvokeApi(core: InvokeApiCore, host: string, port: number): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    handle(core, req, res).catch((error: unknown) => {
-      if (!res.headersSent) send(res, 500, { ErrorCode: 'InternalServerError', ErrorMessage: String(error) });
-      else res.destroy();
-    });
-  });
+export async function startInvokeApi(core: InvokeApiCore, host: string, port: number, logger: Logger = silentLogger): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(guardListener('invoke API', logger, (req, res) => handle(core, req, res)));
+  guardServer(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -93,9 +93,9 @@ export async function startInvokeApi(core: InvokeApiCore, host: string, port: nu
 }
 
 async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req);
   const path = url.pathname;
-  if (path.startsWith('/-/')) return handleAdmin(core, req, res, url);
+  if (path === '/-' || path.startsWith('/-/')) return handleAdmin(core, req, res, url);
 
   const requestId = req.headers['x-fc-request-id']?.toString() || randomUUID();
   const m2016 = ROUTE_2016.exec(path);
@@ -105,6 +105,8 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
     return;
   }
   const version: ApiVersion = m2016 ? '2016-08-15' : '2023-03-30';
+  // a malformed escape is bad input whoever sends it (400, before the signature is looked at)
+  const rawName = decodeComponent(((m2016 ?? m2023) as RegExpExecArray)[m2016 ? 2 : 1] as string, 'the function name in the path');
   if (req.method !== 'POST') {
     send(res, 405, errorBody(version, 'MethodNotAllowed', 'invocations take POST', requestId));
     return;
@@ -128,7 +130,6 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
     send(res, 403, errorBody(version, 'AccessDenied', `account ${accountHeader} is not this emulator's account`, requestId));
     return;
   }
-  const rawName = decodeURIComponent(((m2016 ?? m2023) as RegExpExecArray)[m2016 ? 2 : 1] as string);
   const name = rawName.split('.')[0] as string; // `name.qualifier` → name; every qualifier is LATEST here
   if (!core.hasFunction(name)) {
     send(res, 404, errorBody(version, 'FunctionNotFound', `function '${name}' does not exist`, requestId));
@@ -171,28 +172,33 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
 
 async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
   const path = url.pathname;
+  const auth = checkBearer(req.headers.authorization, core.internalToken);
+  if (!auth.ok) {
+    req.resume();
+    send(res, auth.status, { ErrorCode: auth.code, ErrorMessage: auth.message }, auth.status === 401 ? { 'www-authenticate': 'Bearer realm="trailkeeper-emulator"' } : {});
+    return;
+  }
   if (path === '/-/health') {
+    req.resume();
     send(res, 200, { ok: true, accountId: core.accountId });
     return;
   }
   const timer = /^\/-\/timers\/([^/]+)\/([^/]+)$/.exec(path);
   if (timer && req.method === 'POST') {
     req.resume();
-    const requestId = await core.fireTimer(decodeURIComponent(timer[1] as string), decodeURIComponent(timer[2] as string));
-    if (!requestId) send(res, 404, { ErrorCode: 'TriggerNotFound', ErrorMessage: `no timer trigger ${timer[2]} on function ${timer[1]}` });
+    const functionName = decodeComponent(timer[1] as string, 'the function name in the timer route');
+    const triggerName = decodeComponent(timer[2] as string, 'the trigger name in the timer route');
+    const requestId = await core.fireTimer(functionName, triggerName);
+    if (!requestId) send(res, 404, { ErrorCode: 'TriggerNotFound', ErrorMessage: `no timer trigger ${JSON.stringify(triggerName)} on function ${JSON.stringify(functionName)}` });
     else send(res, 202, { requestId });
     return;
   }
   if (path === '/-/s3-events' && req.method === 'POST') {
-    if (core.webhookToken && req.headers.authorization !== `Bearer ${core.webhookToken}`) {
-      req.resume();
-      send(res, 401, { ErrorCode: 'Unauthorized', ErrorMessage: 'a valid Bearer token is required' });
-      return;
-    }
-    const body = await readBody(req, 1024 * 1024);
+    const body = await readBody(req, S3_NOTIFICATION_LIMIT_BYTES);
+    if (!body) throw new HttpInputError(413, 'EntityTooLarge', `the notification body exceeds ${S3_NOTIFICATION_LIMIT_BYTES} bytes`);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body?.toString('utf8') ?? '');
+      parsed = JSON.parse(body.toString('utf8'));
     } catch {
       send(res, 400, { ErrorCode: 'InvalidJSON', ErrorMessage: 'the notification body is not JSON' });
       return;
@@ -205,10 +211,12 @@ async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: 
   }
   const status = /^\/-\/async\/([^/]+)$/.exec(path);
   if (status && req.method === 'GET') {
-    const found = await core.asyncStatus(decodeURIComponent(status[1] as string));
+    req.resume();
+    const found = await core.asyncStatus(decodeComponent(status[1] as string, 'the request id in the async route'));
     if (found) send(res, 200, found);
     else send(res, 404, { ErrorCode: 'NotFound', ErrorMessage: 'no such async request' });
     return;
   }
-  send(res, 404, { ErrorCode: 'PathNotSupported', ErrorMessage: `unknown emulator route ${path}` });
+  req.resume();
+  send(res, 404, { ErrorCode: 'PathNotSupported', ErrorMessage: 'unknown emulator route' });
 }

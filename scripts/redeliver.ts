@@ -7,8 +7,7 @@ import { parseArgs } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { parseRedeliveryRequest, REDELIVER_PREFIX, REDELIVER_RESULT_SUFFIX } from '../shared/delivery/redelivery.ts';
 import { s3For } from '../adapters/s3.ts';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../emulator/s3/embedded.ts';
-import { readDemo, readLiveLock, stackSettings } from './lib/local-stack.ts';
+import { readDemo, readLiveLock, stackS3Credentials, stackSettings } from './lib/local-stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const RESULT_WAIT_MS = 60_000;
@@ -22,11 +21,16 @@ const request = parseRedeliveryRequest({
   to: values.to,
 });
 const endpoint = process.env['TK_S3_ENDPOINT'] ?? readLiveLock(settings.stateDir)?.endpoints['S3'] ?? `http://${settings.host}:${settings.ports.s3}`;
+const s3Keys = stackS3Credentials();
+if (!s3Keys) {
+  process.stderr.write('No S3 key: run npm start once (it creates the embedded server\'s key), or set TK_S3_ACCESS_KEY_ID and TK_S3_SECRET_ACCESS_KEY.\n');
+  process.exit(1);
+}
 const s3 = s3For({
   endpoint,
   region: process.env['TK_S3_REGION'] ?? 'cn-hangzhou',
-  accessKeyId: process.env['TK_S3_ACCESS_KEY_ID'] ?? EMBEDDED_S3_ACCESS_KEY_ID,
-  secretAccessKey: process.env['TK_S3_SECRET_ACCESS_KEY'] ?? EMBEDDED_S3_SECRET_ACCESS_KEY,
+  accessKeyId: s3Keys.accessKeyId,
+  secretAccessKey: s3Keys.secretAccessKey,
   forcePathStyle: true,
 });
 const key = `${REDELIVER_PREFIX}${request.accountId}-${request.trailName}-${Date.now()}.json`;

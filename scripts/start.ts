@@ -13,11 +13,11 @@ import path from 'node:path';
 import { loadProject } from '../emulator/config.ts';
 import { startEmulator, type RunningEmulator } from '../emulator/emulator.ts';
 import { createLogger } from '../emulator/logger.ts';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../emulator/s3/embedded.ts';
+import { installLastResort } from '../emulator/http-guard.ts';
 import { MissingDependencyError, portInUse, startRedis, startS3, type StartedProcess } from '../emulator/stack/processes.ts';
 import { ensureBucket, s3For } from '../adapters/s3.ts';
 import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
-import { demoFile, loadOrCreateFcAccount, readLiveLock, removeLock, repoRoot, stackSettings, writeLock } from './lib/local-stack.ts';
+import { demoFile, loadOrCreateFcAccount, loadOrCreateStackSecrets, readLiveLock, removeLock, repoRoot, stackSecretsFile, stackSettings, withRedisPassword, writeLock } from './lib/local-stack.ts';
 import { ensureDemo } from './lib/demo.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -26,6 +26,8 @@ const settings = stackSettings();
 const { host, ports, stateDir } = settings;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const logger = createLogger((line) => process.stdout.write(`${line}\n`));
+// one bad request (or any other slip) is logged; the stack keeps serving
+installLastResort(logger);
 
 function abort(message: string): never {
   process.stderr.write(`\n✖ ${message}\n\n`);
@@ -81,11 +83,17 @@ process.on('SIGTERM', () => void shutdown(0));
 
 try {
   const account = loadOrCreateFcAccount(stateDir);
-  const redisUrl = externalRedis ?? (started.push(await startRedis({ port: ports.redis, dir: path.join(stateDir, 'redis'), host, config: HISTORY_SERVER_CONFIG })), `redis://${host}:${ports.redis}`);
+  // the internal token, Redis password, embedded S3 key and TK_SECRETS_KEY (stack-secrets.json, 0600)
+  const secrets = loadOrCreateStackSecrets(stateDir);
+  const ownRedisUrl = `redis://${host}:${ports.redis}`;
+  const redisUrl =
+    externalRedis ??
+    (started.push(await startRedis({ port: ports.redis, dir: path.join(stateDir, 'redis'), host, config: HISTORY_SERVER_CONFIG, password: secrets.redisPassword })),
+    withRedisPassword(ownRedisUrl, secrets.redisPassword));
   const s3Endpoint = externalS3 ?? `http://${host}:${ports.s3}`;
   const s3Keys = externalS3
     ? { id: process.env['TK_S3_ACCESS_KEY_ID'] ?? abort('TK_S3_ENDPOINT is set: also set TK_S3_ACCESS_KEY_ID'), secret: process.env['TK_S3_SECRET_ACCESS_KEY'] ?? abort('TK_S3_ENDPOINT is set: also set TK_S3_SECRET_ACCESS_KEY') }
-    : { id: EMBEDDED_S3_ACCESS_KEY_ID, secret: EMBEDDED_S3_SECRET_ACCESS_KEY };
+    : { id: secrets.s3AccessKeyId, secret: secrets.s3SecretAccessKey };
   const invokeUrl = `http://${host}:${ports.invoke}`;
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -96,6 +104,7 @@ try {
     TK_S3_FORCE_PATH_STYLE: process.env['TK_S3_FORCE_PATH_STYLE'] ?? 'true',
     TK_STAGING_BUCKET: settings.stagingBucket,
     TK_FC_ENDPOINT: invokeUrl,
+    TK_SECRETS_KEY: process.env['TK_SECRETS_KEY'] ?? secrets.secretsKey,
   };
   const project = loadProject(path.join(repoRoot, 's.yaml'), { env, accountId: account.accountId });
   say('Building functions…');
@@ -108,6 +117,8 @@ try {
     httpPorts: { ingest: ports.ingest, 'lookup-http': ports.lookup },
     timers: true,
     warm: true,
+    // TK_INTERNAL_TOKEN: the token MinIO's webhook sends (docker-compose.yml's auth_token)
+    internalToken: process.env['TK_INTERNAL_TOKEN'] || secrets.internalToken,
     logger,
   });
   const buckets = [settings.stagingBucket, settings.archiveBucket];
@@ -116,7 +127,16 @@ try {
     for (const bucket of buckets) await ensureBucket(client, bucket);
   } else {
     started.push(
-      await startS3({ port: ports.s3, dir: path.join(stateDir, 's3'), buckets, host, webhookUrl: `${invokeUrl}/-/s3-events`, log: (l) => logger.warn(l) }),
+      await startS3({
+        port: ports.s3,
+        dir: path.join(stateDir, 's3'),
+        buckets,
+        host,
+        credentials: { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey },
+        webhookUrl: `${invokeUrl}/-/s3-events`,
+        webhookToken: secrets.internalToken,
+        log: (l) => logger.warn(l),
+      }),
     );
   }
   const endpoints: Record<string, string> = {
@@ -125,18 +145,22 @@ try {
     console: `${emulator.httpUrls['lookup-http']}/console`,
     'invoke API': invokeUrl,
     S3: s3Endpoint,
-    Redis: redisUrl,
+    // shown and kept without its password (the tools read that from stack-secrets.json)
+    Redis: externalRedis ? externalRedis.replace(/\/\/[^@/]*@/, '//') : ownRedisUrl,
   };
-  writeLock(stateDir, { pid: process.pid, startedAt: new Date().toISOString(), endpoints });
+  writeLock(stateDir, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, ownRedis: !externalRedis, ownS3: !externalS3 });
   const { demo, created } = await ensureDemo({ redisUrl, stateDir, archiveBucket: settings.archiveBucket, region: env['TK_REGION'] ?? 'cn-hangzhou' });
   say('');
   say('TrailKeeper is running.');
   for (const [name, url] of Object.entries(endpoints)) say(`  ${name.padEnd(12)} ${url}`);
-  say(`  state        ${path.relative(process.cwd(), stateDir) || '.'}/ (Redis AOF, S3 objects, keys)`);
+  say(`  state        ${path.relative(process.cwd(), stateDir) || '.'}/ (Redis AOF, S3 objects, keys; the stack's token, Redis password and S3 key in ${path.basename(stackSecretsFile(stateDir))})`);
   say('');
-  if (created) {
+  if (created && process.stdout.isTTY) {
+    // The secret goes to the terminal only: never to a file the output is redirected to, nor a log.
     say(`Demo account ${demo.accountId} with trail "${demo.trailName}" (Enable, All events) and this AccessKey pair — shown once:`);
     say(JSON.stringify({ accountId: demo.accountId, accessKeyId: demo.accessKeyId, accessKeySecret: demo.accessKeySecret }));
+  } else if (created) {
+    say(`Demo account ${demo.accountId} with trail "${demo.trailName}" (Enable, All events), AccessKeyId ${demo.accessKeyId}; the secret is not printed (the output is not a terminal).`);
   } else {
     say(`Demo account ${demo.accountId}, AccessKeyId ${demo.accessKeyId}, trail "${demo.trailName}".`);
   }

@@ -16,7 +16,7 @@
  *   --json        print the report as JSON
  * Environment: TK_REDIS_URL (default the running stack's, redis://127.0.0.1:8702),
  * TK_S3_ENDPOINT (default the running stack's, http://127.0.0.1:8701), TK_S3_ACCESS_KEY_ID / TK_S3_SECRET_ACCESS_KEY
- * (default S3RVER / S3RVER), TK_S3_REGION (default cn-hangzhou), path-style addressing.
+ * (default the running stack's embedded-server key, from its state dir), TK_S3_REGION (default cn-hangzhou), path-style addressing.
  */
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
@@ -31,7 +31,7 @@ import { publicKey } from '../adapters/archive/signing-key-store.ts';
 import { ARCHIVE_REGION_PATTERN, normaliseOssKeyPrefix, parseDigestKey } from '../shared/archive/layout.ts';
 import { discoverScopes, emptyReport, verifyArchive, type VerifyReport, type VerifyTrail } from '../shared/archive/verify.ts';
 import { trailSchema, type Trail } from '../shared/trails/model.ts';
-import { demoFile, readLiveLock, stackRedisUrl, stackSettings } from './lib/local-stack.ts';
+import { demoFile, readLiveLock, stackRedisUrl, stackS3Credentials, stackSettings } from './lib/local-stack.ts';
 
 const USAGE = 'usage: npm run verify -- --trail NAME [--account ID] [--from ISO] [--to ISO] [--region R …] [--public-key FILE] [--json]';
 const DEFAULT_RANGE_MS = 24 * 3_600_000;
@@ -142,8 +142,8 @@ try {
     region: process.env['TK_S3_REGION'] ?? 'cn-hangzhou',
     forcePathStyle: true,
     credentials: {
-      accessKeyId: process.env['TK_S3_ACCESS_KEY_ID'] ?? 'S3RVER',
-      secretAccessKey: process.env['TK_S3_SECRET_ACCESS_KEY'] ?? 'S3RVER',
+      accessKeyId: stackS3Credentials()?.accessKeyId ?? '',
+      secretAccessKey: stackS3Credentials()?.secretAccessKey ?? '',
     },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

@@ -3,12 +3,14 @@
  * and data directories, stopped with their parent.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { clusterUrlOf } from '../../adapters/redis-url.ts';
+import type { S3Credentials } from '../s3/sigv4.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const children = new Set<ChildProcess>();
@@ -85,11 +87,38 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: n
   throw new Error(`${what} did not become ready within ${timeoutMs} ms: ${stderr().trim()}`);
 }
 
+/** Bytes of a generated Redis password (hex-encoded, so URL-safe). */
+export const REDIS_PASSWORD_BYTES = 24;
+
+export function generateRedisPassword(): string {
+  return randomBytes(REDIS_PASSWORD_BYTES).toString('hex');
+}
+
+/** `redis://[:password@]host:port` (the password percent-encoded). */
+function redisUrlOf(host: string, port: number, password: string | undefined): string {
+  const auth = password ? `:${encodeURIComponent(password)}@` : '';
+  return `redis://${auth}${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Writes the password directives into a config file only the owner reads (mode 0600), so the
+ * password never shows in redis-server's argv (`ps`); `masterauth` too for a cluster's replicas.
+ */
+function writeAuthConfig(dir: string, password: string): string {
+  if (/["\\\r\n]/.test(password)) throw new Error('a Redis password may not contain quotes, backslashes or line breaks');
+  const file = path.join(dir, 'trailkeeper-auth.conf');
+  writeFileSync(file, `requirepass "${password}"\nmasterauth "${password}"\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
 /** Redis from Debian's `redis-server`, AOF on, data under `dir`. */
 export async function startRedis(options: {
   port: number;
   dir: string;
   host?: string;
+  /** `requirepass` (and `masterauth`): clients then need it (the returned url carries it). */
+  password?: string;
   /** redis.conf directives, e.g. { 'hash-max-listpack-value': '1024' }. */
   config?: Readonly<Record<string, string>>;
   extraArgs?: readonly string[];
@@ -105,6 +134,7 @@ export async function startRedis(options: {
   const child = spawn(
     binary,
     [
+      ...(options.password ? [writeAuthConfig(options.dir, options.password)] : []),
       '--port', String(options.port),
       '--bind', host,
       '--dir', options.dir,
@@ -124,15 +154,15 @@ export async function startRedis(options: {
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   const stop = track(child);
   await waitFor(async () => output.includes('Ready to accept connections'), `redis-server on port ${options.port}`, 10_000, child, () => output);
-  return { url: `redis://${host}:${options.port}`, pid: child.pid, stop };
+  return { url: redisUrlOf(host, options.port, options.password), pid: child.pid, stop };
 }
 
 export interface StartedCluster {
   /** The masters, in slot order (node i serves the i-th third of the slots). */
   readonly nodes: readonly { host: string; port: number }[];
-  /** redis://host:port of each node. */
+  /** redis://[:password@]host:port of each node. */
   readonly urls: readonly string[];
-  /** The TK_REDIS_URL of the cluster: redis-cluster://host:port,host:port,host:port. */
+  /** The TK_REDIS_URL of the cluster: redis-cluster://[:password@]host:port,host:port,host:port. */
   readonly url: string;
   readonly pids: readonly (number | undefined)[];
   stop(): Promise<void>;
@@ -158,6 +188,8 @@ export async function startRedisCluster(options: {
   /** Client ports of the three nodes (default: free ports). */
   ports?: readonly [number, number, number];
   timeoutMs?: number;
+  /** Every node's `requirepass` and `masterauth`. */
+  password?: string;
 }): Promise<StartedCluster> {
   const host = options.host ?? '127.0.0.1';
   const ports: number[] = options.ports ? [...options.ports] : [];
@@ -182,6 +214,7 @@ export async function startRedisCluster(options: {
         host,
         dir: path.join(options.dir, `node-${port}`),
         ...(options.config ? { config: options.config } : {}),
+        ...(options.password ? { password: options.password } : {}),
         extraArgs: [
           '--cluster-enabled', 'yes',
           '--cluster-config-file', path.join(options.dir, `nodes-${port}.conf`),
@@ -200,7 +233,7 @@ export async function startRedisCluster(options: {
     await stopAll();
     throw failed.reason;
   }
-  const clients = ports.map((port) => new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 }));
+  const clients = ports.map((port) => new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1, ...(options.password ? { password: options.password } : {}) }));
   try {
     await Promise.all(clients.map((client) => client.connect()));
     const infos = await Promise.all(clients.map((client) => client.cluster('INFO')));
@@ -236,19 +269,23 @@ export async function startRedisCluster(options: {
   const nodes = ports.map((port) => ({ host, port }));
   return {
     nodes,
-    urls: nodes.map(({ port }) => `redis://${host.includes(':') ? `[${host}]` : host}:${port}`),
-    url: clusterUrlOf(nodes),
+    urls: nodes.map(({ port }) => redisUrlOf(host, port, options.password)),
+    url: options.password ? clusterUrlOf(nodes).replace('-cluster://', `-cluster://:${encodeURIComponent(options.password)}@`) : clusterUrlOf(nodes),
     pids: servers.map((server) => server.pid),
     stop: stopAll,
   };
 }
 
-/** The embedded S3 server (s3rver) in its own Node process. */
+/** The embedded S3 server (s3rver) in its own Node process; secrets go in its environment, not argv. */
 export async function startS3(options: {
   port: number;
   dir: string;
   buckets: string[];
+  /** The only key pair the server accepts (SigV4). */
+  credentials: S3Credentials;
   webhookUrl?: string;
+  /** Sent to the webhook as `Authorization: Bearer <token>` (the emulator's internal token). */
+  webhookToken?: string;
   host?: string;
   log?: (line: string) => void;
 }): Promise<StartedProcess> {
@@ -263,7 +300,14 @@ export async function startS3(options: {
     ...options.buckets.flatMap((b) => ['--bucket', b]),
     ...(options.webhookUrl ? ['--webhook', options.webhookUrl] : []),
   ];
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TK_S3_ACCESS_KEY_ID: options.credentials.accessKeyId,
+    TK_S3_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
+  };
+  if (options.webhookToken) env['TK_WEBHOOK_TOKEN'] = options.webhookToken;
+  else delete env['TK_WEBHOOK_TOKEN'];
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -8,6 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { FunctionSpec, HttpTrigger } from '../config.ts';
+import { decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from '../http-guard.ts';
+import { silentLogger, type Logger } from '../logger.ts';
 import type { InvocationResult } from '../runtime/function-runtime.ts';
 
 /** FC's limit on a synchronous request body. */
@@ -50,7 +52,7 @@ export function buildHttpEvent(
   body: Buffer,
   meta: { accountId: string; domainName: string; domainPrefix: string; requestId: string; now?: Date },
 ): FcHttpEvent {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req);
   const headers: Record<string, string> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = canonicalHeaderName((req.rawHeaders[i] as string).toLowerCase());
@@ -78,7 +80,7 @@ export function buildHttpEvent(
       domainPrefix: meta.domainPrefix,
       http: {
         method: req.method ?? 'GET',
-        path: decodeURIComponent(url.pathname),
+        path: decodeComponent(url.pathname, 'the request path'),
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '',
         userAgent: req.headers['user-agent'] ?? '',
@@ -117,7 +119,13 @@ export function writeHttpResult(res: http.ServerResponse, result: InvocationResu
   const headers: Record<string, string | string[]> = { ...base };
   for (const [k, v] of Object.entries(struct.data.headers ?? {})) headers[k.toLowerCase()] = Array.isArray(v) ? v : String(v);
   const body = struct.data.body ?? '';
-  res.writeHead(struct.data.statusCode, headers);
+  try {
+    res.writeHead(struct.data.statusCode, headers);
+  } catch {
+    // a header name or value HTTP cannot carry: FC answers such a response struct as a bad gateway
+    sendJson(res, 502, { ErrorCode: 'InvalidFunctionResponse', ErrorMessage: 'the function returned headers HTTP cannot carry' }, base);
+    return;
+  }
   res.end(struct.data.isBase64Encoded ? Buffer.from(body, 'base64') : body);
 }
 
@@ -134,42 +142,46 @@ export async function startHttpTrigger(options: {
   port: number;
   accountId: string;
   invoke: (event: Buffer, requestId: string) => Promise<InvocationResult>;
+  logger?: Logger;
 }): Promise<HttpTriggerServer> {
   const { fn, trigger } = options;
   const methods = new Set(trigger.triggerConfig.methods.map((m) => m.toUpperCase()));
-  const server = http.createServer((req, res) => {
-    const requestId = `1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
-    if (!methods.has(req.method ?? '')) {
-      sendJson(res, 405, { ErrorCode: 'MethodNotAllowed', ErrorMessage: `method ${req.method} is not allowed by trigger ${trigger.triggerName}` });
-      req.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > HTTP_TRIGGER_BODY_LIMIT_BYTES) tooLarge = true;
-      else chunks.push(chunk);
+  const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooLarge = false;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > HTTP_TRIGGER_BODY_LIMIT_BYTES) tooLarge = true;
+        else chunks.push(chunk);
+      });
+      req.on('error', reject);
+      req.on('end', () => {
+        if (tooLarge) reject(new HttpInputError(413, 'EntityTooLarge', `payload size exceeds maximum allowed size (${HTTP_TRIGGER_BODY_LIMIT_BYTES} bytes)`));
+        else resolve(Buffer.concat(chunks));
+      });
     });
-    req.on('end', () => {
-      if (tooLarge) {
-        sendJson(res, 413, { ErrorCode: 'EntityTooLarge', ErrorMessage: `payload size exceeds maximum allowed size (${HTTP_TRIGGER_BODY_LIMIT_BYTES} bytes)` });
+  const server = http.createServer(
+    guardListener(`HTTP trigger ${fn.functionName}/${trigger.triggerName}`, options.logger ?? silentLogger, async (req, res) => {
+      const requestId = `1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+      if (!methods.has(req.method ?? '')) {
+        req.resume();
+        sendJson(res, 405, { ErrorCode: 'MethodNotAllowed', ErrorMessage: `method ${req.method} is not allowed by trigger ${trigger.triggerName}` });
         return;
       }
+      const body = await readBody(req);
       const address = server.address() as AddressInfo;
-      const event = buildHttpEvent(req, Buffer.concat(chunks), {
+      const event = buildHttpEvent(req, body, {
         accountId: options.accountId,
         domainName: `${options.host}:${address.port}`,
         domainPrefix: fn.functionName,
         requestId,
       });
-      options.invoke(Buffer.from(JSON.stringify(event)), requestId).then(
-        (result) => writeHttpResult(res, result),
-        (error: unknown) => sendJson(res, 500, { ErrorCode: 'InternalServerError', ErrorMessage: String(error) }),
-      );
-    });
-  });
+      writeHttpResult(res, await options.invoke(Buffer.from(JSON.stringify(event)), requestId));
+    }),
+  );
+  guardServer(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -4,7 +4,7 @@
  * second `npm start` — and the command-line tools — find a running stack.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -53,10 +53,70 @@ export function loadOrCreateFcAccount(stateDir: string): FcAccount {
   return account;
 }
 
+/** Bytes of the generated stack token and S3 secret; TK_SECRETS_KEY is exactly 32 bytes. */
+const STACK_TOKEN_BYTES = 32;
+const SECRETS_KEY_BYTES = 32;
+const REDIS_PASSWORD_BYTES = 24;
+
+const StackSecretsSchema = z.object({
+  /** `Authorization: Bearer <token>` of the emulator's internal routes (`/-/…`). */
+  internalToken: z.string().min(32),
+  /** requirepass of the stack's own redis-server. */
+  redisPassword: z.string().regex(/^[0-9a-f]{32,}$/),
+  /** The only key pair the embedded S3 server accepts. */
+  s3AccessKeyId: z.string().min(8),
+  s3SecretAccessKey: z.string().min(20),
+  /** TK_SECRETS_KEY of the functions: base64 of 32 bytes. */
+  secretsKey: z.string().min(40),
+});
+export type StackSecrets = z.infer<typeof StackSecretsSchema>;
+
+export function stackSecretsFile(stateDir: string): string {
+  return path.join(stateDir, 'stack-secrets.json');
+}
+
+export function readStackSecrets(stateDir: string): StackSecrets | undefined {
+  const file = stackSecretsFile(stateDir);
+  return existsSync(file) ? StackSecretsSchema.parse(JSON.parse(readFileSync(file, 'utf8'))) : undefined;
+}
+
+/**
+ * The stack's own secrets, created on first start and kept in `<state>/stack-secrets.json`
+ * (mode 0600): the internal-route token, the Redis password, the embedded S3 key pair and
+ * TK_SECRETS_KEY. Never printed.
+ */
+export function loadOrCreateStackSecrets(stateDir: string): StackSecrets {
+  const existing = readStackSecrets(stateDir);
+  if (existing) {
+    chmodSync(stackSecretsFile(stateDir), 0o600);
+    return existing;
+  }
+  const secrets: StackSecrets = {
+    internalToken: randomBytes(STACK_TOKEN_BYTES).toString('hex'),
+    redisPassword: randomBytes(REDIS_PASSWORD_BYTES).toString('hex'),
+    s3AccessKeyId: `TKS3${randomBytes(8).toString('hex').toUpperCase()}`,
+    s3SecretAccessKey: randomBytes(30).toString('base64url'),
+    secretsKey: randomBytes(SECRETS_KEY_BYTES).toString('base64'),
+  };
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(stackSecretsFile(stateDir), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return secrets;
+}
+
+/** `redis://:password@host:port` from a URL without credentials. */
+export function withRedisPassword(url: string, password: string): string {
+  return url.replace(/^(rediss?(?:-cluster)?:\/\/)/, `$1:${encodeURIComponent(password)}@`);
+}
+
 const LockSchema = z.object({
   pid: z.number(),
   startedAt: z.string(),
+  /** What the terminal shows: never a password. */
   endpoints: z.record(z.string(), z.string()),
+  /** The Redis endpoint is the stack's own: its password is in stack-secrets.json. */
+  ownRedis: z.boolean().optional(),
+  /** The S3 endpoint is the embedded server: its key is in stack-secrets.json. */
+  ownS3: z.boolean().optional(),
 });
 export type StackLock = z.infer<typeof LockSchema>;
 
@@ -89,7 +149,7 @@ export function readLiveLock(stateDir: string): StackLock | undefined {
 
 export function writeLock(stateDir: string, lock: StackLock): void {
   mkdirSync(stateDir, { recursive: true });
-  writeFileSync(lockPath(stateDir), `${JSON.stringify(lock, null, 2)}\n`);
+  writeFileSync(lockPath(stateDir), `${JSON.stringify(lock, null, 2)}\n`, { mode: 0o600 });
 }
 
 export function removeLock(stateDir: string): void {
@@ -100,7 +160,20 @@ export function removeLock(stateDir: string): void {
 export function stackRedisUrl(): string {
   if (process.env['TK_REDIS_URL']) return process.env['TK_REDIS_URL'];
   const settings = stackSettings();
-  return readLiveLock(settings.stateDir)?.endpoints['Redis'] ?? `redis://${settings.host}:${settings.ports.redis}`;
+  const lock = readLiveLock(settings.stateDir);
+  const password = readStackSecrets(settings.stateDir)?.redisPassword;
+  const url = lock?.endpoints['Redis'] ?? `redis://${settings.host}:${settings.ports.redis}`;
+  // the stack's own redis-server takes the password kept in the state dir
+  return password && (lock === undefined || lock.ownRedis === true) ? withRedisPassword(url, password) : url;
+}
+
+/** The key pair of the running stack's embedded S3 server (or TK_S3_ACCESS_KEY_ID / TK_S3_SECRET_ACCESS_KEY). */
+export function stackS3Credentials(): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const id = process.env['TK_S3_ACCESS_KEY_ID'];
+  const secret = process.env['TK_S3_SECRET_ACCESS_KEY'];
+  if (id && secret) return { accessKeyId: id, secretAccessKey: secret };
+  const secrets = readStackSecrets(stackSettings().stateDir);
+  return secrets ? { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey } : undefined;
 }
 
 /** The ingest base URL of the running stack (or TK_INGEST_URL). */

@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { RedisOptions } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { createRedisClient, mastersOf, type RedisClient } from '../../adapters/redis.ts';
-import { freePort, startRedis, startRedisCluster } from '../../emulator/stack/processes.ts';
+import { freePort, generateRedisPassword, startRedis, startRedisCluster } from '../../emulator/stack/processes.ts';
 
 export type RedisBackendName = 'standalone' | 'cluster';
 
@@ -54,7 +54,8 @@ export async function startRedisBackend(
   options: { config?: Readonly<Record<string, string>> } = {},
 ): Promise<RedisBackend> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `tk-redis-${name}-`));
-  const config = options.config ? { config: options.config } : {};
+  // every backend requires a password, as the local stack's Redis does (the URLs carry it)
+  const config = { ...(options.config ? { config: options.config } : {}), password: generateRedisPassword() };
   try {
     if (name === 'cluster') {
       const cluster = await startRedisCluster({ dir, ...config });

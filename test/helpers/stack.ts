@@ -13,8 +13,10 @@ import { loadProject } from '../../emulator/config.ts';
 import { HISTORY_SERVER_CONFIG } from '../../adapters/redis/history-store.ts';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/emulator.ts';
 import { createLogger } from '../../emulator/logger.ts';
-import { EMBEDDED_S3_ACCESS_KEY_ID, EMBEDDED_S3_SECRET_ACCESS_KEY } from '../../emulator/s3/embedded.ts';
-import { freePort, startRedis, startRedisCluster, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
+import { generateInternalToken } from '../../emulator/http-guard.ts';
+import { generateS3Credentials } from '../../emulator/s3/embedded.ts';
+import type { S3Credentials } from '../../emulator/s3/sigv4.ts';
+import { freePort, generateRedisPassword, startRedis, startRedisCluster, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixtureProject = path.join(repoRoot, 'test', 'fixtures', 'emulator', 's.yaml');
@@ -26,9 +28,15 @@ export const TEST_IDENTITY = {
 };
 
 export interface TestStack {
-  /** TK_REDIS_URL of the stack: redis://… or, on a cluster, redis-cluster://…. */
+  /** TK_REDIS_URL of the stack: redis://:password@… or, on a cluster, redis-cluster://:password@…. */
   redisUrl: string;
+  /** The Redis password (requirepass) of this stack. */
+  redisPassword: string;
   s3Url: string;
+  /** The only key pair the stack's S3 server accepts. */
+  s3Credentials: S3Credentials;
+  /** The emulator's internal-route token (`Authorization: Bearer <token>`). */
+  internalToken: string;
   emulator: RunningEmulator;
   dataDir: string;
   s3: StartedProcess;
@@ -50,25 +58,39 @@ export async function startTestStack(options: {
 }): Promise<TestStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tk-test-'));
   const [s3Port, invokePort] = [await freePort(), await freePort()];
+  // this stack's own secrets, as `npm start` keeps in .local/
+  const redisPassword = generateRedisPassword();
+  const s3Credentials = generateS3Credentials();
+  const internalToken = generateInternalToken();
   // the invoke API's URL, known before the emulator starts (its default host)
-  let s3Options = { port: s3Port, dir: path.join(dataDir, 's3'), buckets: options.buckets, webhookUrl: `http://127.0.0.1:${invokePort}/-/s3-events` };
+  let s3Options = {
+    port: s3Port,
+    dir: path.join(dataDir, 's3'),
+    buckets: options.buckets,
+    credentials: s3Credentials,
+    webhookUrl: `http://127.0.0.1:${invokePort}/-/s3-events`,
+    webhookToken: internalToken,
+  };
   let s3: StartedProcess | undefined;
   let redis: StartedProcess;
   if (options.redis === 'cluster') {
     // A cluster takes ~2 s to turn ok (redis-server's writable delay): start S3 meanwhile.
-    const [cluster, server] = await Promise.all([startRedisCluster({ dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG }), startS3(s3Options)]);
+    const [cluster, server] = await Promise.all([
+      startRedisCluster({ dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG, password: redisPassword }),
+      startS3(s3Options),
+    ]);
     redis = { url: cluster.url, pid: cluster.pids[0], stop: () => cluster.stop() };
     s3 = server;
   } else {
-    redis = await startRedis({ port: await freePort(), dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG });
+    redis = await startRedis({ port: await freePort(), dir: path.join(dataDir, 'redis'), config: HISTORY_SERVER_CONFIG, password: redisPassword });
   }
   const s3Url = `http://127.0.0.1:${s3Port}`;
   const env: Record<string, string> = {
     TK_REDIS_URL: redis.url,
     PROBE_REDIS_URL: redis.url,
     TK_S3_ENDPOINT: s3Url,
-    TK_S3_ACCESS_KEY_ID: EMBEDDED_S3_ACCESS_KEY_ID,
-    TK_S3_SECRET_ACCESS_KEY: EMBEDDED_S3_SECRET_ACCESS_KEY,
+    TK_S3_ACCESS_KEY_ID: s3Credentials.accessKeyId,
+    TK_S3_SECRET_ACCESS_KEY: s3Credentials.secretAccessKey,
     TK_S3_FORCE_PATH_STYLE: 'true',
     TK_FC_ENDPOINT: `http://127.0.0.1:${invokePort}`,
     TK_LOG_LEVEL: process.env['TK_LOG_LEVEL'] ?? 'warn',
@@ -84,6 +106,7 @@ export async function startTestStack(options: {
     build: false,
     timers: false,
     asyncRetryBaseMs: 20,
+    internalToken,
     logger: createLogger(verbose ? (line) => process.stderr.write(`${line}\n`) : null),
     ...options.emulator,
   });
@@ -93,7 +116,10 @@ export async function startTestStack(options: {
   }
   return {
     redisUrl: redis.url,
+    redisPassword,
     s3Url,
+    s3Credentials,
+    internalToken,
     emulator,
     dataDir,
     get s3() {
@@ -123,14 +149,19 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | null | f
   }
 }
 
-/** An S3 client for the stack's embedded server (path-style, no aws-chunked bodies). */
-export function s3ClientFor(stack: Pick<TestStack, 's3Url'>): S3Client {
+/** `Authorization: Bearer <token>` for the emulator's internal routes (`/-/…`). */
+export function internalAuth(stack: Pick<TestStack, 'internalToken'>): { authorization: string } {
+  return { authorization: `Bearer ${stack.internalToken}` };
+}
+
+/** An S3 client for the stack's embedded server (path-style, no aws-chunked bodies), signing with the stack's key. */
+export function s3ClientFor(stack: Pick<TestStack, 's3Url' | 's3Credentials'>): S3Client {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
   return new S3Client({
     endpoint: stack.s3Url,
     region: 'cn-hangzhou',
     forcePathStyle: true,
-    credentials: { accessKeyId: EMBEDDED_S3_ACCESS_KEY_ID, secretAccessKey: EMBEDDED_S3_SECRET_ACCESS_KEY },
+    credentials: { accessKeyId: stack.s3Credentials.accessKeyId, secretAccessKey: stack.s3Credentials.secretAccessKey },
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
 }

@@ -29,6 +29,7 @@ import { HOUR_MS, archiveFileKey, digestKey, hourStartOf, type ArchiveScope } fr
 import { verifyArchive, type VerifyReport } from '../../shared/archive/verify.ts';
 import { trailSchema } from '../../shared/trails/model.ts';
 import { freePort, startRedis, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
+import { generateS3Credentials } from '../../emulator/s3/embedded.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -50,12 +51,15 @@ const now = new Date();
 const currentHour = hourStartOf(now).getTime();
 const HOURS = [3, 2, 1].map((n) => new Date(currentHour - n * HOUR_MS));
 
+/** The only key the test's S3 server accepts. */
+const S3_KEYS = generateS3Credentials();
+
 function s3Client(endpoint: string): S3Client {
   return new S3Client({
     endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: { accessKeyId: S3_KEYS.accessKeyId, secretAccessKey: S3_KEYS.secretAccessKey },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
@@ -124,7 +128,7 @@ const at = <T>(items: readonly T[], i: number): T => {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'tk-archive-'));
-  s3Server = await startS3({ port: await freePort(), dir: path.join(dataDir, 's3'), buckets: [BUCKET] });
+  s3Server = await startS3({ port: await freePort(), dir: path.join(dataDir, 's3'), buckets: [BUCKET], credentials: S3_KEYS });
   redisServer = await startRedis({ port: await freePort(), dir: path.join(dataDir, 'redis') });
   s3 = s3Client(s3Server.url);
   redis = new Redis(redisServer.url);
@@ -281,8 +285,8 @@ describe('npm run verify (scripts/verify.ts)', () => {
           ...process.env,
           TK_REDIS_URL: redisServer.url,
           TK_S3_ENDPOINT: s3Server.url,
-          TK_S3_ACCESS_KEY_ID: 'S3RVER',
-          TK_S3_SECRET_ACCESS_KEY: 'S3RVER',
+          TK_S3_ACCESS_KEY_ID: S3_KEYS.accessKeyId,
+          TK_S3_SECRET_ACCESS_KEY: S3_KEYS.secretAccessKey,
           TK_STATE_DIR: path.join(dataDir, 'state'),
         },
       });

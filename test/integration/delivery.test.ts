@@ -23,7 +23,7 @@ import { parseArchiveFileKey } from '../../shared/archive/layout.ts';
 import { verifyArchive } from '../../shared/archive/verify.ts';
 import { deliverToArchives, type OssDeliveryPorts } from '../../shared/delivery/oss-delivery.ts';
 import { trailSchema, type TrailInput } from '../../shared/trails/model.ts';
-import { productProject, repoRoot, startTestStack, s3ClientFor, waitUntil, type TestStack } from '../helpers/stack.ts';
+import { internalAuth, productProject, repoRoot, startTestStack, s3ClientFor, waitUntil, type TestStack } from '../helpers/stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -77,7 +77,7 @@ async function archivedIds(bucket: string, prefix: string): Promise<string[]> {
 async function flushArchives(): Promise<void> {
   const requestId = await stack.emulator.fireTimer('deliver-oss', 'flush');
   await waitUntil(async () => {
-    const res = await fetch(`${stack.emulator.invokeUrl}/-/async/${requestId ?? ''}`);
+    const res = await fetch(`${stack.emulator.invokeUrl}/-/async/${requestId ?? ''}`, { headers: internalAuth(stack) });
     const status = (await res.json()) as { state?: string };
     return status.state === 'Succeeded' || status.state === 'Retrying' || status.state === 'Failed' ? status.state : undefined;
   }, 15_000, 'deliver-oss flush');

@@ -12,7 +12,7 @@ import fc3, { InvokeFunctionRequest } from '@alicloud/fc20230330';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureProject, repoRoot, startTestStack, s3ClientFor, TEST_IDENTITY, waitUntil, type TestStack } from '../helpers/stack.ts';
+import { fixtureProject, internalAuth, repoRoot, startTestStack, s3ClientFor, TEST_IDENTITY, waitUntil, type TestStack } from '../helpers/stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -234,7 +234,7 @@ describe('invoke API', () => {
 
 describe('timer trigger', () => {
   it('fires now with FC timer event shape', async () => {
-    const res = await fetch(`${stack.emulator.invokeUrl}/-/timers/fixture-probe/tick`, { method: 'POST' });
+    const res = await fetch(`${stack.emulator.invokeUrl}/-/timers/fixture-probe/tick`, { method: 'POST', headers: internalAuth(stack) });
     expect(res.status).toBe(202);
     const [event] = await waitUntil(async () => {
       const events = await probeEvents('fixture-probe');
@@ -246,7 +246,7 @@ describe('timer trigger', () => {
   });
 
   it('answers 404 for an unknown timer trigger', async () => {
-    const res = await fetch(`${stack.emulator.invokeUrl}/-/timers/fixture-probe/nope`, { method: 'POST' });
+    const res = await fetch(`${stack.emulator.invokeUrl}/-/timers/fixture-probe/nope`, { method: 'POST', headers: internalAuth(stack) });
     expect(res.status).toBe(404);
   });
 });
@@ -300,7 +300,7 @@ describe('object-storage trigger', () => {
     };
     const res = await fetch(`${stack.emulator.invokeUrl}/-/s3-events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...internalAuth(stack) },
       body: JSON.stringify(notification),
     });
     expect(await res.json()).toEqual({ invoked: 1 });
