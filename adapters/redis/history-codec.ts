@@ -115,6 +115,8 @@ export const FIELD_CODES: Readonly<Record<Exclude<LookupKey, 'EventId'>, string>
   EventAccessKeyId: 'K',
   EventType: 'E',
   SourceIpAddress: 'I',
+  SensitiveAction: 'A',
+  RoleName: 'O',
 };
 export const ALL_FIELD = '*';
 const MAX_PLAIN_VALUE = 64;

@@ -7,7 +7,11 @@ import type { ClassifiedEvent } from '../classify/classify.ts';
 export const HISTORY_RETENTION_DAYS = 90;
 export const HISTORY_RETENTION_MS = HISTORY_RETENTION_DAYS * 24 * 60 * 60 * 1000;
 
-/** LookupAttribute keys of ActionTrail's LookupEvents. */
+/**
+ * LookupAttribute keys of ActionTrail's LookupEvents (2020-07-06, as the current API documents
+ * them: "How do I configure the LookupAttribute parameter…", which lists SensitiveAction and
+ * RoleName besides the original ten).
+ */
 export const LOOKUP_KEYS = [
   'ServiceName',
   'EventName',
@@ -19,6 +23,8 @@ export const LOOKUP_KEYS = [
   'EventAccessKeyId',
   'EventType',
   'SourceIpAddress',
+  'SensitiveAction',
+  'RoleName',
 ] as const;
 export type LookupKey = (typeof LOOKUP_KEYS)[number];
 
@@ -71,6 +77,33 @@ export interface HistoryStore {
   purge(accountId: string, nowMs: number): Promise<number>;
 }
 
+/** The one value SensitiveAction is looked up by: events whose `eventAttributes.SensitiveAction` is true. */
+export const SENSITIVE_ACTION_VALUE = 'true';
+const ASSUMED_ROLE = 'assumed-role';
+/** `acs:ram::<accountId>:assumed-role/<roleName>/<sessionName>`. */
+const ASSUMED_ROLE_ARN = /^acs:ram::\d*:assumed-role\/([^/]+)(?:\/|$)/;
+
+/** `true` (boolean or text, any case) in `eventAttributes.SensitiveAction`. */
+export function isSensitiveAction(event: { eventAttributes?: Record<string, unknown> | null | undefined }): boolean {
+  const flag = event.eventAttributes?.['SensitiveAction'];
+  return flag === true || (typeof flag === 'string' && flag.toLowerCase() === 'true');
+}
+
+/**
+ * The role of an assumed-role identity: the role in its `arn`
+ * (`acs:ram::<account>:assumed-role/<role>/<session>`), else the part of `userName` before the
+ * session (`<role>:<session>`, as ActionTrail writes it). Undefined for other identity types.
+ */
+export function roleNameOf(identity: { type?: string | null | undefined; userName?: string | null | undefined; [key: string]: unknown }): string | undefined {
+  if (identity.type !== ASSUMED_ROLE) return undefined;
+  const arn = identity['arn'];
+  const fromArn = typeof arn === 'string' ? ASSUMED_ROLE_ARN.exec(arn)?.[1] : undefined;
+  if (fromArn) return fromArn;
+  const userName = identity.userName ?? '';
+  const role = userName.split(':')[0] ?? '';
+  return role === '' ? undefined : role;
+}
+
 function unique(values: (string | undefined | null)[]): string[] {
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
 }
@@ -101,6 +134,8 @@ export function historyRecordOf(
       EventAccessKeyId: unique([identity.accessKeyId]),
       EventType: unique([event.eventType]),
       SourceIpAddress: unique([event.sourceIpAddress]),
+      SensitiveAction: isSensitiveAction(event) ? [SENSITIVE_ACTION_VALUE] : [],
+      RoleName: unique([roleNameOf(identity)]),
     },
   };
 }

@@ -13,6 +13,10 @@
  * - `LookupAttribute.N.Key/Value`: one or two conditions, exact and case-sensitive; with the
  *   same key twice only the second counts; beyond two only the first two count (by N);
  *   two different keys only in the pairs ActionTrail lists (see ALLOWED_PAIRS).
+ * - Keys include `SensitiveAction` (value `true`: events whose `eventAttributes.SensitiveAction`
+ *   is true) and `RoleName` (the role of an assumed-role identity). Choice: a SensitiveAction
+ *   value other than `true` is refused (InvalidQueryParameter) — there is no index of
+ *   non-sensitive events, and answering nothing would look like a clean record.
  * - History spans 90 days; a 2020-07-06 query spans at most 90 days.
  *
  * Choices where the documentation is silent (all 400):
@@ -30,7 +34,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
 import { parseUtcTime } from '../events/schema.ts';
-import { HISTORY_RETENTION_MS, LOOKUP_KEYS, type LookupKey } from '../history/history-store.ts';
+import { HISTORY_RETENTION_MS, LOOKUP_KEYS, SENSITIVE_ACTION_VALUE, type LookupKey } from '../history/history-store.ts';
 
 export const DEFAULT_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 export const DEFAULT_MAX_RESULTS = 20;
@@ -84,6 +88,8 @@ const SELECTIVITY: readonly LookupKey[] = [
   'ServiceName',
   'EventType',
   'EventRW',
+  'RoleName',
+  'SensitiveAction',
 ];
 
 const ATTRIBUTE_PARAM = /^LookupAttribute\.([^.]*)\.(Key|Value)$/;
@@ -148,6 +154,13 @@ function parseConditions(params: Record<string, string>): { condition?: LookupCo
     const key = fieldError(keySchema.safeParse(entry.key), `LookupAttribute.${n}.Key`);
     if (entry.value === undefined || entry.value === '') {
       throw new ValidationError('InvalidQueryParameter', `LookupAttribute.${n}.Value is required with LookupAttribute.${n}.Key`, `LookupAttribute.${n}.Value`);
+    }
+    if (key === 'SensitiveAction' && entry.value !== SENSITIVE_ACTION_VALUE) {
+      throw new ValidationError(
+        'InvalidQueryParameter',
+        `LookupAttribute.${n}.Value: SensitiveAction takes the value ${SENSITIVE_ACTION_VALUE} (got ${JSON.stringify(entry.value.slice(0, 64))})`,
+        `LookupAttribute.${n}.Value`,
+      );
     }
     given.push({ key, value: entry.value });
   }
