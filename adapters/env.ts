@@ -1,6 +1,17 @@
 /** The functions' configuration, read once from the environment s.yaml sets (validated). */
 import { z } from 'zod';
 import { parseRedisUrl } from './redis-url.ts';
+import { SecretBox, secretsKeyProblem } from '../shared/crypto/secret-box.ts';
+
+/** The variable that carries the key secrets are encrypted at rest with (base64 of 32 bytes). */
+export const SECRETS_KEY_VARIABLE = 'TK_SECRETS_KEY';
+const SECRETS_KEY_MISSING = `${SECRETS_KEY_VARIABLE} is required: the base64 of 32 random bytes, from your secret store (npm start generates one into .local/)`;
+
+/** Required; the messages name the variable, never its value. */
+const SecretsKeySchema = z.string({ error: () => SECRETS_KEY_MISSING }).superRefine((text, ctx) => {
+  const problem = secretsKeyProblem(text, SECRETS_KEY_VARIABLE);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /** redis://, rediss:// (one server or a cluster proxy), redis-cluster://host:port[,host:port…] or several hosts (a cluster). */
 function redisUrlProblem(url: string): string | undefined {
@@ -31,6 +42,8 @@ const EnvSchema = z.object({
   TK_LOGSTORE: z.enum(['redis', 'sls']).default('redis'),
   /** Log Service endpoint override (default `https://<region>.log.aliyuncs.com`). */
   TK_SLS_ENDPOINT: z.string().url().optional(),
+  /** The key AccessKey secrets, the digest signing key and the NextToken key are sealed with in Redis. */
+  TK_SECRETS_KEY: SecretsKeySchema,
 });
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -50,4 +63,19 @@ export function readEnv(source: Record<string, string | undefined> = process.env
   }
   if (source === process.env) cached = parsed.data;
   return parsed.data;
+}
+
+/** The box secrets at rest are sealed with, from the deployment's TK_SECRETS_KEY. */
+export function secretBoxOf(env: Pick<Env, 'TK_SECRETS_KEY'>): SecretBox {
+  return SecretBox.fromBase64(env.TK_SECRETS_KEY, SECRETS_KEY_VARIABLE);
+}
+
+/**
+ * The secret box from an environment, reading only TK_SECRETS_KEY: what the tools and the tests
+ * use, so they get the key the same way the functions do.
+ */
+export function secretBoxFromEnv(source: Record<string, string | undefined> = process.env): SecretBox {
+  const parsed = SecretsKeySchema.safeParse(source[SECRETS_KEY_VARIABLE]);
+  if (!parsed.success) throw new EnvError(parsed.error.issues.map((i) => i.message).join('; '));
+  return secretBoxOf({ TK_SECRETS_KEY: parsed.data });
 }

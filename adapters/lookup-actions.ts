@@ -68,7 +68,7 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   }
   // The public key that verifies archive digests (Ed25519, PEM), as CloudTrail publishes its own.
   actions['GetDigestPublicKey'] = async () => {
-    const key = await ensureSigningKey(services.redis);
+    const key = await ensureSigningKey(services.redis, services.secrets);
     return { Algorithm: 'Ed25519', PublicKey: key.publicKeyPem, Fingerprint: key.fingerprint };
   };
   // Whose key signed the call, as STS GetCallerIdentity answers for an account's own AccessKey
@@ -86,7 +86,7 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   const lookupPorts: LookupPorts = {
     history: services.history,
     accountsVisibleTo: async (accountId) => [accountId, ...(await services.accounts.membersOf(accountId))],
-    tokenKey: () => (tokenKey ??= lookupTokenKey(services.redis)),
+    tokenKey: () => (tokenKey ??= lookupTokenKey(services.redis, services.secrets)),
     now: () => Date.now(),
   };
   for (const [name, action] of Object.entries(LOOKUP_ACTIONS)) actions[name] = (params, caller) => action(params, caller, lookupPorts);

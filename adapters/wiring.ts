@@ -2,7 +2,7 @@
  * The stores and clients a function instance uses, built once per instance from its
  * environment (FC reuses an instance across invocations).
  */
-import { readEnv, type Env } from './env.ts';
+import { readEnv, secretBoxOf, type Env } from './env.ts';
 import { redisFor } from './redis.ts';
 import { s3For } from './s3.ts';
 import { S3Staging } from './s3-staging.ts';
@@ -29,11 +29,14 @@ function build(env: Env) {
     secretAccessKey: env.TK_S3_SECRET_ACCESS_KEY,
     forcePathStyle: env.TK_S3_FORCE_PATH_STYLE === 'true',
   });
+  /** Seals and opens the secrets kept in Redis (AccessKey secrets, the digest signing key, the NextToken key). */
+  const secrets = secretBoxOf(env);
   return {
     env,
     redis,
     s3,
-    accounts: new RedisAccountStore(redis),
+    secrets,
+    accounts: new RedisAccountStore(redis, secrets),
     nonces: redisNonceStore(redis),
     history: new RedisHistoryStore(redis),
     trails: new RedisTrailStore(redis),

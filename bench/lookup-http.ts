@@ -53,7 +53,7 @@ const redis = new Redis(stack.redisUrl, { enableAutoPipelining: true });
 const lookupUrl = stack.emulator.httpUrls['lookup-http'] as string;
 
 try {
-  const credentials: Credentials = await new RedisAccountStore(redis).createKey(ACCOUNT);
+  const credentials: Credentials = await new RedisAccountStore(redis, stack.secrets).createKey(ACCOUNT);
   const history = new RedisHistoryStore(redis);
   const endMs = Date.now() - 60_000;
 

@@ -50,7 +50,7 @@ const stack = await startTestStack({
 });
 const redis = new Redis(stack.redisUrl);
 const history = new RedisHistoryStore(redis);
-const key = await new RedisAccountStore(redis).createKey(ACCOUNT);
+const key = await new RedisAccountStore(redis, stack.secrets).createKey(ACCOUNT);
 const now = Date.now();
 await new RedisTrailStore(redis).create(
   trailSchema.parse({

@@ -5,13 +5,15 @@
  *   disable <AccessKeyId> | enable <AccessKeyId> | delete <AccessKeyId>
  *   org-add --management <accountId> --member <accountId>
  *   org-remove --member <accountId>
- * Redis: the running stack's, or TK_REDIS_URL.
+ * Redis: the running stack's, or TK_REDIS_URL. Secrets are sealed with TK_SECRETS_KEY, or the
+ * local stack's key (.local/secrets.key); `list`, `disable`, `enable`, `delete` never open one.
  */
 import { parseArgs } from 'node:util';
 import { createRedisClient } from '../adapters/redis.ts';
 import { AccountIdSchema } from '../shared/accounts/accounts.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { stackRedisUrl } from './lib/local-stack.ts';
+import { toolSecretBox } from './lib/secrets-key.ts';
 
 const USAGE = `usage: npm run keys -- create --account <accountId>
        npm run keys -- list [--account <accountId>]
@@ -36,13 +38,19 @@ const { positionals, values } = parseArgs({
   options: { account: { type: 'string' }, management: { type: 'string' }, member: { type: 'string' } },
 });
 const [command, target] = positionals;
+let secrets: ReturnType<typeof toolSecretBox>;
+try {
+  secrets = toolSecretBox();
+} catch (error) {
+  fail(error instanceof Error ? error.message : 'no secrets key');
+}
 const redis = createRedisClient(stackRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 }, { clusterRetryStrategy: (times) => (times > 3 ? null : 200) });
 try {
   await redis.connect();
 } catch {
   fail(`cannot reach Redis at ${stackRedisUrl()}: start the stack with npm start, or set TK_REDIS_URL`);
 }
-const store = new RedisAccountStore(redis);
+const store = new RedisAccountStore(redis, secrets);
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 switch (command) {

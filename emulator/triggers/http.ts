@@ -57,11 +57,11 @@ export function buildHttpEvent(
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = canonicalHeaderName((req.rawHeaders[i] as string).toLowerCase());
     const value = req.rawHeaders[i + 1] as string;
-    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]},${value}` : value;
   }
   const queryParameters: Record<string, string> = {};
   for (const [key, value] of url.searchParams) {
-    queryParameters[key] = key in queryParameters ? `${queryParameters[key]},${value}` : value;
+    queryParameters[key] = Object.hasOwn(queryParameters, key) ? `${queryParameters[key]},${value}` : value;
   }
   const contentType = req.headers['content-type'] ?? '';
   const encoded = req.headers['content-encoding'];

@@ -49,7 +49,7 @@ export const handler = fcHandler(async (event, context, log) => {
         // pending file is kept and the invocation retried — never written again under a new name.
         exists: (bucket, key) => objectExists(s3, bucket, key),
       },
-      signingKey: () => ensureSigningKey(redis),
+      signingKey: () => ensureSigningKey(redis, services.secrets),
       status: services.deliveryStatus,
       now: () => Date.now(),
     },

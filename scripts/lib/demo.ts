@@ -8,18 +8,20 @@ import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { RedisBucketClaims, RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
 import { trailSchema } from '../../shared/trails/model.ts';
+import type { SecretBox } from '../../shared/crypto/secret-box.ts';
 import { readDemo, writeDemo, type DemoCredentials } from './local-stack.ts';
 
 export const DEMO_ACCOUNT_ID = '1234567890123456';
 export const DEMO_TRAIL_NAME = 'default-trail';
 
-export async function ensureDemo(options: { redisUrl: string; stateDir: string; archiveBucket: string; region: string }): Promise<{ demo: DemoCredentials; created: boolean }> {
+/** `secrets`: the box of the functions' TK_SECRETS_KEY (the demo key and the signing key are sealed with it). */
+export async function ensureDemo(options: { redisUrl: string; stateDir: string; archiveBucket: string; region: string; secrets: SecretBox }): Promise<{ demo: DemoCredentials; created: boolean }> {
   const redis = createRedisClient(options.redisUrl);
   try {
-    const accounts = new RedisAccountStore(redis);
+    const accounts = new RedisAccountStore(redis, options.secrets);
     const trails = new RedisTrailStore(redis);
     // The digest signing key pair exists from the first start (its public key is served by GetDigestPublicKey).
-    await ensureSigningKey(redis);
+    await ensureSigningKey(redis, options.secrets);
     const existing = readDemo(options.stateDir);
     if (existing && (await accounts.getKey(existing.accessKeyId))) return { demo: existing, created: false };
     const key = await accounts.createKey(DEMO_ACCOUNT_ID);

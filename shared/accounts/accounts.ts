@@ -1,6 +1,8 @@
 /**
  * Accounts and their AccessKey pairs (the credentials callers sign requests with), and the
  * organization directory (which member accounts a management account governs).
+ * An AccountStore hands out secrets in plain text and keeps them encrypted at rest
+ * (the Redis store seals each with the deployment's TK_SECRETS_KEY, context `accesskey:<AccessKeyId>`).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -17,7 +19,10 @@ export const AccessKeySchema = z.object({
 });
 export type AccessKey = z.infer<typeof AccessKeySchema>;
 /** What may be shown of a key after its creation: everything but the secret. */
-export type AccessKeySummary = Omit<AccessKey, 'accessKeySecret'>;
+export const AccessKeySummarySchema = AccessKeySchema.omit({ accessKeySecret: true });
+export type AccessKeySummary = z.infer<typeof AccessKeySummarySchema>;
+/** The purpose an AccessKey secret is sealed for at rest (with the AccessKeyId as its record). */
+export const ACCESS_KEY_SECRET_PURPOSE = 'accesskey';
 
 const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 

@@ -80,7 +80,7 @@ beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
   lookupUrl = stack.emulator.httpUrls['lookup-http'] as string;
   redis = new Redis(stack.redisUrl);
-  key = await new RedisAccountStore(redis).createKey(A);
+  key = await new RedisAccountStore(redis, stack.secrets).createKey(A);
   expect((await rpc({ Action: 'CreateTrail', Name: TRAIL, OssBucketName: 'trailkeeper-archive', EventRW: 'All' })).status).toBe(200);
   expect((await rpc({ Action: 'StartLogging', Name: TRAIL })).status).toBe(200);
 

@@ -65,7 +65,7 @@ describe.runIf(REDIS_BACKENDS.includes('cluster'))('on a Redis Cluster', () => {
     stack = await startTestStack({ project: productProject, buckets: [STAGING, ARCHIVE], redis: 'cluster' });
     redis = createRedisClient(stack.redisUrl);
     s3 = s3ClientFor(stack);
-    const accounts = new RedisAccountStore(redis);
+    const accounts = new RedisAccountStore(redis, stack.secrets);
     management = await accounts.createKey(MANAGEMENT);
     member = await accounts.createKey(MEMBER);
     await accounts.addMember(MANAGEMENT, MEMBER);

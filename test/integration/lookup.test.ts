@@ -28,7 +28,7 @@ async function lookup(credentials: Credentials, params: Record<string, string>) 
 beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
   redis = new Redis(stack.redisUrl);
-  const accounts = new RedisAccountStore(redis);
+  const accounts = new RedisAccountStore(redis, stack.secrets);
   keyA = await accounts.createKey(A);
   keyB = await accounts.createKey(B);
   const base = Date.now() - 10 * 60_000;

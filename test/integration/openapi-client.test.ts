@@ -60,7 +60,7 @@ async function lookupEvents(c: InstanceType<ClientClass>, query: Record<string, 
 beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
   redis = new Redis(stack.redisUrl);
-  key = await new RedisAccountStore(redis).createKey(ACCOUNT);
+  key = await new RedisAccountStore(redis, stack.secrets).createKey(ACCOUNT);
   const base = Date.now() - 5 * 60_000;
   const events = Array.from({ length: 7 }, (_v, n) => ({ ...sampleEvent(ACCOUNT, n, new Date(base + n * 1000)), eventName: marker }));
   for (const e of events) ids.push(String((e as Record<string, unknown>)['eventId']));

@@ -97,7 +97,7 @@ beforeAll(async () => {
   history = new RedisHistoryStore(redis);
   outbox = new RedisOutbox(redis);
   s3 = s3ClientFor(stack);
-  const accounts = new RedisAccountStore(redis);
+  const accounts = new RedisAccountStore(redis, stack.secrets);
   management = await accounts.createKey(MANAGEMENT);
   member = await accounts.createKey(MEMBER);
   disabled = await accounts.createKey(MANAGEMENT);
@@ -274,7 +274,7 @@ describe('trail routing', () => {
     const createdOld = Date.parse('2020-11-30T15:59:59Z');
     await createTrail({ name: 'legacy-trail', accountId: OTHER, eventRW: 'All', createdAtMs: createdOld, startLoggingTimeMs: createdOld });
     await createTrail({ name: 'modern-trail', accountId: OTHER, eventRW: 'All' });
-    const otherKey = await new RedisAccountStore(redis).createKey(OTHER);
+    const otherKey = await new RedisAccountStore(redis, stack.secrets).createKey(OTHER);
     const event = fixture('ecs-stopinstance-legacy-resources', { userIdentity: { type: 'root-account', principalId: OTHER, accountId: OTHER } });
     expect((await ingest([event], otherKey)).body).toMatchObject({ accepted: 1 });
     const entry = async (trail: string) =>

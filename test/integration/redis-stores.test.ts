@@ -33,8 +33,10 @@ import { SUMMARY_WINDOW_MS, windowStartOf, type SummaryDimensions, type SummaryR
 import { trailSchema, type Trail } from '../../shared/trails/model.ts';
 import { REDIS_BACKENDS, useRedisBackends, type RedisBackend } from '../helpers/redis-backends.ts';
 import { waitUntil } from '../helpers/stack.ts';
+import { testSecretBox, testSecretsEnv } from '../helpers/secrets.ts';
 
 const HOUR = 3_600_000;
+const secrets = testSecretBox();
 /**
  * Nine accounts whose hash tags `{tk:<account>}` fall on the three masters in turn (slots
  * 0–5460, 5461–10922, 10923–16383; checked below), so any three consecutive ones span the cluster.
@@ -145,7 +147,7 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
   });
 
   it('accounts: every AccessKey listed (a scan of every master), organizations, nonces', async () => {
-    const accounts = new RedisAccountStore(redis);
+    const accounts = new RedisAccountStore(redis, secrets);
     const created = [];
     for (const accountId of ACCOUNTS.slice(0, 5)) created.push(await accounts.createKey(accountId));
     // a cluster's own SCAN reads one random master: list a few times so a lucky pick cannot pass
@@ -217,9 +219,9 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
     expect(await chainHeads(redis, a, 'trail-one')).toEqual([link]);
     expect(await chainHead(redis, a, 'trail-one', digestScopePrefix(scope))).toEqual(link);
 
-    const pair = await ensureSigningKey(redis);
+    const pair = await ensureSigningKey(redis, secrets);
     expect(await publicKey(redis)).toBe(pair.publicKeyPem);
-    expect((await lookupTokenKey(redis)).equals(await lookupTokenKey(redis))).toBe(true);
+    expect((await lookupTokenKey(redis, secrets)).equals(await lookupTokenKey(redis, secrets))).toBe(true);
   });
 
   it('async queue (the emulator): runs, retries through the delayed set, sends failures to their destination', async () => {
@@ -279,7 +281,7 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
         expect(info).toMatch(/cluster_size:3\b/);
       }
       expect(parseRedisUrl(backend.url)).toMatchObject({ kind: 'cluster', nodes: backend.nodeUrls.map((u) => ({ host: '127.0.0.1', port: Number(u.split(':').at(-1)) })) });
-      const env = readEnv({ TK_REDIS_URL: backend.url, TK_S3_ENDPOINT: 'http://127.0.0.1:1', TK_S3_ACCESS_KEY_ID: 'k', TK_S3_SECRET_ACCESS_KEY: 's', TK_STAGING_BUCKET: 'bucket' });
+      const env = readEnv({ TK_REDIS_URL: backend.url, TK_S3_ENDPOINT: 'http://127.0.0.1:1', TK_S3_ACCESS_KEY_ID: 'k', TK_S3_SECRET_ACCESS_KEY: 's', TK_STAGING_BUCKET: 'bucket', ...testSecretsEnv() });
       const client = redisFor(env.TK_REDIS_URL);
       expect(isCluster(client)).toBe(true);
       expect(await client.set('{probe}:x', '1')).toBe('OK');

@@ -103,7 +103,7 @@ beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
   redis = new Redis(stack.redisUrl);
   store = new RedisSummaryStore(redis);
-  const accounts = new RedisAccountStore(redis);
+  const accounts = new RedisAccountStore(redis, stack.secrets);
   keyA = await accounts.createKey(A);
   keyB = await accounts.createKey(B);
   await ingest(makeEvents(300, 0));

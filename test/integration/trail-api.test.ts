@@ -25,7 +25,7 @@ beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
   lookupUrl = stack.emulator.httpUrls['lookup-http'] as string;
   redis = new Redis(stack.redisUrl);
-  const accounts = new RedisAccountStore(redis);
+  const accounts = new RedisAccountStore(redis, stack.secrets);
   keyA = await accounts.createKey(A);
   keyB = await accounts.createKey(B);
 });

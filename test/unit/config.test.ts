@@ -12,6 +12,7 @@ const env = {
   TK_S3_ACCESS_KEY_ID: 'S3RVER',
   TK_S3_SECRET_ACCESS_KEY: 'S3RVER',
   TK_FC_ENDPOINT: 'http://127.0.0.1:8700',
+  TK_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
 };
 
 function fn(name: string): FunctionSpec {
@@ -29,6 +30,7 @@ describe('s.yaml', () => {
     for (const f of project.functions) {
       expect(f.handler).toBe('index.handler');
       expect(f.environment['TK_REDIS_URL']).toBe(env.TK_REDIS_URL);
+      expect(f.environment['TK_SECRETS_KEY']).toBe(env.TK_SECRETS_KEY);
     }
   });
 
@@ -53,6 +55,8 @@ describe('s.yaml', () => {
   it('names a missing environment variable instead of deploying a blank endpoint', () => {
     const { TK_REDIS_URL: _omitted, ...partial } = env;
     expect(() => loadProject(productProject, { env: partial, accountId: '1' })).toThrow(/TK_REDIS_URL is not set/);
+    const { TK_SECRETS_KEY: _key, ...keyless } = env;
+    expect(() => loadProject(productProject, { env: keyless, accountId: '1' })).toThrow(/TK_SECRETS_KEY is not set/);
   });
 
   it('rejects an unsupported runtime with the field named', () => {

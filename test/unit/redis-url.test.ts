@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { EnvError, readEnv } from '../../adapters/env.ts';
 import { clusterUrlOf, parseRedisUrl, RedisUrlError } from '../../adapters/redis-url.ts';
 
-const base = { TK_S3_ENDPOINT: 'http://127.0.0.1:8701', TK_S3_ACCESS_KEY_ID: 'k', TK_S3_SECRET_ACCESS_KEY: 's', TK_STAGING_BUCKET: 'bucket' };
+const base = { TK_S3_ENDPOINT: 'http://127.0.0.1:8701', TK_S3_ACCESS_KEY_ID: 'k', TK_S3_SECRET_ACCESS_KEY: 's', TK_STAGING_BUCKET: 'bucket', TK_SECRETS_KEY: Buffer.alloc(32, 1).toString('base64') };
 
 describe('parseRedisUrl', () => {
   it('keeps one-server URLs as they are', () => {
