@@ -19,6 +19,7 @@ import { ensureBucket, s3For } from '../adapters/s3.ts';
 import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
 import { demoFile, loadOrCreateFcAccount, loadOrCreateStackSecrets, readLiveLock, removeLock, repoRoot, stackSecretsFile, stackSettings, withRedisPassword, writeLock } from './lib/local-stack.ts';
 import { ensureDemo } from './lib/demo.ts';
+import { secretBoxFromEnv } from '../adapters/env.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -149,7 +150,7 @@ try {
     Redis: externalRedis ? externalRedis.replace(/\/\/[^@/]*@/, '//') : ownRedisUrl,
   };
   writeLock(stateDir, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, ownRedis: !externalRedis, ownS3: !externalS3 });
-  const { demo, created } = await ensureDemo({ redisUrl, stateDir, archiveBucket: settings.archiveBucket, region: env['TK_REGION'] ?? 'cn-hangzhou' });
+  const { demo, created } = await ensureDemo({ redisUrl, stateDir, archiveBucket: settings.archiveBucket, region: env['TK_REGION'] ?? 'cn-hangzhou', secrets: secretBoxFromEnv(env) });
   say('');
   say('TrailKeeper is running.');
   for (const [name, url] of Object.entries(endpoints)) say(`  ${name.padEnd(12)} ${url}`);

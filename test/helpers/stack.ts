@@ -17,6 +17,9 @@ import { generateInternalToken } from '../../emulator/http-guard.ts';
 import { generateS3Credentials } from '../../emulator/s3/embedded.ts';
 import type { S3Credentials } from '../../emulator/s3/sigv4.ts';
 import { freePort, generateRedisPassword, startRedis, startRedisCluster, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
+import { secretBoxFromEnv } from '../../adapters/env.ts';
+import type { SecretBox } from '../../shared/crypto/secret-box.ts';
+import { testSecretsEnv } from './secrets.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixtureProject = path.join(repoRoot, 'test', 'fixtures', 'emulator', 's.yaml');
@@ -37,6 +40,10 @@ export interface TestStack {
   s3Credentials: S3Credentials;
   /** The emulator's internal-route token (`Authorization: Bearer <token>`). */
   internalToken: string;
+  /** The environment the functions got (TK_SECRETS_KEY included). */
+  env: Readonly<Record<string, string>>;
+  /** The box of the functions' TK_SECRETS_KEY: what a test's own stores seal secrets with. */
+  secrets: SecretBox;
   emulator: RunningEmulator;
   dataDir: string;
   s3: StartedProcess;
@@ -94,6 +101,7 @@ export async function startTestStack(options: {
     TK_S3_FORCE_PATH_STYLE: 'true',
     TK_FC_ENDPOINT: `http://127.0.0.1:${invokePort}`,
     TK_LOG_LEVEL: process.env['TK_LOG_LEVEL'] ?? 'warn',
+    ...testSecretsEnv(),
     ...options.env,
   };
   const project = loadProject(options.project, { env, accountId: TEST_IDENTITY.accountId });
@@ -120,6 +128,8 @@ export async function startTestStack(options: {
     s3Url,
     s3Credentials,
     internalToken,
+    env,
+    secrets: secretBoxFromEnv(env),
     emulator,
     dataDir,
     get s3() {

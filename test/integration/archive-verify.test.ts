@@ -30,6 +30,7 @@ import { verifyArchive, type VerifyReport } from '../../shared/archive/verify.ts
 import { trailSchema } from '../../shared/trails/model.ts';
 import { freePort, startRedis, startS3, type StartedProcess } from '../../emulator/stack/processes.ts';
 import { generateS3Credentials } from '../../emulator/s3/embedded.ts';
+import { testSecretBox } from '../helpers/secrets.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
@@ -45,6 +46,7 @@ let redisServer: StartedProcess;
 let s3: S3Client;
 let redis: Redis;
 let keys: SigningKeyPair;
+const secrets = testSecretBox();
 
 /** Three digested hours before the current one, and a file in the current hour (pending). */
 const now = new Date();
@@ -132,7 +134,7 @@ beforeAll(async () => {
   redisServer = await startRedis({ port: await freePort(), dir: path.join(dataDir, 'redis') });
   s3 = s3Client(s3Server.url);
   redis = new Redis(redisServer.url);
-  keys = await ensureSigningKey(redis);
+  keys = await ensureSigningKey(redis, secrets);
 });
 
 afterAll(async () => {
@@ -266,11 +268,11 @@ describe('signing key store', () => {
   it('creates one pair for concurrent callers and serves its public key', async () => {
     await redis.del(SIGNING_KEY_KEY);
     const other = new Redis(redisServer.url);
-    const [a, b] = await Promise.all([ensureSigningKey(redis), ensureSigningKey(other)]);
+    const [a, b] = await Promise.all([ensureSigningKey(redis, secrets), ensureSigningKey(other, secrets)]);
     other.disconnect();
     expect(a).toEqual(b);
     expect(await publicKey(redis)).toBe(a.publicKeyPem);
-    expect(await ensureSigningKey(redis)).toEqual(a);
+    expect(await ensureSigningKey(redis, secrets)).toEqual(a);
     keys = a;
   });
 });
@@ -298,7 +300,7 @@ describe('npm run verify (scripts/verify.ts)', () => {
   };
 
   it('exits 0 on a clean archive and 1 once it is tampered with', async () => {
-    keys = await ensureSigningKey(redis);
+    keys = await ensureSigningKey(redis, secrets);
     const nowMs = Date.now();
     const trail = trailSchema.parse({
       name: TRAIL,

@@ -87,7 +87,7 @@ beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: [STAGING, ARCHIVE, 'trail-w', 'trail-r'] });
   redis = new Redis(stack.redisUrl);
   s3 = s3ClientFor(stack);
-  key = await new RedisAccountStore(redis).createKey(ACCOUNT);
+  key = await new RedisAccountStore(redis, stack.secrets).createKey(ACCOUNT);
   await createTrail({ name: 'all-trail', eventRW: 'All', ossBucketName: ARCHIVE, slsProjectArn: `acs:log:cn-hangzhou:${ACCOUNT}:project/trailkeeper` });
   await createTrail({ name: 'write-trail', eventRW: 'Write', ossBucketName: 'trail-w' });
   await createTrail({ name: 'read-trail', eventRW: 'Read', ossBucketName: 'trail-r' });
@@ -209,7 +209,7 @@ describe('digests', () => {
         },
         exists: async () => false,
       },
-      signingKey: () => ensureSigningKey(redis),
+      signingKey: () => ensureSigningKey(redis, stack.secrets),
       status: new RedisDeliveryStatus(redis),
       now: () => clock,
     };
@@ -224,7 +224,7 @@ describe('digests', () => {
     clock = Date.parse('2026-11-20T14:10:00Z');
     expect((await deliverToArchives(ports, { force: true })).digests).toBeGreaterThanOrEqual(1);
 
-    const publicKeyPem = (await ensureSigningKey(redis)).publicKeyPem;
+    const publicKeyPem = (await ensureSigningKey(redis, stack.secrets)).publicKeyPem;
     const verify = () =>
       verifyArchive({
         reader: new S3ArchiveReader(s3, bucket),
