@@ -54,6 +54,8 @@ function trailPorts(services: Services): TrailApiPorts {
     organizationIdOf: (accountId) => services.accounts.organizationIdOf(accountId),
     bucketClaims: new RedisBucketClaims(services.redis),
     organizationOf: (accountId) => organizationMembershipOf(services.accounts, accountId),
+    // every bucket of the object store lives in its one region (DescribeTrails' OssBucketLocation)
+    bucketLocation: async () => services.env.TK_S3_REGION,
     now: () => Date.now(),
   };
 }

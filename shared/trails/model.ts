@@ -1,7 +1,10 @@
 /**
  * A trail as stored (docs/design.md §3.4), with ActionTrail's parameter rules.
- * Defaults follow the ActionTrail OpenAPI (2020-07-06) CreateTrail: EventRW defaults to
- * Write, TrailRegion to All, IsOrganizationTrail to false; a new trail is Fresh.
+ * Defaults follow the ActionTrail OpenAPI (2020-07-06) CreateTrail as the current
+ * actiontrail-20200706 SDK documents it: EventRW defaults to All (CREATE_TRAIL_DEFAULT_EVENT_RW,
+ * applied by CreateTrail's parameters), TrailRegion to All, IsOrganizationTrail to false; a new
+ * trail is Fresh. The schema's own EventRW default (Write, the earlier documented default) only
+ * fills records written without one.
  */
 import { z } from 'zod';
 
@@ -13,6 +16,8 @@ export const TRAIL_NAME_PATTERN = /^[a-z][a-z0-9_-]{5,35}$/;
 
 export const TRAIL_EVENT_RW = ['Read', 'Write', 'All'] as const;
 export type TrailEventRW = (typeof TRAIL_EVENT_RW)[number];
+/** CreateTrail's EventRW when none is given ("All (default)" in the current SDK's CreateTrailRequest). */
+export const CREATE_TRAIL_DEFAULT_EVENT_RW: TrailEventRW = 'All';
 
 export const TRAIL_STATUS = ['Fresh', 'Enable', 'Disable'] as const;
 export type TrailStatus = (typeof TRAIL_STATUS)[number];
@@ -56,6 +61,8 @@ export const trailSchema = z.object({
   ossKeyPrefix: z.string().max(1024).optional(),
   slsProjectArn: z.string().regex(SLS_PROJECT_ARN, { error: 'slsProjectArn must be acs:log:<region>:<account>:project/<name>' }).optional(),
   slsWriteRoleArn: z.string().regex(RAM_ROLE_ARN, { error: 'slsWriteRoleArn must be acs:ram::<account>:role/<name>' }).optional(),
+  /** The RAM role ActionTrail assumes to write the OSS bucket (kept and returned; local delivery needs no role). */
+  ossWriteRoleArn: z.string().regex(RAM_ROLE_ARN, { error: 'ossWriteRoleArn must be acs:ram::<account>:role/<name>' }).optional(),
   status: z.enum(TRAIL_STATUS).default('Fresh'),
   createdAtMs: epochMs,
   updatedAtMs: epochMs,

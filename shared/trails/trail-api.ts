@@ -37,6 +37,7 @@
 import { DomainError, NotFoundError, ValidationError } from '../errors.ts';
 import { MAX_ORGANIZATION_TRAILS, MAX_TRAILS_PER_REGION, trailSchema, type Trail, type TrailInput } from './model.ts';
 import type { TrailStore } from './trail-store.ts';
+import { describeRegions } from './regions.ts';
 import { BUCKET_NOT_ACCESSIBLE_CODE, claimPrefix, type BucketClaim, type BucketClaimStore, type OrganizationMembership } from './bucket-claims.ts';
 import {
   createTrailParams,
@@ -76,6 +77,8 @@ export interface TrailApiPorts {
    * SlsLogStoreStatus / LatestDeliveryLogService* fields (left out when absent).
    */
   logstoreStatus?(trail: Trail): Promise<LogstoreStatus | undefined>;
+  /** Optional: the region of a bucket, DescribeTrails' OssBucketLocation (left out when absent or unknown). */
+  bucketLocation?(bucket: string): Promise<string | undefined>;
 }
 
 export type TrailAction = (params: Record<string, string>, caller: Caller, ports: TrailApiPorts) => Promise<Record<string, unknown>>;
@@ -122,13 +125,14 @@ function configurationOf(trail: Trail): Record<string, unknown> {
     EventRW: trail.eventRW,
     OssBucketName: trail.ossBucketName,
     OssKeyPrefix: trail.ossKeyPrefix,
+    OssWriteRoleArn: trail.ossWriteRoleArn,
     SlsProjectArn: trail.slsProjectArn,
     SlsWriteRoleArn: trail.slsWriteRoleArn,
   });
 }
 
-/** One entry of DescribeTrails' TrailList. */
-function descriptionOf(trail: Trail): Record<string, unknown> {
+/** One entry of DescribeTrails' TrailList (DescribeTrailsResponseBodyTrailList of actiontrail-20200706). */
+function descriptionOf(trail: Trail, ossBucketLocation: string | undefined): Record<string, unknown> {
   return compact({
     Name: trail.name,
     HomeRegion: trail.homeRegion,
@@ -138,6 +142,8 @@ function descriptionOf(trail: Trail): Record<string, unknown> {
     EventRW: trail.eventRW,
     OssBucketName: trail.ossBucketName,
     OssKeyPrefix: trail.ossKeyPrefix,
+    OssWriteRoleArn: trail.ossWriteRoleArn,
+    OssBucketLocation: ossBucketLocation,
     SlsProjectArn: trail.slsProjectArn,
     SlsWriteRoleArn: trail.slsWriteRoleArn,
     Status: trail.status,
@@ -307,6 +313,7 @@ export async function createTrail(params: Record<string, string>, caller: Caller
     organizationId,
     ossBucketName: input.ossBucketName,
     ossKeyPrefix: input.ossKeyPrefix,
+    ossWriteRoleArn: input.ossWriteRoleArn,
     slsProjectArn: input.slsProjectArn,
     slsWriteRoleArn: input.slsWriteRoleArn,
     status: 'Fresh',
@@ -348,6 +355,7 @@ export async function updateTrail(params: Record<string, string>, caller: Caller
   // A cleared destination takes its companion setting with it unless that is set anew.
   const ossKeyPrefix = pick(input.ossKeyPrefix, ossBucketName === undefined ? undefined : current.ossKeyPrefix);
   const slsWriteRoleArn = pick(input.slsWriteRoleArn, slsProjectArn === undefined ? undefined : current.slsWriteRoleArn);
+  const ossWriteRoleArn = pick(input.ossWriteRoleArn, ossBucketName === undefined ? undefined : current.ossWriteRoleArn);
   const destinations = { ossBucketName, ossKeyPrefix, slsProjectArn };
   checkDestinations(destinations);
 
@@ -369,6 +377,7 @@ export async function updateTrail(params: Record<string, string>, caller: Caller
       trailRegion: input.trailRegion ?? current.trailRegion,
       ossBucketName,
       ossKeyPrefix,
+      ossWriteRoleArn,
       slsProjectArn,
       slsWriteRoleArn,
       updatedAtMs: ports.now(),
@@ -412,7 +421,11 @@ export async function describeTrails(params: Record<string, string>, caller: Cal
   const trails = (await ports.trails.list(caller.accountId)).filter(
     (t) => (input.includeOrganizationTrail || !t.isOrganizationTrail) && appliesHere(t) && (!names || names.has(t.name)),
   );
-  return { TrailList: trails.map(descriptionOf) };
+  const locations = new Map<string, string | undefined>();
+  for (const bucket of new Set(trails.map((t) => t.ossBucketName).filter((b): b is string => b !== undefined))) {
+    locations.set(bucket, ports.bucketLocation ? await ports.bucketLocation(bucket) : undefined);
+  }
+  return { TrailList: trails.map((t) => descriptionOf(t, t.ossBucketName === undefined ? undefined : locations.get(t.ossBucketName))) };
 }
 
 /**
@@ -438,7 +451,7 @@ export async function getTrailStatus(params: Record<string, string>, caller: Cal
   });
 }
 
-/** The actions by their RPC names, for the RPC adapter. */
+/** The actions by their RPC names, for the RPC adapter (DescribeRegions too: ActionTrail's region list). */
 export const TRAIL_ACTIONS: Readonly<Record<string, TrailAction>> = {
   CreateTrail: createTrail,
   UpdateTrail: updateTrail,
@@ -447,4 +460,5 @@ export const TRAIL_ACTIONS: Readonly<Record<string, TrailAction>> = {
   StartLogging: startLogging,
   StopLogging: stopLogging,
   GetTrailStatus: getTrailStatus,
+  DescribeRegions: (params) => describeRegions(params),
 };

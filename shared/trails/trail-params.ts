@@ -18,7 +18,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
-import { TRAIL_EVENT_RW, trailSchema, validateTrailName, type TrailEventRW } from './model.ts';
+import { CREATE_TRAIL_DEFAULT_EVENT_RW, TRAIL_EVENT_RW, trailSchema, validateTrailName, type TrailEventRW } from './model.ts';
 
 type Check<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
 type Parser<T> = (value: string, param: string) => Check<T>;
@@ -180,7 +180,7 @@ function trailFields<P extends TrailParamsParsed>(p: P) {
   };
 }
 
-/** CreateTrail. Defaults (EventRW Write, TrailRegion All, IsOrganizationTrail false) are applied by `trailSchema`. */
+/** CreateTrail. Defaults: EventRW All (CREATE_TRAIL_DEFAULT_EVENT_RW), IsOrganizationTrail false here; TrailRegion All by `trailSchema`. */
 export const createTrailParams = z
   .object({
     Name: required('Name', trailName),
@@ -195,7 +195,7 @@ export const createTrailParams = z
     MaxComputeProjectArn: optional('MaxComputeProjectArn', unsupported),
     MaxComputeWriteRoleArn: optional('MaxComputeWriteRoleArn', unsupported),
   })
-  .transform((p) => ({ ...trailFields(p), isOrganizationTrail: p.IsOrganizationTrail ?? false }));
+  .transform((p) => ({ ...trailFields(p), eventRW: p.EventRW ?? CREATE_TRAIL_DEFAULT_EVENT_RW, isOrganizationTrail: p.IsOrganizationTrail ?? false }));
 export type CreateTrailInput = z.output<typeof createTrailParams>;
 
 /**

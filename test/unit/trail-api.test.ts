@@ -150,14 +150,14 @@ async function refused(promise: Promise<unknown>, code: string, status: number, 
 const create = (params: Record<string, string>, who: Caller = caller()) => createTrail(params, who, ports);
 
 describe('CreateTrail', () => {
-  it('creates a Fresh trail with ActionTrail defaults (EventRW Write, TrailRegion All, single-account)', async () => {
+  it("creates a Fresh trail with ActionTrail's current defaults (EventRW All, TrailRegion All, single-account)", async () => {
     const answer = await create({ Name: 'trail-test', OssBucketName: 'audit-log' });
-    expect(answer).toEqual({ Name: 'trail-test', HomeRegion: HANGZHOU, TrailRegion: 'All', EventRW: 'Write', OssBucketName: 'audit-log' });
+    expect(answer).toEqual({ Name: 'trail-test', HomeRegion: HANGZHOU, TrailRegion: 'All', EventRW: 'All', OssBucketName: 'audit-log' });
     const stored = await store.get(MANAGEMENT, 'trail-test');
     expect(trailSchema.safeParse(stored).success).toBe(true);
     expect(stored).toMatchObject({
       status: 'Fresh',
-      eventRW: 'Write',
+      eventRW: 'All',
       trailRegion: 'All',
       isOrganizationTrail: false,
       homeRegion: HANGZHOU,
@@ -191,6 +191,7 @@ describe('CreateTrail', () => {
       EventRW: 'All',
       OssBucketName: 'audit-log',
       OssKeyPrefix: 'at-product-account-audit-B',
+      OssWriteRoleArn: SLS_ROLE,
       SlsProjectArn: SLS_PROJECT,
       SlsWriteRoleArn: SLS_ROLE,
     });
@@ -559,9 +560,9 @@ describe('GetTrailStatus', () => {
 });
 
 describe('TRAIL_ACTIONS and parameters', () => {
-  it('maps the seven ActionTrail action names', async () => {
+  it('maps the seven trail action names and DescribeRegions', async () => {
     expect(Object.keys(TRAIL_ACTIONS).sort()).toEqual(
-      ['CreateTrail', 'DeleteTrail', 'DescribeTrails', 'GetTrailStatus', 'StartLogging', 'StopLogging', 'UpdateTrail'].sort(),
+      ['CreateTrail', 'DeleteTrail', 'DescribeRegions', 'DescribeTrails', 'GetTrailStatus', 'StartLogging', 'StopLogging', 'UpdateTrail'].sort(),
     );
     const create = TRAIL_ACTIONS['CreateTrail'];
     const describe = TRAIL_ACTIONS['DescribeTrails'];
@@ -647,5 +648,39 @@ describe('bucket tenancy (docs/design.md §3.5)', () => {
     await refused(create(onBucket('a-trail', 'other-log')), 'TrailAlreadyExistsException', 400);
     expect(await claims.holders('other-log')).toEqual([]);
     expect(await claims.holders('fresh-log')).toEqual([MANAGEMENT]);
+  });
+});
+
+describe('the 2020-07-06 API as it is today', () => {
+  const OSS_ROLE = `acs:ram::${MANAGEMENT}:role/oss-writer`;
+
+  it('keeps OssWriteRoleArn and returns it from CreateTrail, UpdateTrail and DescribeTrails', async () => {
+    expect(await create({ Name: 'role-trail', OssBucketName: 'audit-log', OssWriteRoleArn: OSS_ROLE })).toMatchObject({ OssWriteRoleArn: OSS_ROLE });
+    expect((await describeTrails({}, caller(), ports))['TrailList']).toEqual([expect.objectContaining({ Name: 'role-trail', OssWriteRoleArn: OSS_ROLE })]);
+    const other = `acs:ram::${MANAGEMENT}:role/other-writer`;
+    expect(await updateTrail({ Name: 'role-trail', OssWriteRoleArn: other }, caller(), ports)).toMatchObject({ OssWriteRoleArn: other });
+    // Unchanged when not sent; gone with the bucket.
+    expect(await updateTrail({ Name: 'role-trail', EventRW: 'Read' }, caller(), ports)).toMatchObject({ OssWriteRoleArn: other });
+    const cleared = await updateTrail({ Name: 'role-trail', OssBucketName: '', SlsProjectArn: SLS_PROJECT }, caller(), ports);
+    expect(cleared['OssWriteRoleArn']).toBeUndefined();
+    await refused(create({ Name: 'bad-role', OssBucketName: 'other-log', OssWriteRoleArn: 'writer' }), 'InvalidQueryParameter', 400, 'OssWriteRoleArn');
+  });
+
+  it("reports DescribeTrails' OssBucketLocation when the bucket's region is known", async () => {
+    await create({ Name: 'located', OssBucketName: 'audit-log' });
+    expect((await describeTrails({}, caller(), ports))['TrailList']).toEqual([expect.not.objectContaining({ OssBucketLocation: expect.anything() })]);
+    ports.bucketLocation = async (bucket) => (bucket === 'audit-log' ? 'cn-shanghai' : undefined);
+    expect((await describeTrails({}, caller(), ports))['TrailList']).toEqual([expect.objectContaining({ OssBucketLocation: 'cn-shanghai' })]);
+  });
+
+  it('DescribeRegions lists the regions with their endpoint, in the language asked for', async () => {
+    const action = TRAIL_ACTIONS['DescribeRegions'];
+    if (!action) throw new Error('missing DescribeRegions');
+    const zh = (await action({}, caller(), ports)) as { Regions: { Region: { RegionId: string; LocalName: string; RegionEndpoint: string }[] } };
+    expect(zh.Regions.Region).toEqual(expect.arrayContaining([{ RegionId: 'cn-hangzhou', LocalName: '华东1（杭州）', RegionEndpoint: 'actiontrail.cn-hangzhou.aliyuncs.com' }]));
+    const en = (await action({ AcceptLanguage: 'en-US' }, caller(), ports)) as typeof zh;
+    expect(en.Regions.Region.find((r) => r.RegionId === 'ap-southeast-1')).toEqual({ RegionId: 'ap-southeast-1', LocalName: 'Singapore', RegionEndpoint: 'actiontrail.ap-southeast-1.aliyuncs.com' });
+    expect(new Set(en.Regions.Region.map((r) => r.RegionId)).size).toBe(en.Regions.Region.length);
+    await refused(action({ AcceptLanguage: 'fr-FR' }, caller(), ports), 'InvalidQueryParameter', 400, 'AcceptLanguage');
   });
 });
