@@ -21,7 +21,11 @@ import { PresetInflater } from './history-inflate.ts';
 const FORMAT_DEFLATE_V1 = 1;
 const FORMAT_UTF8 = 2;
 const FORMAT_UTF16 = 3;
-const HEADER = 8;
+/** Bytes of the blob header; the eventId follows it (the Lua scripts read it from there). */
+export const BLOB_HEADER_BYTES = 8;
+/** The header byte holding the eventId's byte length. */
+export const BLOB_ID_LENGTH_BYTE = 7;
+const HEADER = BLOB_HEADER_BYTES;
 const MAX_TIME = 2 ** 48 - 1;
 
 /** Lone surrogates (a high not followed by a low, or a low not preceded by a high). */
@@ -72,7 +76,7 @@ export function encodeBlob(record: HistoryRecord): Buffer {
   const header = Buffer.alloc(HEADER);
   header[0] = format;
   header.writeUIntBE(record.eventTimeMs, 1, 6);
-  header[7] = id.length;
+  header[BLOB_ID_LENGTH_BYTE] = id.length;
   return Buffer.concat([header, id, payload]);
 }
 
@@ -83,8 +87,9 @@ export interface BlobHead {
 }
 
 export function blobHead(blob: Buffer): BlobHead {
-  if (blob.length < HEADER || blob.length < HEADER + (blob[7] ?? 0)) throw new Error('history: truncated blob');
-  return { timeMs: blob.readUIntBE(1, 6), id: blob.subarray(HEADER, HEADER + (blob[7] ?? 0)) };
+  const idLength = blob[BLOB_ID_LENGTH_BYTE] ?? 0;
+  if (blob.length < HEADER || blob.length < HEADER + idLength) throw new Error('history: truncated blob');
+  return { timeMs: blob.readUIntBE(1, 6), id: blob.subarray(HEADER, HEADER + idLength) };
 }
 
 export function decodeJson(blob: Buffer): string {

@@ -68,7 +68,17 @@ import {
 } from '../../shared/history/history-store.ts';
 import { RecordRefusedError, type RefusedRecord } from '../../shared/errors.ts';
 import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf, hashOf } from './history-codec.ts';
-import { BODY_BUCKET, SCRIPTS, type ScriptName } from './history-scripts.ts';
+import {
+  BODY_BUCKET,
+  dayOfDaysMember,
+  packPostings,
+  SCRIPT_KEYS,
+  scriptArgs,
+  SCRIPTS,
+  type Posting,
+  type ScriptArgs,
+  type ScriptName,
+} from './history-scripts.ts';
 
 /** Server settings the store is sized for (pass as `--name value` or CONFIG SET). */
 export const HISTORY_SERVER_CONFIG: Readonly<Record<string, string>> = {
@@ -102,7 +112,7 @@ function defineScripts(redis: RedisClient): Record<ScriptName, ScriptCall> {
   const calls: Partial<Record<ScriptName, ScriptCall>> = {};
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     const command = `trailkeeperHistory_${name}`;
-    redis.defineCommand(command, { lua: SCRIPTS[name], numberOfKeys: 1 });
+    redis.defineCommand(command, { lua: SCRIPTS[name], numberOfKeys: SCRIPT_KEYS.length });
     const fn: unknown = Reflect.get(redis, `${command}Buffer`);
     if (typeof fn !== 'function') throw new Error(`history: ioredis did not define ${command}Buffer`);
     calls[name] = (...args) => Promise.resolve(Reflect.apply(fn, redis, args) as unknown);
@@ -150,8 +160,9 @@ export class RedisHistoryStore implements HistoryStore {
     return `${this.keyPrefix}{${accountId}}:`;
   }
 
-  private run(accountId: string, script: ScriptName, args: Arg[]): Promise<unknown> {
-    return this.scripts[script](`${this.base(accountId)}n`, ...args);
+  /** Runs a script on the account; its one key (SCRIPT_KEYS) is the account's counter `P n`. */
+  private run<N extends ScriptName>(accountId: string, script: N, values: ScriptArgs<N>): Promise<unknown> {
+    return this.scripts[script](`${this.base(accountId)}n`, ...scriptArgs(script, values));
   }
 
   async put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }> {
@@ -201,11 +212,9 @@ export class RedisHistoryStore implements HistoryStore {
     }
     const last = await this.redis.incrby(`${this.base(accountId)}n`, unique.length);
     const n0 = last - unique.length;
-    const args: Arg[] = [n0, unique.length];
-    const groups = new Map<string, { day: number; field: string; postings: [number, number][] }>();
-    unique.forEach((record, k) => {
+    const groups = new Map<string, { day: number; field: string; postings: Posting[] }>();
+    const records = unique.map((record, k) => {
       const n = n0 + k + 1;
-      args.push(record.eventId, hashOf(record.eventId), record.eventTimeMs, encodeBlob(record));
       const day = Math.floor(record.eventTimeMs / DAY_MS);
       const offset = record.eventTimeMs - day * DAY_MS;
       for (const field of fieldsOf(record)) {
@@ -214,18 +223,13 @@ export class RedisHistoryStore implements HistoryStore {
         if (!group) groups.set(key, (group = { day, field, postings: [] }));
         group.postings.push([offset, n]);
       }
+      return { event_id: record.eventId, event_id_hash: hashOf(record.eventId), event_time_ms: record.eventTimeMs, blob: encodeBlob(record) };
     });
-    args.push(groups.size);
-    for (const { day, field, postings } of groups.values()) {
+    const postings = [...groups.values()].map(({ day, field, postings }) => {
       postings.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-      const packed = Buffer.allocUnsafe(postings.length * 8);
-      postings.forEach(([offset, n], i) => {
-        packed.writeUInt32BE(offset, i * 8);
-        packed.writeUInt32BE(n, i * 8 + 4);
-      });
-      args.push(day, field, hashOf(field), packed);
-    }
-    const reply = asArray(await this.run(accountId, 'put', args), 'put');
+      return { day, field, field_hash: hashOf(field), postings: packPostings(postings) };
+    });
+    const reply = asArray(await this.run(accountId, 'put', { first_number: n0, records, groups: postings }), 'put');
     return { added: asNumber(reply[0], 'put'), duplicates: asNumber(reply[1], 'put') + batch.length - unique.length };
   }
 
@@ -233,14 +237,15 @@ export class RedisHistoryStore implements HistoryStore {
     const out: boolean[] = [];
     for (let i = 0; i < eventIds.length; i += HAS_BATCH) {
       const batch = eventIds.slice(i, i + HAS_BATCH);
-      const reply = asArray(await this.run(accountId, 'has', batch.flatMap((id) => [id, hashOf(id)])), 'has');
+      const ids = batch.map((id) => ({ event_id: id, event_id_hash: hashOf(id) }));
+      const reply = asArray(await this.run(accountId, 'has', { ids }), 'has');
       for (const flag of reply) out.push(asNumber(flag, 'has') === 1);
     }
     return out;
   }
 
   private async blobOf(accountId: string, eventId: string): Promise<Buffer | undefined> {
-    const reply = await this.run(accountId, 'get', [eventId]);
+    const reply = await this.run(accountId, 'get', { event_id: eventId });
     return reply === null ? undefined : asBuffer(reply, 'get');
   }
 
@@ -305,7 +310,17 @@ export class RedisHistoryStore implements HistoryStore {
       }
     } else {
       const field = condition ? fieldOf(condition.key, condition.value) : ALL_FIELD;
-      const args: Arg[] = [field, backward ? 'B' : 'F', startMs, endMs, limit, after ? '1' : '0', after?.timeMs ?? 0, after?.eventId ?? '', hashOf(field)];
+      const args: ScriptArgs<'lookup'> = {
+        field,
+        direction: backward ? 'B' : 'F',
+        start_ms: startMs,
+        end_ms: endMs,
+        limit,
+        has_cursor: after ? '1' : '0',
+        cursor_time_ms: after?.timeMs ?? 0,
+        cursor_event_id: after?.eventId ?? '',
+        field_hash: hashOf(field),
+      };
       const replies = await Promise.all(accountIds.map((accountId) => this.run(accountId, 'lookup', args)));
       let entries: { accountId: string; timeMs: number; n: number }[] = [];
       replies.forEach((raw, index) => {
@@ -350,20 +365,21 @@ export class RedisHistoryStore implements HistoryStore {
   async purge(accountId: string, nowMs: number): Promise<number> {
     const cutoff = Math.floor(nowMs) - HISTORY_RETENTION_MS;
     const lastDay = Math.floor((cutoff - 1) / DAY_MS);
-    // P days: score = day, member = day * 2^32 + the day table's shape (history-scripts.ts)
-    const codes = await this.redis.zrangebyscore(`${this.base(accountId)}days`, '-inf', lastDay);
+    // P days: score = day, member = the day and its table's shape (history-scripts.ts)
+    const members = await this.redis.zrangebyscore(`${this.base(accountId)}days`, '-inf', lastDay);
     let removed = 0;
-    for (const code of codes) {
-      const day = Math.floor(Number(code) / 2 ** 32);
+    for (const member of members) {
+      const day = dayOfDaysMember(member);
       const cut = Math.min(DAY_MS, cutoff - day * DAY_MS);
       for (;;) {
-        const reply = asArray(await this.run(accountId, 'purgeEvents', [day, cut, PURGE_EVENTS_BATCH]), 'purge');
+        const reply = asArray(await this.run(accountId, 'purgeEvents', { day, cut_offset: cut, max_events: PURGE_EVENTS_BATCH }), 'purge');
         removed += asNumber(reply[0], 'purge');
         if (asNumber(reply[1], 'purge') === 0) break;
       }
       let bucket = 0;
       while (bucket >= 0) {
-        bucket = asNumber(await this.run(accountId, 'purgeFields', [day, cut, bucket, PURGE_BUCKETS_BATCH, code]), 'purge');
+        const values = { day, cut_offset: cut, first_bucket: bucket, bucket_count: PURGE_BUCKETS_BATCH, days_member: member };
+        bucket = asNumber(await this.run(accountId, 'purgeFields', values), 'purge');
       }
     }
     return removed;
