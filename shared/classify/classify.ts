@@ -44,7 +44,8 @@ function decideEventType(event: ActionTrailEvent, atMs: number): EventType {
   if (event.eventType) return event.eventType;
   const rule = findRule('setEventType', event, atMs);
   if (rule) return rule.effect.eventType;
-  const byName = EVENT_TYPE_BY_NAME[event.eventName];
+  // own entries only: an event named `constructor` or `toString` is not an Object.prototype member
+  const byName = Object.hasOwn(EVENT_TYPE_BY_NAME, event.eventName) ? EVENT_TYPE_BY_NAME[event.eventName] : undefined;
   if (byName) return byName;
   const agent = event.userAgent ?? '';
   const serviceShape = agent !== '' && agent === event.sourceIpAddress && SERVICE_HOST.test(agent);

@@ -78,7 +78,12 @@ export function acsTypeFor(serviceName: string | null | undefined, legacyType: s
 }
 
 function addAll(map: ResourceMap, key: string, ids: readonly string[]): void {
-  const list = map[key] ?? (map[key] = []);
+  // own entries only, defined (not assigned), so `constructor` or `__proto__` is a plain resource type
+  let list = Object.hasOwn(map, key) ? map[key] : undefined;
+  if (!list) {
+    list = [];
+    Object.defineProperty(map, key, { value: list, enumerable: true, writable: true, configurable: true });
+  }
   for (const id of ids) if (!list.includes(id)) list.push(id);
 }
 
