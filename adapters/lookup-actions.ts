@@ -12,7 +12,8 @@ import type { TrailStore } from '../shared/trails/trail-store.ts';
 import { organizationMembershipOf } from '../shared/trails/bucket-claims.ts';
 import { RedisBucketClaims } from './redis/trail-store.ts';
 import type { DeliveryStatusStore } from '../shared/delivery/delivery-status.ts';
-import type { RpcAction } from './fc/rpc.ts';
+import type { RpcAction, RpcCaller } from './fc/rpc.ts';
+import { recordingApiCalls } from '../shared/trails/api-events.ts';
 import type { Services } from './wiring.ts';
 import { RedisSummaryStore } from './redis/summary-store.ts';
 import { lookupEventSummaries } from '../shared/summaries/lookup-summaries.ts';
@@ -66,7 +67,8 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   // No prototype: a caller's Action is never an Object.prototype member (handleRpc also reads own entries only).
   const actions = Object.create(null) as Record<string, RpcAction>;
   for (const [name, action] of Object.entries(TRAIL_ACTIONS)) {
-    actions[name] = (params, caller) => action(params, { accountId: caller.accountId, region }, ports);
+    // write actions are recorded as events of the caller's account before they answer (api-events.ts)
+    actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, { accountId: caller.accountId, region }, ports), { region, ports: services });
   }
   // The public key that verifies archive digests (Ed25519, PEM), as CloudTrail publishes its own.
   actions['GetDigestPublicKey'] = async () => {

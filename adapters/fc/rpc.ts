@@ -25,7 +25,14 @@ export interface RpcCaller {
   accessKeyId: string;
 }
 
-export type RpcAction = (params: Record<string, string>, caller: RpcCaller) => Promise<Record<string, unknown>>;
+/** Where a call came from, for actions that record it (shared/trails/api-events.ts). */
+export interface RpcRequestContext {
+  requestId: string;
+  sourceIp: string;
+  userAgent?: string | undefined;
+}
+
+export type RpcAction = (params: Record<string, string>, caller: RpcCaller, request?: RpcRequestContext) => Promise<Record<string, unknown>>;
 
 /** The table's own entry for `name` (never an Object.prototype member). */
 export function findAction(actions: Readonly<Record<string, RpcAction>>, name: string): RpcAction | undefined {
@@ -49,7 +56,8 @@ export async function handleRpc(
     if (version !== API_VERSION) throw new ValidationError('InvalidVersion', `Version must be ${API_VERSION}; got ${version ?? 'none'}`, 'Version');
     const action = findAction(actions, name);
     if (!action) throw new NotFoundError('InvalidAction.NotFound', `the action ${name} does not exist in version ${API_VERSION}`);
-    const result = await action(params.all, { accountId: caller.accountId, accessKeyId: caller.accessKeyId });
+    const context: RpcRequestContext = { requestId, sourceIp: request.sourceIp, userAgent: request.headers['user-agent'] };
+    const result = await action(params.all, { accountId: caller.accountId, accessKeyId: caller.accessKeyId }, context);
     return json(200, { RequestId: requestId, ...result });
   } catch (error) {
     return errorAnswer(error, requestId, log);

@@ -15,7 +15,7 @@ const NAMES = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto_
 describe('prototype names as data', () => {
   it('an event named after an Object.prototype member is classified like any other name (eventType ApiCall)', () => {
     for (const name of NAMES) {
-      const raw = { ...(sampleEvent('1234567890123456', 0, new Date()) as Record<string, unknown>), eventName: name };
+      const raw: Record<string, unknown> = { ...(sampleEvent('1234567890123456', 0, new Date()) as Record<string, unknown>), eventName: name };
       delete raw['eventType'];
       const parsed = parseEvent(JSON.parse(JSON.stringify(raw)));
       expect(parsed.ok, name).toBe(true);
