@@ -136,14 +136,6 @@ export function fieldOf(key: Exclude<LookupKey, 'EventId'>, value: string): stri
   return code.toLowerCase() + createHash('sha256').update(value, 'utf8').digest('base64url').slice(0, 24);
 }
 
-/**
- * The bucket hash of a field or eventId in the linear-hashed tables: the first 32 bits of its
- * SHA-1, as the Lua scripts compute it (`h32`) when they split a bucket.
- */
-export function hashOf(text: string): number {
-  return createHash('sha1').update(text, 'utf8').digest().readUInt32BE(0);
-}
-
 /** Every field an event is indexed under: '*' plus one per distinct (key, value). */
 export function fieldsOf(record: HistoryRecord): string[] {
   const fields = new Set<string>([ALL_FIELD]);

@@ -11,6 +11,7 @@
  *   - each script's arguments (`SCRIPT_ARGS`): the Lua locals that read KEYS and ARGV are
  *     generated from these declarations, and the client encodes its arguments with
  *     `scriptArgs`, typed by the same declarations;
+ *   - the bucket hash of the linear-hashed tables: `bucketHash` and the Lua `bucket_hash`;
  *   - the posting format (`POSTING_FIELDS`): `packPostings` and the Lua `posting_at`;
  *   - the blob header positions the scripts read the eventId from (`history-codec.ts`);
  *   - the `P days` member encoding: Lua `days_member` and `dayOfDaysMember`.
@@ -21,6 +22,7 @@
  * here compares binary strings with `<`: offsets are compared as numbers and event ids byte
  * by byte (`compare_ids`), which is also how the client orders them (Buffer.compare).
  */
+import { createHash } from 'node:crypto';
 import { HISTORY_RETENTION_MS } from '../../shared/history/history-store.ts';
 import { BLOB_HEADER_BYTES, BLOB_ID_LENGTH_BYTE } from './history-codec.ts';
 
@@ -39,6 +41,17 @@ export const BIG_BODY = 1000;
 
 /** Bytes of SHA-1 the bucket hash keeps: a u32. */
 const BUCKET_HASH_BYTES = 4;
+
+/**
+ * The bucket hash of a field or eventId in the linear-hashed tables (eventId map, day tables):
+ * the first 32 bits of its SHA-1 (of the UTF-8 text). Its Lua twin is `bucket_hash` (COMMON
+ * below), the one hash every script uses: the client passes this value wherever it knows the
+ * text, and the scripts compute it only for text they read from Redis (a bucket split, a
+ * purge). Stored tables depend on it: never change it.
+ */
+export function bucketHash(text: string): number {
+  return createHash('sha1').update(text, 'utf8').digest().readUIntBE(0, BUCKET_HASH_BYTES);
+}
 
 
 // ---- postings -------------------------------------------------------------------------------
@@ -142,7 +155,10 @@ export const SCRIPT_ARGS = {
     },
   ],
   /** One event's blob by eventId, or nil. */
-  get: [{ name: 'event_id', kind: 'bytes' }],
+  get: [
+    { name: 'event_id', kind: 'bytes' },
+    { name: 'event_id_hash', kind: 'int' },
+  ],
   /**
    * At most `limit` events of `field` in [start_ms, end_ms] strictly after the cursor (when
    * has_cursor is '1') in (time, eventId) order, descending for direction 'B'. Returns
@@ -280,8 +296,8 @@ local function day_expiry(day) return (day + 1) * DAY_MS + RETENTION_MS end
 local function hour_expiry(hour) return (hour + 1) * HOUR_MS + RETENTION_MS end
 local function slot_expiry(slot) return (slot + 1) * SLOT_MS + RETENTION_MS end
 
--- The bucket hash of a field or eventId: the first ${BUCKET_HASH_BYTES * 8} bits of its SHA-1 (hashOf in
--- history-codec.ts computes the same; the client passes it wherever it knows the text).
+-- The bucket hash of a field or eventId: the first ${BUCKET_HASH_BYTES * 8} bits of its SHA-1 (bucketHash in
+-- history-scripts.ts computes the same; the client passes it wherever it knows the text).
 local function bucket_hash(text) return tonumber(string.sub(redis.sha1hex(text), 1, ${BUCKET_HASH_BYTES * 2}), 16) end
 
 -- Linear hashing: a hash spread over buckets <prefix>0 .. <prefix>(2^level + split - 1), with
@@ -780,7 +796,7 @@ return out
 const GET = `
 local ids = lh_load(ID_TABLE)
 if ids.count == 0 then return false end
-local n = redis.call('HGET', lh_bucket_key(ids, ID_BUCKETS, bucket_hash(event_id)), event_id)
+local n = redis.call('HGET', lh_bucket_key(ids, ID_BUCKETS, event_id_hash), event_id)
 if not n then return false end
 return body_of(tonumber(n))
 `;

@@ -67,9 +67,10 @@ import {
   type HistoryStore,
 } from '../../shared/history/history-store.ts';
 import { RecordRefusedError, type RefusedRecord } from '../../shared/errors.ts';
-import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf, hashOf } from './history-codec.ts';
+import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf } from './history-codec.ts';
 import {
   BODY_BUCKET,
+  bucketHash,
   dayOfDaysMember,
   packPostings,
   SCRIPT_KEYS,
@@ -223,11 +224,11 @@ export class RedisHistoryStore implements HistoryStore {
         if (!group) groups.set(key, (group = { day, field, postings: [] }));
         group.postings.push([offset, n]);
       }
-      return { event_id: record.eventId, event_id_hash: hashOf(record.eventId), event_time_ms: record.eventTimeMs, blob: encodeBlob(record) };
+      return { event_id: record.eventId, event_id_hash: bucketHash(record.eventId), event_time_ms: record.eventTimeMs, blob: encodeBlob(record) };
     });
     const postings = [...groups.values()].map(({ day, field, postings }) => {
       postings.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-      return { day, field, field_hash: hashOf(field), postings: packPostings(postings) };
+      return { day, field, field_hash: bucketHash(field), postings: packPostings(postings) };
     });
     const reply = asArray(await this.run(accountId, 'put', { first_number: n0, records, groups: postings }), 'put');
     return { added: asNumber(reply[0], 'put'), duplicates: asNumber(reply[1], 'put') + batch.length - unique.length };
@@ -237,7 +238,7 @@ export class RedisHistoryStore implements HistoryStore {
     const out: boolean[] = [];
     for (let i = 0; i < eventIds.length; i += HAS_BATCH) {
       const batch = eventIds.slice(i, i + HAS_BATCH);
-      const ids = batch.map((id) => ({ event_id: id, event_id_hash: hashOf(id) }));
+      const ids = batch.map((id) => ({ event_id: id, event_id_hash: bucketHash(id) }));
       const reply = asArray(await this.run(accountId, 'has', { ids }), 'has');
       for (const flag of reply) out.push(asNumber(flag, 'has') === 1);
     }
@@ -245,7 +246,7 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   private async blobOf(accountId: string, eventId: string): Promise<Buffer | undefined> {
-    const reply = await this.run(accountId, 'get', { event_id: eventId });
+    const reply = await this.run(accountId, 'get', { event_id: eventId, event_id_hash: bucketHash(eventId) });
     return reply === null ? undefined : asBuffer(reply, 'get');
   }
 
@@ -319,7 +320,7 @@ export class RedisHistoryStore implements HistoryStore {
         has_cursor: after ? '1' : '0',
         cursor_time_ms: after?.timeMs ?? 0,
         cursor_event_id: after?.eventId ?? '',
-        field_hash: hashOf(field),
+        field_hash: bucketHash(field),
       };
       const replies = await Promise.all(accountIds.map((accountId) => this.run(accountId, 'lookup', args)));
       let entries: { accountId: string; timeMs: number; n: number }[] = [];
