@@ -3,7 +3,7 @@
  * `requestChecksumCalculation: 'WHEN_REQUIRED'` keeps bodies free of aws-chunked framing,
  * which s3rver would store verbatim.
  */
-import { CreateBucketCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { RetryableError } from '../shared/errors.ts';
 
 export interface S3Settings {
@@ -31,6 +31,11 @@ export function s3For(settings: S3Settings): S3Client {
     clients.set(key, client);
   }
   return client;
+}
+
+/** Writes a JSON document (a result or rejected object), pretty-printed for the person who opens it. */
+export async function putJson(client: S3Client, bucket: string, key: string, document: unknown): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(document, null, 2), ContentType: 'application/json' }));
 }
 
 /** Creates the bucket when (and only when) the server says it does not exist. */

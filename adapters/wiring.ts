@@ -4,8 +4,13 @@
  */
 import { readEnv, secretBoxOf, type Env } from './env.ts';
 import { redisFor } from './redis.ts';
-import { s3For } from './s3.ts';
-import { S3Staging } from './s3-staging.ts';
+import { putJson, s3For } from './s3.ts';
+import { readObject, S3Staging } from './s3-staging.ts';
+import type { FcContext } from './fc/context.ts';
+import type { Log } from './fc/handler.ts';
+import type { WakeEvent } from './fc/trigger.ts';
+import { FunctionInvoker } from './fc-invoker.ts';
+import type { ClassifyObjectPorts } from '../shared/pipeline/classify-object.ts';
 import { RedisAccountStore, redisNonceStore } from './redis/account-store.ts';
 import { RedisHistoryStore } from './redis/history-store.ts';
 import { RedisIngestClaims } from './redis/ingest-claims.ts';
@@ -57,6 +62,22 @@ let services: Services | undefined;
 export function getServices(): Services {
   services ??= build(readEnv());
   return services;
+}
+
+/** What classify needs for the objects of one invocation (it wakes the deliverers as `context`'s function). */
+export function classifyObjectPorts(context: FcContext, log: Log, services: Services = getServices()): ClassifyObjectPorts {
+  const invoker = new FunctionInvoker(context, services.env.TK_FC_ENDPOINT);
+  return {
+    ...classifyPorts(services),
+    readObject: (bucket, key, maxBytes) => readObject(services.s3, bucket, key, { maxBytes }),
+    writeJson: (bucket, key, document) => putJson(services.s3, bucket, key, document),
+    wakeDeliverers: async (objectKey) => {
+      const wake: WakeEvent = { reason: 'classified', object: objectKey };
+      await Promise.all(DELIVERER_FUNCTIONS.map((fn) => invoker.invokeAsync(fn, wake)));
+    },
+    log,
+    now: () => Date.now(),
+  };
 }
 
 export function classifyPorts(services: Services): ClassifyPorts {

@@ -88,7 +88,7 @@ export interface HttpDecodeLimits {
   maxBodyBytes: number;
 }
 
-function bodyTooLarge(limitBytes: number, size?: number): PayloadTooLargeError {
+export function tooLargeBody(limitBytes: number, size?: number): PayloadTooLargeError {
   const got = size === undefined ? '' : ` (${size} bytes)`;
   return new PayloadTooLargeError('PayloadTooLarge', `the request body${got} exceeds ${limitBytes} bytes; send a smaller body`);
 }
@@ -106,7 +106,7 @@ function base64DecodedLength(text: string): number {
  */
 export function decodeHttpEvent(event: Buffer, limits?: HttpDecodeLimits): HttpRequest {
   if (limits && event.length > limits.maxBodyBytes * HTTP_EVENT_BODY_EXPANSION + HTTP_EVENT_OVERHEAD_BYTES) {
-    throw bodyTooLarge(limits.maxBodyBytes);
+    throw tooLargeBody(limits.maxBodyBytes);
   }
   const e = parseTriggerEvent(event, FcHttpEventSchema, 'HTTP');
   if (limits) checkHttpBodySize(e, limits);
@@ -118,10 +118,10 @@ export function checkHttpBodySize(e: FcHttpEvent, limits: HttpDecodeLimits): voi
   for (const [name, value] of Object.entries(e.headers)) {
     if (name.toLowerCase() !== 'content-length') continue;
     const declared = Number(value);
-    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes, declared);
+    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) throw tooLargeBody(limits.maxBodyBytes, declared);
   }
   const size = e.isBase64Encoded ? base64DecodedLength(e.body) : Buffer.byteLength(e.body, 'utf8');
-  if (size > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes, size);
+  if (size > limits.maxBodyBytes) throw tooLargeBody(limits.maxBodyBytes, size);
 }
 
 /** A checked FC HTTP event as a plain request: lower-cased headers (no prototype), the body as bytes. */

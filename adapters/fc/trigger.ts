@@ -10,7 +10,7 @@
  * event with every issue's path, not as "unknown". Handlers say which kinds they accept.
  */
 import { z } from 'zod';
-import { BadTriggerEventError, FcHttpEventSchema, httpRequestOf, type HttpRequest } from './http.ts';
+import { BadTriggerEventError, checkHttpBodySize, FcHttpEventSchema, HTTP_EVENT_BODY_EXPANSION, HTTP_EVENT_OVERHEAD_BYTES, httpRequestOf, tooLargeBody, type HttpRequest } from './http.ts';
 import { FcOssEventSchema, objectNoticesOf, type ObjectNotice } from './oss.ts';
 import { FcTimerEventSchema, type FcTimerEvent } from './timer.ts';
 
@@ -59,11 +59,22 @@ const SNIFF: ReadonlyArray<readonly [TriggerKind, (event: JsonObject) => boolean
   ['wake', (e) => 'reason' in e],
 ];
 
-function build(kind: TriggerKind, json: JsonObject): Trigger | z.ZodError {
+export interface DecodeOptions {
+  /**
+   * The largest raw HTTP body the function takes: an HTTP event that could only hold a larger
+   * one is refused (PayloadTooLargeError) before it is parsed, then by its Content-Length and
+   * body length before the body is decoded.
+   */
+  maxHttpBodyBytes?: number;
+}
+
+function build(kind: TriggerKind, json: JsonObject, options: DecodeOptions): Trigger | z.ZodError {
   switch (kind) {
     case 'http': {
       const parsed = FcHttpEventSchema.safeParse(json);
-      return parsed.success ? { kind, request: httpRequestOf(parsed.data) } : parsed.error;
+      if (!parsed.success) return parsed.error;
+      if (options.maxHttpBodyBytes !== undefined) checkHttpBodySize(parsed.data, { maxBodyBytes: options.maxHttpBodyBytes });
+      return { kind, request: httpRequestOf(parsed.data) };
     }
     case 'oss': {
       const parsed = FcOssEventSchema.safeParse(json);
@@ -95,7 +106,11 @@ function describeIssues(error: z.ZodError): string {
  * Decodes an FC event (a Buffer of JSON) into the one trigger kind it is, among `accepted`.
  * Throws BadTriggerEventError (with the zod error as `cause`) when it is none of them.
  */
-export function decodeTrigger<K extends TriggerKind>(event: Buffer, accepted: readonly K[]): TriggerOf<K> {
+export function decodeTrigger<K extends TriggerKind>(event: Buffer, accepted: readonly K[], options: DecodeOptions = {}): TriggerOf<K> {
+  const httpLimit = options.maxHttpBodyBytes;
+  if (httpLimit !== undefined && accepted.length === 1 && accepted[0] === 'http' && event.length > httpLimit * HTTP_EVENT_BODY_EXPANSION + HTTP_EVENT_OVERHEAD_BYTES) {
+    throw tooLargeBody(httpLimit);
+  }
   if (event.length > MAX_TRIGGER_EVENT_BYTES) {
     throw new BadTriggerEventError(`the trigger event is ${event.length} bytes, over the ${MAX_TRIGGER_EVENT_BYTES}-byte limit`);
   }
@@ -116,7 +131,7 @@ export function decodeTrigger<K extends TriggerKind>(event: Buffer, accepted: re
       seen ? `a ${seen} event reached a function that accepts only ${accepted.join(', ')}` : `not an FC event of any kind this function accepts (${accepted.join(', ')})`,
     );
   }
-  const trigger = build(kind, object);
+  const trigger = build(kind, object, options);
   if (trigger instanceof z.ZodError) {
     throw new BadTriggerEventError(`not a valid FC ${kind} event: ${describeIssues(trigger)}`, { cause: trigger });
   }
