@@ -4,13 +4,23 @@
  */
 import { readEnv, secretBoxOf, type Env } from './env.ts';
 import { redisFor } from './redis.ts';
-import { putJson, s3For } from './s3.ts';
+import { objectExists, putJson, s3For } from './s3.ts';
 import { readObject, S3Staging } from './s3-staging.ts';
 import type { FcContext } from './fc/context.ts';
 import type { Log } from './fc/handler.ts';
 import type { WakeEvent } from './fc/trigger.ts';
 import { FunctionInvoker } from './fc-invoker.ts';
 import type { ClassifyObjectPorts } from '../shared/pipeline/classify-object.ts';
+import type { ArchivePassPorts } from '../shared/delivery/oss-delivery.ts';
+import type { LogstoreDeliveryPorts } from '../shared/delivery/logstore-delivery.ts';
+import type { RedeliveryObjectPorts } from '../shared/delivery/redelivery.ts';
+import type { LogstoreWriter } from '../shared/logstore/logstore.ts';
+import { archiveRootPrefix } from '../shared/archive/layout.ts';
+import { putArchiveObject, S3ArchiveReader } from './archive/s3-archive.ts';
+import { ensureSigningKey } from './archive/signing-key-store.ts';
+import { archiveDeliveryState, claimDeferredFlush } from './redis/archive-delivery.ts';
+import { trailLock } from './redis/trail-lock.ts';
+import { SlsLogstore } from './sls/logstore.ts';
 import { RedisAccountStore, redisNonceStore } from './redis/account-store.ts';
 import { RedisHistoryStore } from './redis/history-store.ts';
 import { RedisIngestClaims } from './redis/ingest-claims.ts';
@@ -93,3 +103,77 @@ export function classifyPorts(services: Services): ClassifyPorts {
     finishObject: (objectId) => services.markers.finish(objectId),
   };
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Where deliver-logstore writes: the local Redis streams, or Log Service with the function's credentials. */
+function logstoreOf(services: Services, context: FcContext): LogstoreWriter {
+  if (services.env.TK_LOGSTORE === 'redis') return services.redisLogstore;
+  return new SlsLogstore({
+    trails: services.trails,
+    credentials: context.credentials,
+    ...(services.env.TK_SLS_ENDPOINT ? { endpoint: services.env.TK_SLS_ENDPOINT } : {}),
+  });
+}
+
+/** What deliver-oss needs for one pass (it schedules its deferred pass as `context`'s function). */
+export function archivePassPorts(context: FcContext, services: Services = getServices()): ArchivePassPorts {
+  const { redis, s3, outbox, env } = services;
+  const lockDays = env.TK_ARCHIVE_LOCK_DAYS;
+  return {
+    trails: () => outbox.trails('oss'),
+    getTrail: (accountId, name) => services.trails.get(accountId, name),
+    peek: (accountId, name, limit) => outbox.peekWithArrival(accountId, name, 'oss', limit),
+    ack: (accountId, name, ids) => outbox.ack(accountId, name, 'oss', ids),
+    ...archiveDeliveryState(redis),
+    objects: {
+      put: async (bucket, key, body, contentType) => {
+        await putArchiveObject(s3, bucket, key, body, {
+          contentType,
+          ...(lockDays > 0 ? { retainUntil: new Date(Date.now() + lockDays * DAY_MS) } : {}),
+        });
+      },
+      // Not found is "absent"; any other failure (timeout, 503, AccessDenied) throws, so the
+      // pending file is kept and the invocation retried — never written again under a new name.
+      exists: (bucket, key) => objectExists(s3, bucket, key),
+    },
+    signingKey: () => ensureSigningKey(redis, services.secrets),
+    status: services.deliveryStatus,
+    now: () => Date.now(),
+    // One deferred pass at a time, however many wake-ups find entries too young to write.
+    scheduleDeferredPass: async (delayMs) => {
+      if (!(await claimDeferredFlush(redis, delayMs))) return;
+      const wake: WakeEvent = { reason: 'deferred-flush' };
+      await new FunctionInvoker(context, env.TK_FC_ENDPOINT).invokeAsync(context.function.name, wake, { delaySeconds: Math.ceil(delayMs / 1000) });
+    },
+  };
+}
+
+/** What deliver-logstore needs for one pass. */
+export function logstorePassPorts(context: FcContext, services: Services = getServices()): LogstoreDeliveryPorts {
+  return {
+    outbox: {
+      trails: () => services.outbox.trails('logstore'),
+      peek: (accountId, trailName, limit) => services.outbox.peek(accountId, trailName, 'logstore', limit),
+      ack: (accountId, trailName, ids) => services.outbox.ack(accountId, trailName, 'logstore', ids),
+    },
+    withLock: trailLock(services.redis, 'logstore'),
+    logstore: logstoreOf(services, context),
+    status: services.deliveryStatus,
+    now: () => Date.now(),
+  };
+}
+
+/** What deliver-logstore needs for a re-delivery request object. */
+export function redeliveryObjectPorts(context: FcContext, services: Services = getServices()): RedeliveryObjectPorts {
+  return {
+    getTrail: (accountId, name) => services.trails.get(accountId, name),
+    listArchiveFiles: async (bucket, prefix) => (await new S3ArchiveReader(services.s3, bucket).list(archiveRootPrefix(prefix))).map((o) => o.key),
+    readArchiveFile: async (bucket, key) => JSON.parse((await readObject(services.s3, bucket, key)).toString('utf8')) as unknown[],
+    managementAccountOf: (accountId) => services.accounts.managementAccountOf(accountId),
+    logstore: logstoreOf(services, context),
+    readJson: async (bucket, key) => JSON.parse((await readObject(services.s3, bucket, key)).toString('utf8')) as unknown,
+    writeJson: (bucket, key, document) => putJson(services.s3, bucket, key, document),
+  };
+}
+

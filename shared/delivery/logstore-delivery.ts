@@ -6,6 +6,7 @@
 import { eventTimeMs } from '../events/schema.ts';
 import type { LogstoreWriter } from '../logstore/logstore.ts';
 import type { DeliveryStatusStore } from './delivery-status.ts';
+import { RetryableError } from '../errors.ts';
 
 /** Entries moved per logstore write. */
 export const LOGSTORE_DELIVERY_BATCH = 500;
@@ -59,3 +60,15 @@ export async function deliverToLogstores(ports: LogstoreDeliveryPorts): Promise<
   }
   return { delivered, failed, busy };
 }
+
+/**
+ * deliver-logstore's use case for one invocation (a wake-up or the flush timer): drain every
+ * trail's logstore outbox. A trail that failed keeps its entries in the outbox and fails the pass
+ * (RetryableError), so FC retries the invocation.
+ */
+export async function runLogstorePass(ports: LogstoreDeliveryPorts): Promise<{ delivered: number; busy: string[] }> {
+  const { delivered, failed, busy } = await deliverToLogstores(ports);
+  if (failed.length > 0) throw new RetryableError(`logstore delivery failed for ${failed.join(', ')}; entries stay in the outbox`);
+  return { delivered, busy };
+}
+

@@ -21,6 +21,7 @@ import {
 import { createDigestDocument, describeArchiveFile, signDigest, serialiseSignedDigest, linkTo, type DigestFileEntry, type PreviousDigestLink } from '../archive/digest.ts';
 import type { Trail } from '../trails/model.ts';
 import type { DeliveryStatusStore } from './delivery-status.ts';
+import { RetryableError } from '../errors.ts';
 
 /** Most events in one archive file. */
 export const ARCHIVE_FILE_MAX_EVENTS = 1000;
@@ -246,3 +247,24 @@ export function deferredFlushDelayMs(result: OssDeliveryResult, nowMs: number): 
   if (result.waitingSinceMs === undefined) return undefined;
   return Math.max(DEFERRED_FLUSH_MIN_DELAY_MS, result.waitingSinceMs + ARCHIVE_FLUSH_AGE_MS - nowMs);
 }
+
+export interface ArchivePassPorts extends OssDeliveryPorts {
+  /** Schedules one deferred pass of deliver-oss in `delayMs`, unless one is already scheduled. */
+  scheduleDeferredPass(delayMs: number): Promise<void>;
+}
+
+/**
+ * deliver-oss's use case for one invocation: drain every trail's archive outbox (`force`: write
+ * everything, as the flush timer does; otherwise only full or aged files, as a wake-up does),
+ * write the digests due, and schedule one deferred pass for entries too young to write yet.
+ * A trail that failed keeps its events in the outbox and fails the pass (RetryableError), so
+ * FC retries the invocation.
+ */
+export async function runArchivePass(ports: ArchivePassPorts, options: { force: boolean }): Promise<OssDeliveryResult> {
+  const result = await deliverToArchives(ports, options);
+  const delayMs = deferredFlushDelayMs(result, ports.now());
+  if (delayMs !== undefined) await ports.scheduleDeferredPass(delayMs);
+  if (result.failed.length > 0) throw new RetryableError(`archive delivery failed for ${result.failed.join(', ')}; events stay in the outbox`);
+  return result;
+}
+

@@ -10,7 +10,7 @@ import { parseArchiveFileKey } from '../archive/layout.ts';
 import type { LogstoreWriter } from '../logstore/logstore.ts';
 import type { Trail } from '../trails/model.ts';
 import { trailsForEvent } from '../trails/routing.ts';
-import { ValidationError } from '../errors.ts';
+import { DomainError, RetryableError, ValidationError } from '../errors.ts';
 
 export const REDELIVER_PREFIX = 'redeliver/';
 export const REDELIVER_RESULT_SUFFIX = '.result.json';
@@ -97,3 +97,28 @@ export async function redeliver(request: RedeliveryRequest, ports: RedeliveryPor
   await flush();
   return result;
 }
+
+export interface RedeliveryObjectPorts extends RedeliveryPorts {
+  readJson(bucket: string, key: string): Promise<unknown>;
+  writeJson(bucket: string, key: string, document: unknown): Promise<void>;
+}
+
+/**
+ * A re-delivery request object put under `redeliver/` (OSS trigger): re-delivers the range it
+ * names and writes the result — or the request's error — next to it (`<key>.result.json`).
+ * Running it twice writes nothing twice: the logstore collapses events by eventId.
+ */
+export async function redeliverRequestObject(object: { bucket: string; key: string }, ports: RedeliveryObjectPorts): Promise<RedeliveryResult | { error: { code: string; message: string } } | undefined> {
+  if (!object.key.startsWith(REDELIVER_PREFIX) || object.key.endsWith(REDELIVER_RESULT_SUFFIX)) return undefined;
+  let answer: RedeliveryResult | { error: { code: string; message: string } };
+  try {
+    answer = await redeliver(parseRedeliveryRequest(await ports.readJson(object.bucket, object.key)), ports);
+  } catch (error) {
+    if (error instanceof DomainError && !(error instanceof RetryableError)) answer = { error: { code: error.code, message: error.message } };
+    else if (error instanceof SyntaxError) answer = { error: { code: 'InvalidJSON', message: error.message } };
+    else throw error;
+  }
+  await ports.writeJson(object.bucket, `${object.key}${REDELIVER_RESULT_SUFFIX}`, answer);
+  return answer;
+}
+
