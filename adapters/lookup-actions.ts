@@ -15,7 +15,6 @@ import type { DeliveryStatusStore } from '../shared/delivery/delivery-status.ts'
 import type { RpcAction, RpcCaller } from './fc/rpc.ts';
 import { recordingApiCalls } from '../shared/trails/api-events.ts';
 import type { Services } from './wiring.ts';
-import { RedisSummaryStore } from './redis/summary-store.ts';
 import { lookupEventSummaries } from '../shared/summaries/lookup-summaries.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
@@ -90,11 +89,16 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   const lookupPorts: LookupPorts = {
     history: services.history,
     accountsVisibleTo: async (accountId) => [accountId, ...(await services.accounts.membersOf(accountId))],
-    tokenKey: () => (tokenKey ??= lookupTokenKey(services.redis, services.secrets)),
+    // a failure (Redis down, another TK_SECRETS_KEY) is not cached: the next call tries again
+    tokenKey: () =>
+      (tokenKey ??= lookupTokenKey(services.redis, services.secrets).catch((error: unknown) => {
+        tokenKey = undefined;
+        throw error;
+      })),
     now: () => Date.now(),
   };
   for (const [name, action] of Object.entries(LOOKUP_ACTIONS)) actions[name] = (params, caller) => action(params, caller, lookupPorts);
-  const summaryPorts = { summaries: new RedisSummaryStore(services.redis), accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
+  const summaryPorts = { summaries: services.summaries, accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
   actions['LookupEventSummaries'] = (params, caller) => lookupEventSummaries(params, caller, summaryPorts);
   return actions;
 }
