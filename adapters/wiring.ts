@@ -21,6 +21,9 @@ import { ensureSigningKey } from './archive/signing-key-store.ts';
 import { archiveDeliveryState, claimDeferredFlush } from './redis/archive-delivery.ts';
 import { trailLock } from './redis/trail-lock.ts';
 import { SlsLogstore } from './sls/logstore.ts';
+import type { RpcAction } from './fc/rpc.ts';
+import { lookupActions } from './lookup-actions.ts';
+import type { KeyLookup, NonceStore } from '../shared/auth/verify.ts';
 import { RedisAccountStore, redisNonceStore } from './redis/account-store.ts';
 import { RedisHistoryStore } from './redis/history-store.ts';
 import { RedisIngestClaims } from './redis/ingest-claims.ts';
@@ -31,6 +34,8 @@ import { RedisSummaryQueue } from './redis/summary-queue.ts';
 import type { ClassifyPorts } from '../shared/pipeline/classify-batch.ts';
 import { RedisDeliveryStatus } from './redis/delivery-status.ts';
 import { RedisLogstore } from './redis/logstore.ts';
+import { RedisSummaryStore } from './redis/summary-store.ts';
+import { RedisDeadLetterStore } from './redis/dead-letter-store.ts';
 
 /** The deliverers classify wakes after filling outboxes (s.yaml functionName values). */
 export const DELIVERER_FUNCTIONS = ['trailkeeper-deliver-oss', 'trailkeeper-deliver-logstore'] as const;
@@ -63,6 +68,8 @@ function build(env: Env) {
     deliveryStatus: new RedisDeliveryStatus(redis),
     /** The local logstore (Redis streams); production selects Log Service with TK_LOGSTORE=sls. */
     redisLogstore: new RedisLogstore(redis),
+    summaries: new RedisSummaryStore(redis),
+    deadLetters: new RedisDeadLetterStore(redis),
   };
 }
 
@@ -175,5 +182,13 @@ export function redeliveryObjectPorts(context: FcContext, services: Services = g
     readJson: async (bucket, key) => JSON.parse((await readObject(services.s3, bucket, key)).toString('utf8')) as unknown,
     writeJson: (bucket, key, document) => putJson(services.s3, bucket, key, document),
   };
+}
+
+let rpc: { actions: Readonly<Record<string, RpcAction>>; auth: { keys: KeyLookup; nonces: NonceStore } } | undefined;
+
+/** lookup-http's action table and request authentication, built once per instance. */
+export function rpcPorts(services: Services = getServices()): NonNullable<typeof rpc> {
+  rpc ??= { actions: lookupActions(services), auth: { keys: services.accounts.keyLookup(), nonces: services.nonces } };
+  return rpc;
 }
 

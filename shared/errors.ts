@@ -1,13 +1,16 @@
 /**
- * The few named errors of the domain. Each carries what a caller may be told (`code`,
- * `message`, `status`); adapters map them to answers in one place.
+ * The few named errors of the domain, one family: each carries what a caller may be told
+ * (`code`, `message`, `status`, and `field` where one field is at fault) and the error behind it
+ * (`cause`, ErrorOptions). adapters/fc/errors.ts maps them to answers in one place; the request
+ * errors of authentication (SignatureError, shared/auth/signature-error.ts) and of the trail API
+ * (TrailRequestError) are members too.
  */
 export abstract class DomainError extends Error {
   abstract readonly code: string;
   abstract readonly status: number;
   /** Whether the message may be shown to the caller. */
   readonly expose: boolean = true;
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -19,8 +22,9 @@ export class ValidationError extends DomainError {
     readonly code: string,
     message: string,
     readonly field?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -29,28 +33,9 @@ export class NotFoundError extends DomainError {
   constructor(
     readonly code: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
-  }
-}
-
-export class ConflictError extends DomainError {
-  readonly status = 409;
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export class AuthError extends DomainError {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status: number = 403,
-  ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -59,8 +44,9 @@ export class PayloadTooLargeError extends DomainError {
   constructor(
     readonly code: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -1,26 +1,30 @@
 /** The one place errors become HTTP answers (`{RequestId, Code, Message}` as Alibaba Cloud answers). */
 import { SignatureError } from '../../shared/auth/verify.ts';
 import { DomainError } from '../../shared/errors.ts';
-import type { Log } from './handler.ts';
-import { json, type HttpResponse } from './http.ts';
+import { errorFields, type Log } from './handler.ts';
+import { json, type HttpRequest, type HttpResponse } from './http.ts';
 
 export interface ErrorAnswerOptions {
-  /** Ingest answers signature failures 401 (unsigned) / 403 (badly signed), per docs/design.md §3.2. */
-  signatureStatus?: (error: SignatureError) => number;
+  /**
+   * The status of a refused signature, when a route answers otherwise than the gateway's table
+   * (ingest: 401 unsigned, 403 badly signed, docs/design.md §3.2); `request` is undefined when
+   * the event could not be decoded.
+   */
+  signatureStatus?: (request: HttpRequest | undefined) => (code: SignatureError['code']) => number;
 }
 
-export function errorAnswer(error: unknown, requestId: string, log: Log, options: ErrorAnswerOptions = {}): HttpResponse {
+export function errorAnswer(error: unknown, requestId: string, log: Log, options: ErrorAnswerOptions = {}, request?: HttpRequest): HttpResponse {
   if (error instanceof SignatureError) {
-    const status = options.signatureStatus ? options.signatureStatus(error) : error.httpStatus;
+    const status = options.signatureStatus ? options.signatureStatus(request)(error.code) : error.status;
     log.warn('signature refused', { code: error.code, field: error.field });
     const field = error.field === undefined ? {} : { Field: error.field };
     return json(status, { RequestId: requestId, Code: error.code, Message: error.message, ...field });
   }
   if (error instanceof DomainError) {
-    if (error.status >= 500) log.error(error.message, { code: error.code, cause: String((error as { cause?: unknown }).cause ?? '') });
+    if (error.status >= 500) log.error(error.message, { code: error.code, ...errorFields(error) });
     const field = 'field' in error && typeof error.field === 'string' ? { Field: error.field } : {};
     return json(error.status, { RequestId: requestId, Code: error.code, Message: error.expose ? error.message : 'the service is temporarily unavailable; retry', ...field });
   }
-  log.error('unexpected error', { error: error instanceof Error ? error.stack : String(error) });
+  log.error('unexpected error', errorFields(error));
   return json(500, { RequestId: requestId, Code: 'InternalError', Message: 'an internal error occurred; retry, and report the RequestId if it persists' });
 }

@@ -134,7 +134,7 @@ function httpAnswerStep(options: ErrorAnswerOptions): middy.MiddlewareObj<Envelo
     onError: (request) => {
       const requestId = request.event.trigger?.request.requestId ?? request.context.requestId;
       const log = request.event.log ?? createLog(request.context);
-      request.response = encodeHttpResponse(errorAnswer(request.error, requestId, log, options));
+      request.response = encodeHttpResponse(errorAnswer(request.error, requestId, log, options, request.event.trigger?.request));
     },
   };
 }

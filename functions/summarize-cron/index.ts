@@ -1,17 +1,10 @@
-/** summarize-cron: folds queued summary rows into 2-hour windows (timer trigger, every minute). */
-import { decodeTimerEvent } from '../../adapters/fc/timer.ts';
-import { fcHandler } from '../../adapters/fc/handler.ts';
-import { RedisSummaryStore } from '../../adapters/redis/summary-store.ts';
-import { getServices } from '../../adapters/wiring.ts';
+/** summarize-cron (timer trigger, every minute): folds queued summary rows into 2-hour windows. */
 import { drainSummaryQueues } from '../../shared/summaries/drain.ts';
+import { onTrigger } from '../../adapters/fc/handler.ts';
+import { getServices } from '../../adapters/wiring.ts';
 
-let store: RedisSummaryStore | undefined;
-
-export const handler = fcHandler(async (event, _context, log) => {
-  const timer = decodeTimerEvent(event);
-  store ??= new RedisSummaryStore(getServices().redis);
-  const report = await drainSummaryQueues(store, Date.now);
-  const level = report.malformed > 0 || !report.complete ? 'warn' : 'info';
-  log[level]('summary drain', { triggerTime: timer.triggerTime, ...report });
+export const handler = onTrigger(['timer'], async ({ timer }, { log }) => {
+  const report = await drainSummaryQueues(getServices().summaries, Date.now);
+  log[report.malformed > 0 || !report.complete ? 'warn' : 'info']('summary drain', { triggerTime: timer.triggerTime, ...report });
   return { triggerTime: timer.triggerTime, ...report };
 });

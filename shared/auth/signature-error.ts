@@ -3,6 +3,7 @@
  * codes and statuses. A separate module so the parameter parser and the verifier share it without
  * importing each other.
  */
+import { DomainError } from '../errors.ts';
 
 export type SignatureErrorCode =
   | 'IncompleteSignature'
@@ -39,18 +40,19 @@ export const SIGNATURE_ERROR_HTTP_STATUS: Readonly<Record<SignatureErrorCode, nu
   InvalidParameter: 400,
 };
 
-export class SignatureError extends Error {
-  readonly code: SignatureErrorCode;
-  readonly httpStatus: number;
-  /** The request field at fault (a parameter or header name), when there is one. */
-  readonly field: string | undefined;
+/** A request whose signature, or a field of it, is refused; one of the domain's errors (shared/errors.ts). */
+export class SignatureError extends DomainError {
+  readonly status: number;
 
-  constructor(code: SignatureErrorCode, message: string, field?: string) {
-    super(message);
-    this.name = 'SignatureError';
-    this.code = code;
-    this.httpStatus = SIGNATURE_ERROR_HTTP_STATUS[code];
-    this.field = field;
+  constructor(
+    readonly code: SignatureErrorCode,
+    message: string,
+    /** The request field at fault (a parameter or header name), when there is one. */
+    readonly field?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.status = SIGNATURE_ERROR_HTTP_STATUS[code];
   }
 }
 

@@ -122,7 +122,7 @@ describe('the API client and a clock that is off', () => {
         await verifyRequest({ method: 'GET', path: '/', query, headers: { host: '127.0.0.1:8711' }, body: Buffer.alloc(0) }, keys, nonces, new Date(serverNow()));
       } catch (error) {
         if (!(error instanceof SignatureError)) throw error;
-        return answer(error.httpStatus, { RequestId: 'r-refused', Code: error.code, Message: error.message });
+        return answer(error.status, { RequestId: 'r-refused', Code: error.code, Message: error.message });
       }
       return answer(200, { RequestId: 'r-ok', AccountId: ACCOUNT, Events: [] });
     };

@@ -70,7 +70,7 @@ describe('parseRequestParameters', () => {
 
   it('refuses a name in both query and body, or twice in the body (400 InvalidParameter naming it)', () => {
     const both = refusal(() => parseRequestParameters(source({ Action: 'GetCallerIdentity' }, 'Action=DescribeTrails', FORM)));
-    expect(both).toMatchObject({ code: 'InvalidParameter', httpStatus: 400, field: 'Action' });
+    expect(both).toMatchObject({ code: 'InvalidParameter', status: 400, field: 'Action' });
     expect(both.message).toContain('both the query string and the request body');
     const twice = refusal(() => parseRequestParameters(source({}, 'Action=A&Action=A', FORM)));
     expect(twice).toMatchObject({ code: 'InvalidParameter', field: 'Action' });

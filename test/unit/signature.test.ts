@@ -502,7 +502,7 @@ describe('verifyRequest: RPC HMAC-SHA1', () => {
       verifyRequest(rpcGetRequest(params), keys, new MemoryNonceStore(), NOW),
       'SignatureDoesNotMatch',
     );
-    expect(err.httpStatus).toBe(400);
+    expect(err.status).toBe(400);
     expect(err.message).toContain('Signature');
   });
 
@@ -572,7 +572,7 @@ describe('verifyRequest: RPC HMAC-SHA1', () => {
       verifyRequest(rpcGetRequest(refRpcParams({ AccessKeyId: 'LTAInobody' })), keys, new MemoryNonceStore(), NOW),
       'InvalidAccessKeyId.NotFound',
     );
-    expect(err.httpStatus).toBe(404);
+    expect(err.status).toBe(404);
     expect(err.message).toContain('AccessKeyId');
   });
 
@@ -586,7 +586,7 @@ describe('verifyRequest: RPC HMAC-SHA1', () => {
       ),
       'InvalidAccessKeyId.Inactive',
     );
-    expect(err.httpStatus).toBe(400);
+    expect(err.status).toBe(400);
   });
 
   it('rejects missing signature pieces with IncompleteSignature naming the field', async () => {
@@ -598,7 +598,7 @@ describe('verifyRequest: RPC HMAC-SHA1', () => {
         'IncompleteSignature',
       );
       expect(err.message).toContain(field);
-      expect(err.httpStatus).toBe(400);
+      expect(err.status).toBe(400);
     }
     await expectSignatureError(
       verifyRequest(rpcGetRequest(refRpcParams({ SignatureMethod: 'HMAC-SHA256' })), keys, new MemoryNonceStore(), NOW),
@@ -617,7 +617,7 @@ describe('verifyRequest: RPC HMAC-SHA1', () => {
       };
       const nonces = new MemoryNonceStore();
       const err = await expectSignatureError(verifyRequest(req, keys, nonces, NOW), 'InvalidParameter');
-      expect(err.httpStatus).toBe(400);
+      expect(err.status).toBe(400);
       expect(err.field).toBe('EventName');
       expect(err.message).toContain('EventName');
       expect(nonces.claims).toHaveLength(0);
@@ -843,7 +843,7 @@ describe('verifyRequest: bounds before any store call', () => {
         verifyRequest(rpcGetRequest(refRpcParams({ SignatureNonce: nonce })), stores.keys, stores.nonces, NOW),
         'InvalidParameter',
       );
-      expect(err.httpStatus).toBe(400);
+      expect(err.status).toBe(400);
       expect(err.field).toBe('SignatureNonce');
       expect(err.message).toContain(`${length} characters`);
       expect(err.message.length).toBeLessThan(300);
