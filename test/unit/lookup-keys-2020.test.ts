@@ -85,3 +85,13 @@ describe('index fields of SensitiveAction and RoleName', () => {
     expect(fieldsOf(record)).toContain('OAliyunServiceRoleForActionTrail');
   });
 });
+
+describe("the console's filters", () => {
+  it('offer RoleName and SensitiveAction (true only), only LookupEvents keys, and keep them out of summaries', async () => {
+    const { FILTERS, NOT_SUMMARY_DIMENSIONS, filterSpec } = await import('../../functions/lookup-http/web/query.ts');
+    for (const f of FILTERS) expect(LOOKUP_KEYS).toContain(f.key);
+    expect(filterSpec('RoleName')).toBeDefined();
+    expect(filterSpec('SensitiveAction')).toMatchObject({ choices: ['true'] });
+    expect(NOT_SUMMARY_DIMENSIONS.has('RoleName') && NOT_SUMMARY_DIMENSIONS.has('SensitiveAction')).toBe(true);
+  });
+});

@@ -41,13 +41,15 @@ export const FILTERS = [
   { key: 'EventAccessKeyId', label: 'AccessKey ID', placeholder: 'e.g. LTAI5t…' },
   { key: 'EventType', label: 'Event Type', choices: ['ApiCall', 'ConsoleOperation', 'ConsoleSignin', 'ConsoleSignout', 'AliyunServiceEvent'] },
   { key: 'SourceIpAddress', label: 'Source IP', placeholder: 'e.g. 203.0.113.7' },
+  { key: 'RoleName', label: 'Role Name', placeholder: 'e.g. AliyunServiceRoleForActionTrail' },
+  { key: 'SensitiveAction', label: 'Sensitive Operation', choices: ['true'] },
   { key: 'EventId', label: 'Event ID', placeholder: 'an event id' },
 ] as const satisfies readonly { key: string; label: string; choices?: readonly string[]; placeholder?: string }[];
 export type FilterKey = (typeof FILTERS)[number]['key'];
 export type FilterSpec = (typeof FILTERS)[number];
 
 /** Keys LookupEventSummaries cannot filter on (they are not summary dimensions). */
-export const NOT_SUMMARY_DIMENSIONS: ReadonlySet<FilterKey> = new Set<FilterKey>(['EventType', 'EventId']);
+export const NOT_SUMMARY_DIMENSIONS: ReadonlySet<FilterKey> = new Set<FilterKey>(['EventType', 'EventId', 'RoleName', 'SensitiveAction']);
 
 export function filterSpec(key: string): FilterSpec | undefined {
   return FILTERS.find((f) => f.key === key);
