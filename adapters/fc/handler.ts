@@ -144,13 +144,3 @@ export function onHttp(route: (request: HttpRequest, invocation: Invocation) => 
   const steps = [logStep(), httpAnswerStep(options), decodeStep(['http'], { maxHttpBodyBytes: options.maxBodyBytes })] as Step<TriggerOf<'http'>, FcHttpResponse>[];
   return wrap<TriggerOf<'http'>, FcHttpResponse>(steps, async (trigger, invocation) => (await route(trigger.request, invocation)) as unknown as FcHttpResponse);
 }
-
-/** The wrapper of functions not yet on onTrigger/onHttp: logs and the failure log only. */
-export function fcHandler<R>(handler: (event: Buffer, context: FcContext, log: Log) => Promise<R>): FcHandler<R> {
-  const wrapped = middy<Buffer, R, Error, FcContext>({ timeoutEarlyInMillis: 0 })
-    .onError(async (request) => {
-      createLog(request.context).error('invocation failed', errorFields(request.error));
-    })
-    .handler(async (event, context) => handler(event, context, createLog(context)));
-  return (event, context) => wrapped(event, context);
-}

@@ -59,19 +59,6 @@ export class BadTriggerEventError extends Error {
   override name = 'BadTriggerEventError';
 }
 
-/** A trigger's event (a Buffer of JSON) checked against its schema; `kind` names it in errors. */
-export function parseTriggerEvent<T extends z.ZodType>(event: Buffer, schema: T, kind: string): z.output<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(event.toString('utf8'));
-  } catch {
-    throw new BadTriggerEventError(`the ${kind} trigger event is not JSON`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new BadTriggerEventError(`not an FC ${kind} event: ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data;
-}
-
 /**
  * Room in an HTTP event for what is not the body: headers, query, request context (FC caps
  * headers and URL well below this).
@@ -97,20 +84,6 @@ export function tooLargeBody(limitBytes: number, size?: number): PayloadTooLarge
 function base64DecodedLength(text: string): number {
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   return Math.floor((text.length * 3) / 4) - padding;
-}
-
-/**
- * The trigger's event as a request. With `limits`, an oversize body is refused
- * (PayloadTooLargeError) before anything is decoded: by the event's size before it is parsed,
- * then by Content-Length and by the body text's length before the body becomes bytes.
- */
-export function decodeHttpEvent(event: Buffer, limits?: HttpDecodeLimits): HttpRequest {
-  if (limits && event.length > limits.maxBodyBytes * HTTP_EVENT_BODY_EXPANSION + HTTP_EVENT_OVERHEAD_BYTES) {
-    throw tooLargeBody(limits.maxBodyBytes);
-  }
-  const e = parseTriggerEvent(event, FcHttpEventSchema, 'HTTP');
-  if (limits) checkHttpBodySize(e, limits);
-  return httpRequestOf(e);
 }
 
 /** Refuses (PayloadTooLargeError) a body over the limit by Content-Length or its text's length, without decoding it. */

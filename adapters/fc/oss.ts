@@ -1,6 +1,5 @@
-/** FC's OSS trigger event → the objects it names. */
+/** FC's OSS trigger event (one part of decodeTrigger, trigger.ts) and the objects it names. */
 import { z } from 'zod';
-import { parseTriggerEvent } from './http.ts';
 
 export const FcOssEventSchema = z.object({
   events: z
@@ -24,10 +23,6 @@ export interface ObjectNotice {
   key: string;
   eTag: string;
   size: number;
-}
-
-export function decodeOssEvent(event: Buffer): ObjectNotice[] {
-  return objectNoticesOf(parseTriggerEvent(event, FcOssEventSchema, 'OSS'));
 }
 
 /** A checked OSS event's objects; ETags unquoted and upper-cased, as S3 servers differ. */

@@ -17,7 +17,7 @@ import { json, type HttpDecodeLimits, type HttpRequest, type HttpResponse } from
 
 export const API_VERSION = '2020-07-06';
 
-/** The RPC route's body limit, for decodeHttpEvent: a form body is all an RPC call sends. */
+/** The RPC route's body limit (onHttp's maxBodyBytes): a form body is all an RPC call sends. */
 export const RPC_DECODE_LIMITS: HttpDecodeLimits = { maxBodyBytes: RPC_MAX_FORM_BODY_BYTES };
 
 export interface RpcCaller {

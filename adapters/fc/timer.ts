@@ -1,6 +1,5 @@
 /** FC's timer trigger event (the `payload` string is the trigger's configured payload). */
 import { z } from 'zod';
-import { parseTriggerEvent } from './http.ts';
 
 export const FcTimerEventSchema = z.object({
   triggerTime: z.string(),
@@ -9,6 +8,3 @@ export const FcTimerEventSchema = z.object({
 });
 export type FcTimerEvent = z.infer<typeof FcTimerEventSchema>;
 
-export function decodeTimerEvent(event: Buffer): FcTimerEvent {
-  return parseTriggerEvent(event, FcTimerEventSchema, 'timer');
-}

@@ -15,7 +15,13 @@ import {
   type ParameterSource,
 } from '../../shared/auth/request-params.ts';
 import { SignatureError } from '../../shared/auth/signature-error.ts';
-import { BadTriggerEventError, decodeHttpEvent, type FcHttpEvent } from '../../adapters/fc/http.ts';
+import { BadTriggerEventError, type FcHttpEvent, type HttpRequest } from '../../adapters/fc/http.ts';
+import { decodeTrigger } from '../../adapters/fc/trigger.ts';
+
+/** An HTTP function's decode step, with its route's body limit when given. */
+function decodeHttpEvent(event: Buffer, limits?: { maxBodyBytes: number }): HttpRequest {
+  return decodeTrigger(event, ['http'], limits ? { maxHttpBodyBytes: limits.maxBodyBytes } : {}).request;
+}
 import { decodeBody } from '../../adapters/fc/body.ts';
 import { findAction, type RpcAction } from '../../adapters/fc/rpc.ts';
 import { PayloadTooLargeError } from '../../shared/errors.ts';
@@ -119,7 +125,7 @@ function httpEvent(body: string, options: { base64?: boolean; headers?: Record<s
   return Buffer.from(JSON.stringify(event));
 }
 
-describe('decodeHttpEvent limits', () => {
+describe('decodeTrigger limits on HTTP events', () => {
   const limits = { maxBodyBytes: 1000 };
 
   it('refuses an oversize event before parsing it (not even JSON is needed to say so)', () => {
