@@ -85,7 +85,11 @@ export class ArchiveObjectNotFoundError extends Error {
 
 export interface VerifyTrail {
   name: string;
-  /** The trail's account: when given, single-account digests must name it. */
+  /**
+   * The trail's account: single-account digests must name it, and their account folder
+   * (`…/Actiontrail-Digest/<accountId>/…`, where deliver-oss writes them) is read only when it is
+   * given — without it only the legacy account-less folder is.
+   */
   accountId?: string | undefined;
   ossKeyPrefix?: string | undefined;
   regions: string[];
