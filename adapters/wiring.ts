@@ -14,6 +14,7 @@ import type { ClassifyObjectPorts } from '../shared/pipeline/classify-object.ts'
 import type { ArchivePassPorts } from '../shared/delivery/oss-delivery.ts';
 import type { LogstoreDeliveryPorts } from '../shared/delivery/logstore-delivery.ts';
 import type { RedeliveryObjectPorts } from '../shared/delivery/redelivery.ts';
+import type { RejectedObjectPorts } from '../shared/pipeline/set-aside.ts';
 import type { LogstoreWriter } from '../shared/logstore/logstore.ts';
 import { archiveRootPrefix } from '../shared/archive/layout.ts';
 import { putArchiveObject, S3ArchiveReader } from './archive/s3-archive.ts';
@@ -123,8 +124,13 @@ function logstoreOf(services: Services, context: FcContext): LogstoreWriter {
   });
 }
 
+/** Where a deliverer sets aside the entries it cannot write: the staging bucket's `rejected/`, as classify does. */
+function rejectedObjectPorts(services: Services, log: Log): RejectedObjectPorts {
+  return { bucket: services.env.TK_STAGING_BUCKET, writeJson: (bucket, key, document) => putJson(services.s3, bucket, key, document), log };
+}
+
 /** What deliver-oss needs for one pass (it schedules its deferred pass as `context`'s function). */
-export function archivePassPorts(context: FcContext, services: Services = getServices()): ArchivePassPorts {
+export function archivePassPorts(context: FcContext, log: Log, services: Services = getServices()): ArchivePassPorts {
   const { redis, s3, outbox, env } = services;
   const lockDays = env.TK_ARCHIVE_LOCK_DAYS;
   return {
@@ -146,6 +152,7 @@ export function archivePassPorts(context: FcContext, services: Services = getSer
     },
     signingKey: () => ensureSigningKey(redis, services.secrets),
     status: services.deliveryStatus,
+    rejected: rejectedObjectPorts(services, log),
     now: () => Date.now(),
     // One deferred pass at a time, however many wake-ups find entries too young to write.
     scheduleDeferredPass: async (delayMs) => {
@@ -157,15 +164,16 @@ export function archivePassPorts(context: FcContext, services: Services = getSer
 }
 
 /** What deliver-logstore needs for one pass. */
-export function logstorePassPorts(context: FcContext, services: Services = getServices()): LogstoreDeliveryPorts {
+export function logstorePassPorts(context: FcContext, log: Log, services: Services = getServices()): LogstoreDeliveryPorts {
   return {
     outbox: {
       trails: () => services.outbox.trails('logstore'),
-      peek: (accountId, trailName, limit) => services.outbox.peek(accountId, trailName, 'logstore', limit),
+      peek: (accountId, trailName, limit) => services.outbox.peekWithArrival(accountId, trailName, 'logstore', limit),
       ack: (accountId, trailName, ids) => services.outbox.ack(accountId, trailName, 'logstore', ids),
     },
     withLock: trailLock(services.redis, 'logstore'),
     logstore: logstoreOf(services, context),
+    rejected: rejectedObjectPorts(services, log),
     status: services.deliveryStatus,
     now: () => Date.now(),
   };

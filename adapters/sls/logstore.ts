@@ -28,7 +28,8 @@ import {
   checkAccountId,
   logTimeOf,
   logstoreNameOf,
-  validateEntries,
+  refusalsOf,
+  LogEntriesRefusedError,
   type LogEntryInput,
   type LogstoreWriter,
 } from '../../shared/logstore/logstore.ts';
@@ -91,20 +92,33 @@ function rawSizeOf(log: PutLog): number {
   return size;
 }
 
+const logOf = (entry: LogEntryInput): PutLog => ({ timestamp: logTimeOf(entry.eventTimeMs), content: { eventId: entry.eventId, event: entry.json } });
+
 /**
  * The PutLogs calls that deliver `entries` to a trail's logstore: one log per distinct eventId
  * (first occurrence wins), in the given order, split into LogGroups within Log Service's limits.
- * Pure: no SDK, no network.
+ * Pure: no SDK, no network. LogEntriesRefusedError names every entry it cannot send (malformed,
+ * or one log larger than a LogGroup may be).
  */
 export function buildPutLogsRequests(trail: Pick<Trail, 'name' | 'slsProjectArn'>, entries: readonly LogEntryInput[]): PutLogsPlan {
   if (!trail.slsProjectArn) {
     throw new ValidationError('InvalidSlsProjectArn', `trail ${trail.name} has no slsProjectArn`, 'slsProjectArn');
   }
   const { region, project } = parseSlsProjectArn(trail.slsProjectArn);
-  const logstoreName = logstoreNameOf(trail.name);
-  validateEntries(entries);
-
   const budget = SLS_MAX_PUT_BYTES - PUT_BYTES_HEADROOM - Buffer.byteLength(LOGSTORE_TOPIC);
+  const logstoreName = logstoreNameOf(trail.name);
+  // Every entry Log Service would not take is named at once (nothing is sent), so a deliverer
+  // sets exactly those aside and writes the rest.
+  const refused = refusalsOf(entries);
+  const refusedAt = new Set(refused.map((r) => r.index));
+  entries.forEach((entry, index) => {
+    if (refusedAt.has(index)) return;
+    const size = rawSizeOf(logOf(entry));
+    if (size > budget) {
+      refused.push({ index, eventId: entry.eventId, code: 'LogTooLarge', field: 'event', reason: `event ${entry.eventId} is ${size} bytes; a Log Service LogGroup holds at most ${SLS_MAX_PUT_BYTES}` });
+    }
+  });
+  if (refused.length > 0) throw new LogEntriesRefusedError(refused.sort((a, b) => a.index - b.index), 'Log Service');
   const requests: SlsPutLogsRequest[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
@@ -122,11 +136,8 @@ export function buildPutLogsRequests(trail: Pick<Trail, 'name' | 'slsProjectArn'
       continue;
     }
     seen.add(entry.eventId);
-    const log: PutLog = { timestamp: logTimeOf(entry.eventTimeMs), content: { eventId: entry.eventId, event: entry.json } };
+    const log = logOf(entry);
     const size = rawSizeOf(log);
-    if (size > budget) {
-      throw new ValidationError('LogTooLarge', `event ${entry.eventId} is ${size} bytes; a Log Service LogGroup holds at most ${SLS_MAX_PUT_BYTES}`, 'event');
-    }
     if (group.length >= SLS_MAX_LOGS_PER_PUT || groupBytes + size > budget) flush();
     group.push(log);
     groupBytes += size;

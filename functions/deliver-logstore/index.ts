@@ -18,7 +18,7 @@ export const handler = onTrigger(['timer', 'wake', 'oss'], async (trigger, { con
     }
     return { redelivery: true };
   }
-  const result = await runLogstorePass(logstorePassPorts(context));
-  if (result.delivered > 0) log.info('logstore delivery', { ...result });
+  const result = await runLogstorePass(logstorePassPorts(context, log));
+  if (result.delivered > 0 || result.setAside > 0) log.info('logstore delivery', { ...result });
   return result;
 });

@@ -10,7 +10,7 @@ import { onTrigger } from '../../adapters/fc/handler.ts';
 import { archivePassPorts } from '../../adapters/wiring.ts';
 
 export const handler = onTrigger(['timer', 'wake'], async (trigger, { context, log }) => {
-  const result = await runArchivePass(archivePassPorts(context), { force: trigger.kind === 'timer' });
-  if (result.delivered > 0 || result.digests > 0) log.info('archive delivery', { ...result });
+  const result = await runArchivePass(archivePassPorts(context, log), { force: trigger.kind === 'timer' });
+  if (result.delivered > 0 || result.digests > 0 || result.setAside > 0) log.info('archive delivery', { ...result });
   return result;
 });

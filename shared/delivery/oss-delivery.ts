@@ -7,11 +7,19 @@
  * pending file; a retried invocation finds it, checks whether the object exists, and finishes
  * (acknowledges) or drops it — so a crash never writes the same events into two files. One
  * drainer per trail at a time (a lock), so two invocations never cut the same entries.
+ *
+ * One entry never blocks its trail: an entry that cannot be archived for what it is (its JSON
+ * does not parse, it is no event object, its eventTime is no time, its region or member account
+ * cannot name an archive folder) is set aside as a rejected object in the staging bucket
+ * (set-aside-entries.ts) and acknowledged once the batch's files are written. A store failure
+ * fails the trail and keeps every entry.
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import {
+  ARCHIVE_REGION_PATTERN,
   archiveFileKey,
+  archiveScopePrefix,
   digestIsDue,
   digestKey,
   hourStartOf,
@@ -22,6 +30,8 @@ import { createDigestDocument, describeArchiveFile, signDigest, serialiseSignedD
 import type { Trail } from '../trails/model.ts';
 import type { DeliveryStatusStore } from './delivery-status.ts';
 import { RetryableError } from '../errors.ts';
+import type { RejectedObjectPorts } from '../pipeline/set-aside.ts';
+import { parseEntry, setAsideEntries, type EntryRefusal, type RefusedEntry } from './set-aside-entries.ts';
 
 /** Most events in one archive file. */
 export const ARCHIVE_FILE_MAX_EVENTS = 1000;
@@ -91,6 +101,8 @@ export interface OssDeliveryPorts {
   };
   signingKey(): Promise<SigningKey>;
   status: DeliveryStatusStore;
+  /** Where entries that cannot be archived are set aside (the staging bucket's `rejected/`). */
+  rejected: RejectedObjectPorts;
   now(): number;
 }
 
@@ -107,6 +119,27 @@ function scopeOf(trail: Trail, event: Parsed['event']): ArchiveScope {
     region,
     ...(trail.isOrganizationTrail ? { organization: { orgId: trail.organizationId ?? `rd-${trail.accountId}`, accountId: account } } : {}),
   };
+}
+
+/** The entry as an archive file holds it, or why it cannot be archived. */
+function archiveEntryOf(trail: Trail, item: OutboxItem): { ok: true; parsed: Parsed; scope: ArchiveScope } | { ok: false; refusal: EntryRefusal } {
+  const decoded = parseEntry(item.json);
+  if (!decoded.ok) return decoded;
+  const event = decoded.event as Parsed['event'];
+  if (typeof event.eventTime !== 'string' || Number.isNaN(Date.parse(event.eventTime))) {
+    return { ok: false, refusal: { code: 'InvalidEventTime', field: 'eventTime', reason: `eventTime is not a time: ${JSON.stringify(event.eventTime ?? null)}` } };
+  }
+  const scope = scopeOf(trail, event);
+  if (typeof scope.region !== 'string' || !ARCHIVE_REGION_PATTERN.test(scope.region)) {
+    return { ok: false, refusal: { code: 'InvalidRegion', field: 'acsRegion', reason: `acsRegion cannot name an archive folder: ${JSON.stringify(scope.region)}` } };
+  }
+  try {
+    archiveScopePrefix(scope);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return { ok: false, refusal: { code: 'InvalidArchiveScope', field: 'userIdentity.accountId', reason: error.message } };
+  }
+  return { ok: true, parsed: { item, event }, scope };
 }
 
 const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}`;
@@ -131,9 +164,10 @@ async function writeFile(trail: Trail, scope: ArchiveScope, items: Parsed[], por
   await finishPending(trail, pending, ports);
 }
 
-/** Delivered events, and the arrival time of the oldest entry left waiting (if any). */
+/** Delivered and set-aside entries, and the arrival time of the oldest entry left waiting (if any). */
 interface Drained {
   delivered: number;
+  setAside: number;
   waitingSinceMs?: number;
 }
 
@@ -144,25 +178,35 @@ async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts)
     else await ports.pending.clear(trail.accountId, trail.name);
   }
   let delivered = 0;
+  let setAside = 0;
   for (;;) {
     const items = await ports.peek(trail.accountId, trail.name, ARCHIVE_FILE_MAX_EVENTS);
     if (items.length === 0) break;
     const oldest = Math.min(...items.map((i) => i.arrivedAtMs));
-    if (!force && items.length < ARCHIVE_FILE_MAX_EVENTS && ports.now() - oldest < ARCHIVE_FLUSH_AGE_MS) return { delivered, waitingSinceMs: oldest };
+    if (!force && items.length < ARCHIVE_FILE_MAX_EVENTS && ports.now() - oldest < ARCHIVE_FLUSH_AGE_MS) return { delivered, setAside, waitingSinceMs: oldest };
     const groups = new Map<string, { scope: ArchiveScope; items: Parsed[] }>();
+    const refused: RefusedEntry[] = [];
     for (const item of items) {
-      const event = JSON.parse(item.json) as Parsed['event'];
-      const scope = scopeOf(trail, event);
-      const id = scopeId(scope);
+      const checked = archiveEntryOf(trail, item);
+      if (!checked.ok) {
+        refused.push({ entry: item, refusal: checked.refusal });
+        continue;
+      }
+      const id = scopeId(checked.scope);
       let group = groups.get(id);
-      if (!group) groups.set(id, (group = { scope, items: [] }));
-      group.items.push({ item, event });
+      if (!group) groups.set(id, (group = { scope: checked.scope, items: [] }));
+      group.items.push(checked.parsed);
     }
+    // Rejected objects first, acknowledged last: a failure anywhere keeps the refused entries,
+    // and the retry overwrites the same rejected objects.
+    await setAsideEntries('deliver-oss', { accountId: trail.accountId, trailName: trail.name }, refused, ports.rejected);
     for (const group of groups.values()) await writeFile(trail, group.scope, group.items, ports);
-    delivered += items.length;
+    await ports.ack(trail.accountId, trail.name, refused.map((r) => r.entry.eventId));
+    delivered += items.length - refused.length;
+    setAside += refused.length;
     if (items.length < ARCHIVE_FILE_MAX_EVENTS) break;
   }
-  return { delivered };
+  return { delivered, setAside };
 }
 
 /** Digests for every hour that is due, per scope, chained to the scope's previous digest. */
@@ -202,6 +246,8 @@ async function writeDigests(trail: Trail, ports: OssDeliveryPorts): Promise<numb
 
 export interface OssDeliveryResult {
   delivered: number;
+  /** Entries set aside as rejected objects (they could not be archived for what they are). */
+  setAside: number;
   digests: number;
   failed: string[];
   busy: string[];
@@ -210,7 +256,7 @@ export interface OssDeliveryResult {
 }
 
 export async function deliverToArchives(ports: OssDeliveryPorts, options: { force: boolean }): Promise<OssDeliveryResult> {
-  const result: OssDeliveryResult = { delivered: 0, digests: 0, failed: [], busy: [] };
+  const result: OssDeliveryResult = { delivered: 0, setAside: 0, digests: 0, failed: [], busy: [] };
   for (const { accountId, trailName } of await ports.trails()) {
     const trail = await ports.getTrail(accountId, trailName);
     if (!trail?.ossBucketName) continue;
@@ -219,6 +265,7 @@ export async function deliverToArchives(ports: OssDeliveryPorts, options: { forc
       const work = async () => {
         const drained = await drainTrail(trail, options.force, ports);
         result.delivered += drained.delivered;
+        result.setAside += drained.setAside;
         result.digests += await writeDigests(trail, ports);
         if (drained.delivered > 0) await ports.status.record(accountId, trailName, 'oss', { ok: true, atMs: ports.now() });
         if (drained.waitingSinceMs !== undefined) result.waitingSinceMs = Math.min(result.waitingSinceMs ?? Number.POSITIVE_INFINITY, drained.waitingSinceMs);
@@ -257,8 +304,9 @@ export interface ArchivePassPorts extends OssDeliveryPorts {
  * deliver-oss's use case for one invocation: drain every trail's archive outbox (`force`: write
  * everything, as the flush timer does; otherwise only full or aged files, as a wake-up does),
  * write the digests due, and schedule one deferred pass for entries too young to write yet.
- * A trail that failed keeps its events in the outbox and fails the pass (RetryableError), so
- * FC retries the invocation.
+ * Entries that cannot be archived are set aside and counted (`setAside`); a trail that failed
+ * (a store) keeps its events in the outbox and fails the pass (RetryableError), so FC retries the
+ * invocation.
  */
 export async function runArchivePass(ports: ArchivePassPorts, options: { force: boolean }): Promise<OssDeliveryResult> {
   const result = await deliverToArchives(ports, options);

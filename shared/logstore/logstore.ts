@@ -98,17 +98,61 @@ export function retentionCutoff(nowMs: number, retentionDays: number = LOGSTORE_
   return Math.floor(nowMs / 1000) - retentionDays * DAY_SECONDS;
 }
 
-/** Checks a batch before it is written: eventId and json present, times valid. */
-export function validateEntries(entries: readonly LogEntryInput[]): void {
-  entries.forEach((entry, index) => {
-    if (typeof entry.eventId !== 'string' || entry.eventId === '') {
-      throw new ValidationError('InvalidEventId', `entry ${index}: eventId is required`, 'eventId');
-    }
-    if (typeof entry.json !== 'string' || entry.json === '') {
-      throw new ValidationError('InvalidEvent', `entry ${index} (${entry.eventId}): json is required`, 'json');
-    }
+/** One entry a logstore will not take for what it is (not because it failed), and why. */
+export interface RefusedLogEntry {
+  /** Position in the batch given to `write`. */
+  index: number;
+  eventId: string;
+  code: string;
+  field: string;
+  reason: string;
+}
+
+/** The longest message of a LogEntriesRefusedError (it lists the refused entries). */
+const REFUSED_MESSAGE_MAX_CHARS = 500;
+const REFUSED_ID_MAX_CHARS = 80;
+
+/**
+ * A write refused some entries for what they are (malformed, over a Log Service limit): nothing
+ * of that write was stored, and the same entries would be refused again. `refused` names every
+ * one, so a deliverer sets them aside and writes the rest (a ValidationError to every other caller).
+ */
+export class LogEntriesRefusedError extends ValidationError {
+  constructor(
+    readonly refused: readonly RefusedLogEntry[],
+    store: string,
+  ) {
+    const first = refused[0];
+    const list = refused.map((r) => `${r.eventId.slice(0, REFUSED_ID_MAX_CHARS)}: ${r.reason}`).join('; ');
+    super(first?.code ?? 'InvalidEvent', `${store} refused ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'}: ${list}`.slice(0, REFUSED_MESSAGE_MAX_CHARS), first?.field);
+  }
+}
+
+/** Why the logstore contract refuses one entry (eventId and json present, time valid), or undefined. */
+export function entryRefusal(entry: LogEntryInput): Omit<RefusedLogEntry, 'index' | 'eventId'> | undefined {
+  if (typeof entry.eventId !== 'string' || entry.eventId === '') return { code: 'InvalidEventId', field: 'eventId', reason: 'eventId is required' };
+  if (typeof entry.json !== 'string' || entry.json === '') return { code: 'InvalidEvent', field: 'json', reason: 'json is required' };
+  try {
     logTimeOf(entry.eventTimeMs);
+  } catch (error) {
+    if (error instanceof ValidationError) return { code: error.code, field: error.field ?? 'eventTimeMs', reason: error.message };
+    throw error;
+  }
+  return undefined;
+}
+
+/** Every entry of a batch the contract refuses, with its position. */
+export function refusalsOf(entries: readonly LogEntryInput[]): RefusedLogEntry[] {
+  return entries.flatMap((entry, index) => {
+    const refusal = entryRefusal(entry);
+    return refusal ? [{ index, eventId: typeof entry.eventId === 'string' ? entry.eventId : '', ...refusal }] : [];
   });
+}
+
+/** Checks a batch before it is written; LogEntriesRefusedError names every entry refused. */
+export function validateEntries(entries: readonly LogEntryInput[], store = 'logstore'): void {
+  const refused = refusalsOf(entries);
+  if (refused.length > 0) throw new LogEntriesRefusedError(refused, store);
 }
 
 export interface NormalizedGetLogsQuery {

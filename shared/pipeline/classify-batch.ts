@@ -22,6 +22,9 @@ import { trailsForEvent } from '../trails/routing.ts';
 import { summaryRowOf, type SummaryRow } from '../summaries/summary-row.ts';
 import { RecordRefusedError } from '../errors.ts';
 import type { IdentifiedEvent } from './records.ts';
+import type { SetAsideRecord } from './set-aside.ts';
+
+export type { SetAsideRecord } from './set-aside.ts';
 
 export type Stored = ClassifiedEvent & { eventId: string };
 
@@ -44,21 +47,6 @@ export interface ClassifyPorts {
   /** Marks an object begun; says whether it was new, begun before (a crash), or finished. */
   beginObject(objectId: string): Promise<'new' | 'retry' | 'done'>;
   finishObject(objectId: string): Promise<void>;
-}
-
-/** A record that could not be stored, kept with the stage that refused it and why. */
-export interface SetAsideRecord {
-  /** `validate` (the record breaks the event schema), `classify`, `history`. */
-  stage: 'validate' | 'classify' | 'history';
-  /** The record's account (digits), or '' when it has none. */
-  accountId: string;
-  eventId?: string;
-  /** Position in the source object. */
-  index?: number;
-  code: string;
-  field?: string;
-  reason: string;
-  record: unknown;
 }
 
 export interface SetAsidePort {

@@ -15,13 +15,13 @@ import { z } from 'zod';
 import { PayloadTooLargeError } from '../errors.ts';
 import { classifyObject, type ClassifyOutcome, type ClassifyPorts, type SetAsideRecord } from './classify-batch.ts';
 import { parseBody, validateRecords, type IdentifiedEvent, type Rejection } from './records.ts';
+import { writeSetAside, type SetAsideSource } from './set-aside.ts';
 import {
   BACKFILL_MAX_DECODED_BYTES,
   BACKFILL_MAX_RECORDS,
   BACKFILL_PREFIX,
   BACKFILL_RESULT_SUFFIX,
   INBOX_PREFIX,
-  rejectedKey,
   STAGING_MAX_DECODED_BYTES,
   StagingBatchSchema,
 } from './staging.ts';
@@ -154,21 +154,9 @@ async function eventsOf(object: StagedObject, inbox: boolean, ports: ClassifyObj
   return 'events' in decoded ? decoded : unreadable(decoded);
 }
 
-/** Writes one rejected object per account of `records` (stable keys: a retry overwrites them). */
-async function writeSetAside(object: StagedObject, objectId: string, receivedAtMs: number, records: readonly SetAsideRecord[], ports: ClassifyObjectPorts): Promise<void> {
-  const byAccount = new Map<string, SetAsideRecord[]>();
-  for (const record of records) {
-    ports.log.warn('record set aside', { key: object.key, stage: record.stage, eventId: record.eventId, code: record.code, field: record.field, reason: record.reason });
-    const list = byAccount.get(record.accountId);
-    if (list) list.push(record);
-    else byAccount.set(record.accountId, [record]);
-  }
-  for (const [accountId, list] of byAccount) {
-    const key = rejectedKey(accountId, receivedAtMs, objectId);
-    const document = { source: { bucket: object.bucket, key: object.key, eTag: object.eTag }, accountId, receivedAt: new Date(receivedAtMs).toISOString(), records: list };
-    await ports.writeJson(object.bucket, key, document);
-    ports.log.warn('rejected object written', { key, records: list.length });
-  }
+/** The rejected objects of `object`'s set-aside records (see writeSetAside). */
+function setAsideFrom(object: StagedObject, objectId: string, receivedAtMs: number): SetAsideSource {
+  return { bucket: object.bucket, objectId, receivedAtMs, describe: { bucket: object.bucket, key: object.key, eTag: object.eTag }, logFields: { key: object.key } };
 }
 
 /** Classifies one object an OSS trigger names. Safe to run twice (see classifyObject). */
@@ -185,12 +173,14 @@ export async function classifyStagedObject(object: StagedObject, ports: Classify
   if (unreadable) {
     ports.log.error('object not processed', { key: object.key, ...unreadable });
     if (report) await ports.writeJson(object.bucket, resultKey, { ...report, processedAt: new Date(ports.now()).toISOString() });
-    else await writeSetAside(object, objectId, receivedAtMs, [{ stage: 'validate', accountId: '', code: unreadable.code, reason: unreadable.message, record: null }], ports);
+    else await writeSetAside(setAsideFrom(object, objectId, receivedAtMs), [{ stage: 'validate', accountId: '', code: unreadable.code, reason: unreadable.message, record: null }], ports);
     return { kind: 'unreadable', error: unreadable };
   }
   const outcome = await classifyObject(objectId, events, { backfill, nowMs: ports.now(), setAside }, {
     ...ports,
-    setAside: (id, records) => writeSetAside(object, id, receivedAtMs, records, ports),
+    setAside: async (id, records) => {
+      await writeSetAside(setAsideFrom(object, id, receivedAtMs), records, ports);
+    },
   });
   ports.log.info('object classified', {
     key: object.key,

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { S3ArchiveReader, putArchiveObject } from '../../adapters/archive/s3-archive.ts';
+import { putJson } from '../../adapters/s3.ts';
 import { ensureSigningKey } from '../../adapters/archive/signing-key-store.ts';
 import { archiveDeliveryState } from '../../adapters/redis/archive-delivery.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
@@ -211,6 +212,7 @@ describe('digests', () => {
       },
       signingKey: () => ensureSigningKey(redis, stack.secrets),
       status: new RedisDeliveryStatus(redis),
+      rejected: { bucket: STAGING, writeJson: (b, k, document) => putJson(s3, b, k, document), log: { warn: () => undefined } },
       now: () => clock,
     };
     const deliverAt = async (iso: string, events: Json[]) => {

@@ -113,6 +113,14 @@ describe.each(REDIS_BACKENDS)('%s', (backendName) => {
       await expect(store.write(A, '../../etc', [entry(1)])).rejects.toThrow(ValidationError);
       await expect(store.write('1}x', TRAIL, [entry(1)])).rejects.toThrow(ValidationError);
       await expect(store.write(A, TRAIL, [{ ...entry(1), eventId: '' }])).rejects.toThrow(ValidationError);
+      // Every refused entry is named by position (a deliverer sets those aside and writes the rest).
+      await expect(store.write(A, TRAIL, [entry(1), { ...entry(2), eventId: '' }, { ...entry(3), eventTimeMs: Number.NaN }])).rejects.toMatchObject({
+        name: 'LogEntriesRefusedError',
+        refused: [
+          { index: 1, code: 'InvalidEventId' },
+          { index: 2, eventId: 'evt-0000003', code: 'InvalidEventTime' },
+        ],
+      });
       await expect(store.getLogs({ accountId: A, trailName: TRAIL, from: 0, to: 10, line: 101 })).rejects.toThrow(ValidationError);
       expect(await dbSize(redis)).toBe(0);
     });

@@ -225,6 +225,7 @@ describe('deliver-oss: a HeadObject failure never reads as "absent"', () => {
       },
       signingKey: async () => ({ privateKeyPem: '', fingerprint: '' }),
       status: { record: async () => undefined } as unknown as OssDeliveryPorts['status'],
+      rejected: { bucket: 'staging', writeJson: async () => undefined, log: { warn: () => undefined } },
       now: () => NOW,
     };
     return { p, state };
