@@ -241,16 +241,16 @@ function emptyScopeResult(): ScopeResult {
   return { digestsChecked: 0, filesChecked: 0, modified: [], deleted: [], inserted: [], badSignatures: [], brokenChain: [], pendingHours: [] };
 }
 
-/** Adds a scope's findings to a report's. */
-function addScopeResult(into: ScopeResult, r: ScopeResult): void {
-  into.digestsChecked += r.digestsChecked;
-  into.filesChecked += r.filesChecked;
-  into.modified.push(...r.modified);
-  into.deleted.push(...r.deleted);
-  into.inserted.push(...r.inserted);
-  into.badSignatures.push(...r.badSignatures);
-  into.brokenChain.push(...r.brokenChain);
-  into.pendingHours.push(...r.pendingHours);
+/** Adds findings (a scope's, or one step's) to a report's or a scope's. */
+function addScopeResult(into: ScopeResult, r: Partial<ScopeResult>): void {
+  into.digestsChecked += r.digestsChecked ?? 0;
+  into.filesChecked += r.filesChecked ?? 0;
+  into.modified.push(...(r.modified ?? []));
+  into.deleted.push(...(r.deleted ?? []));
+  into.inserted.push(...(r.inserted ?? []));
+  into.badSignatures.push(...(r.badSignatures ?? []));
+  into.brokenChain.push(...(r.brokenChain ?? []));
+  into.pendingHours.push(...(r.pendingHours ?? []));
 }
 
 /** A clean report with nothing checked yet. */
@@ -291,105 +291,208 @@ export async function verifyArchive(options: VerifyOptions): Promise<VerifyRepor
 }
 
 async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour: number, lastHour: number): Promise<ScopeResult> {
-  const { reader, trail, publicKeyPem } = options;
-  const now = (options.now ?? new Date()).getTime();
-  const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
-  const ref = scopeRef(scope);
-  const expectedFingerprint = publicKeyFingerprint(publicKeyPem);
-  const expectedAccount = scope.organization?.accountId ?? trail.accountId;
+  const ctx = scopeContext(options, scope, fromHour, lastHour);
   const result = emptyScopeResult();
-  const inHours = (ms: number) => ms >= fromHour && ms <= lastHour;
-  const days = daysOverlapping(new Date(fromHour), new Date(lastHour + HOUR_MS));
-  // Single-account digests live in the account's folder; the legacy account-less folder is read too.
-  const digestFolders: DigestScope[] =
-    !scope.organization && trail.accountId !== undefined ? [scope, { ...scope, accountId: trail.accountId }] : [scope];
-
   // 1. Archive files and digests of the days of the range.
-  const files = new Map<string, { key: string; size: number; hourMs: number }>();
-  const unrecognised: ArchiveObject[] = [];
-  const ourDigestKeys: ParsedDigestKey[] = [];
-  const otherDigestKeys = new Map<number, string[]>();
-  let lastListedDigestDay = 0;
-  for (const day of days) {
+  const listing = await listRange(ctx);
+  // 2. Our digests: parse, check signature and placement.
+  const ours = await loadOurDigests(ctx, listing.ourDigestKeys);
+  addScopeResult(result, ours.findings);
+  // 3. The first digest of the chain after the range (checks the tail link, extends coverage).
+  const next = await findSuccessor(ctx, listing.lastListedDigestDay);
+  addScopeResult(result, next.findings);
+  // 4. The chain.
+  const byKey = new Map(ours.digests.map((d) => [d.key, d]));
+  const chain = next.successor ? [...ours.digests, next.successor] : ours.digests;
+  addScopeResult(result, { brokenChain: await checkChain(ctx, chain, byKey) });
+  // 4b. The chain head recorded outside the bucket.
+  const heads = await checkHeads(ctx, options.heads ?? [], byKey, next.successor);
+  addScopeResult(result, heads.findings);
+  // 5. Listed files: present and unchanged.
+  const listed = await checkListedFiles(ctx, ours.digests, listing.files);
+  addScopeResult(result, listed.findings);
+  // 6. Files no digest of this trail lists: another trail's, inserted, or pending.
+  const unlisted = [...listing.files.values()].filter((f) => !listed.keys.has(f.key));
+  const otherListed = await filesListedByOtherTrails(ctx, unlisted, listing.otherDigestKeys);
+  const coveredUntil = coverageEnd(ctx, chain, next.successor !== undefined, heads.headHour);
+  addScopeResult(result, classifyUnlisted(ctx, unlisted, otherListed, coveredUntil, listing.unrecognised));
+  return dedupedAndSorted(result);
+}
+
+/** What every step of verifying one scope reads and never changes. */
+interface ScopeContext {
+  readonly reader: ArchiveReader;
+  readonly trail: VerifyTrail;
+  readonly scope: ArchiveScope;
+  readonly ref: ScopeRef;
+  /** Start of the first and of the last hour verified (ms). */
+  readonly fromHour: number;
+  readonly lastHour: number;
+  readonly now: number;
+  readonly publicKeyPem: string;
+  readonly expectedFingerprint: string;
+  /** The account single-account digests (or the member account's digests) must name. */
+  readonly expectedAccount: string | undefined;
+  /** Parallel reads. */
+  readonly limit: number;
+  readonly digestFolders: readonly DigestScope[];
+}
+
+function scopeContext(options: VerifyOptions, scope: ArchiveScope, fromHour: number, lastHour: number): ScopeContext {
+  const { reader, trail, publicKeyPem } = options;
+  return Object.freeze({
+    reader,
+    trail,
+    scope,
+    ref: scopeRef(scope),
+    fromHour,
+    lastHour,
+    now: (options.now ?? new Date()).getTime(),
+    publicKeyPem,
+    expectedFingerprint: publicKeyFingerprint(publicKeyPem),
+    expectedAccount: scope.organization?.accountId ?? trail.accountId,
+    limit: options.concurrency ?? DEFAULT_CONCURRENCY,
+    // Single-account digests live in the account's folder; the legacy account-less folder is read too.
+    digestFolders: !scope.organization && trail.accountId !== undefined ? [scope, { ...scope, accountId: trail.accountId }] : [scope],
+  });
+}
+
+function inHours(ctx: ScopeContext, ms: number): boolean {
+  return ms >= ctx.fromHour && ms <= ctx.lastHour;
+}
+
+/** A key that does not name a digest in another account's folder than the trail's. */
+function inTrailAccountFolder(ctx: ScopeContext, parsed: ParsedDigestKey): boolean {
+  return !(parsed.accountId !== undefined && ctx.trail.accountId !== undefined && parsed.accountId !== ctx.trail.accountId);
+}
+
+interface RangeFile {
+  key: string;
+  size: number;
+  hourMs: number;
+}
+
+interface RangeListing {
+  /** Archive files of the scope in the range's hours, by key (in listing order). */
+  files: Map<string, RangeFile>;
+  /** Objects in the scope's archive day folders that are not archive files of the scope. */
+  unrecognised: ArchiveObject[];
+  /** This trail's digest keys in the range's hours. */
+  ourDigestKeys: ParsedDigestKey[];
+  /** Other trails' digest keys of the scope in the range's hours, by hour. */
+  otherDigestKeys: Map<number, string[]>;
+  /** The last day whose digest folders were listed (ms). */
+  lastListedDigestDay: number;
+}
+
+/** Step 1: the archive files and digests of the days of the range. */
+async function listRange(ctx: ScopeContext): Promise<RangeListing> {
+  const { reader, scope, trail } = ctx;
+  const listing: RangeListing = { files: new Map(), unrecognised: [], ourDigestKeys: [], otherDigestKeys: new Map(), lastListedDigestDay: 0 };
+  for (const day of daysOverlapping(new Date(ctx.fromHour), new Date(ctx.lastHour + HOUR_MS))) {
     for (const object of await reader.list(archiveDayPrefix(scope, day))) {
       const parsed = parseArchiveFileKey(object.key);
-      if (!parsed || !sameScope(parsed, scope)) unrecognised.push(object);
-      else if (inHours(parsed.hourStart.getTime())) files.set(object.key, { key: object.key, size: object.size, hourMs: parsed.hourStart.getTime() });
+      if (!parsed || !sameScope(parsed, scope)) listing.unrecognised.push(object);
+      else if (inHours(ctx, parsed.hourStart.getTime())) listing.files.set(object.key, { key: object.key, size: object.size, hourMs: parsed.hourStart.getTime() });
     }
-    for (const object of await listDigests(reader, digestFolders, (folder) => digestDayPrefix(folder, day))) {
+    for (const object of await listDigests(reader, ctx.digestFolders, (folder) => digestDayPrefix(folder, day))) {
       const parsed = parseDigestKey(object.key);
       if (!parsed || !sameScope(parsed, scope)) continue;
       const hourMs = parsed.hourStart.getTime();
       if (parsed.trailName === trail.name) {
-        if (inHours(hourMs)) ourDigestKeys.push(parsed);
-      } else if (inHours(hourMs)) {
-        otherDigestKeys.set(hourMs, [...(otherDigestKeys.get(hourMs) ?? []), parsed.key]);
+        if (inHours(ctx, hourMs)) listing.ourDigestKeys.push(parsed);
+      } else if (inHours(ctx, hourMs)) {
+        listing.otherDigestKeys.set(hourMs, [...(listing.otherDigestKeys.get(hourMs) ?? []), parsed.key]);
       }
     }
-    lastListedDigestDay = day.getTime();
+    listing.lastListedDigestDay = day.getTime();
   }
+  return listing;
+}
 
-  // 2. Our digests: parse, check signature and placement.
-  const load = async (parsedKey: ParsedDigestKey, count: boolean): Promise<LoadedDigest | undefined> => {
-    const bytes = await readOrUndefined(reader, parsedKey.key);
+/**
+ * A digest of this trail read from `parsedKey`: parsed, its signature checked and its content
+ * matched to the key it is stored under. `bad` says why it is not trusted.
+ */
+function checkDigest(ctx: ScopeContext, parsedKey: ParsedDigestKey, bytes: Buffer): { loaded: LoadedDigest; bad?: BadDigest } {
+  const loaded: LoadedDigest = { key: parsedKey.key, hourMs: parsedKey.hourStart.getTime(), bytes, trusted: false };
+  const bad = (reason: BadDigestReason, message: string) => ({ loaded, bad: { ...ctx.ref, key: parsedKey.key, reason, message } });
+  try {
+    loaded.digest = parseSignedDigest(bytes);
+  } catch (error) {
+    if (!(error instanceof DigestFormatError)) throw error;
+    return bad('malformed', error.message);
+  }
+  const digest = loaded.digest;
+  if (!verifyDigestSignature(digest, ctx.publicKeyPem)) {
+    if (digest.publicKeyFingerprint !== ctx.expectedFingerprint) {
+      return bad('unknown-key', `signed with key ${digest.publicKeyFingerprint}, not the verifying key ${ctx.expectedFingerprint}`);
+    }
+    return bad('signature', 'the signature does not match the digest');
+  }
+  const expectedStart = new Date(loaded.hourMs).toISOString();
+  const expectedEnd = new Date(loaded.hourMs + HOUR_MS).toISOString();
+  const mismatches: string[] = [];
+  if (digest.trailName !== ctx.trail.name) mismatches.push(`trailName ${digest.trailName}`);
+  if (digest.region !== ctx.scope.region) mismatches.push(`region ${digest.region}`);
+  if (digest.hourStart !== expectedStart) mismatches.push(`hourStart ${digest.hourStart}`);
+  if (digest.hourEnd !== expectedEnd) mismatches.push(`hourEnd ${digest.hourEnd}`);
+  if (ctx.expectedAccount !== undefined && digest.accountId !== ctx.expectedAccount) mismatches.push(`accountId ${digest.accountId}`);
+  else if (parsedKey.accountId !== undefined && digest.accountId !== parsedKey.accountId) mismatches.push(`accountId ${digest.accountId}`);
+  if (mismatches.length > 0) {
+    return bad('misplaced', `a validly signed digest stored under a key it does not belong to (${mismatches.join(', ')})`);
+  }
+  loaded.trusted = true;
+  return { loaded };
+}
+
+/** Step 2: our digests of the range, in hour order (those no longer stored left out). */
+async function loadOurDigests(ctx: ScopeContext, keys: readonly ParsedDigestKey[]): Promise<{ digests: LoadedDigest[]; findings: Partial<ScopeResult> }> {
+  const sorted = [...keys].sort((a, b) => a.hourStart.getTime() - b.hourStart.getTime());
+  const badSignatures: BadDigest[] = [];
+  let digestsChecked = 0;
+  const loaded = await mapLimit(sorted, ctx.limit, async (parsedKey) => {
+    const bytes = await readOrUndefined(ctx.reader, parsedKey.key);
     if (!bytes) return undefined;
-    if (count) result.digestsChecked++;
-    const loaded: LoadedDigest = { key: parsedKey.key, hourMs: parsedKey.hourStart.getTime(), bytes, trusted: false };
-    const bad = (reason: BadDigestReason, message: string) => result.badSignatures.push({ ...ref, key: parsedKey.key, reason, message });
-    try {
-      loaded.digest = parseSignedDigest(bytes);
-    } catch (error) {
-      if (!(error instanceof DigestFormatError)) throw error;
-      bad('malformed', error.message);
-      return loaded;
-    }
-    const digest = loaded.digest;
-    if (!verifyDigestSignature(digest, publicKeyPem)) {
-      if (digest.publicKeyFingerprint !== expectedFingerprint) {
-        bad('unknown-key', `signed with key ${digest.publicKeyFingerprint}, not the verifying key ${expectedFingerprint}`);
-      } else {
-        bad('signature', 'the signature does not match the digest');
-      }
-      return loaded;
-    }
-    const expectedStart = new Date(loaded.hourMs).toISOString();
-    const expectedEnd = new Date(loaded.hourMs + HOUR_MS).toISOString();
-    const mismatches: string[] = [];
-    if (digest.trailName !== trail.name) mismatches.push(`trailName ${digest.trailName}`);
-    if (digest.region !== scope.region) mismatches.push(`region ${digest.region}`);
-    if (digest.hourStart !== expectedStart) mismatches.push(`hourStart ${digest.hourStart}`);
-    if (digest.hourEnd !== expectedEnd) mismatches.push(`hourEnd ${digest.hourEnd}`);
-    if (expectedAccount !== undefined && digest.accountId !== expectedAccount) mismatches.push(`accountId ${digest.accountId}`);
-    else if (parsedKey.accountId !== undefined && digest.accountId !== parsedKey.accountId) mismatches.push(`accountId ${digest.accountId}`);
-    if (mismatches.length > 0) {
-      bad('misplaced', `a validly signed digest stored under a key it does not belong to (${mismatches.join(', ')})`);
-      return loaded;
-    }
-    loaded.trusted = true;
-    return loaded;
-  };
-  ourDigestKeys.sort((a, b) => a.hourStart.getTime() - b.hourStart.getTime());
-  const ours = (await mapLimit(ourDigestKeys, limit, (k) => load(k, true))).filter((d): d is LoadedDigest => d !== undefined);
+    digestsChecked++;
+    const checked = checkDigest(ctx, parsedKey, bytes);
+    if (checked.bad) badSignatures.push(checked.bad);
+    return checked.loaded;
+  });
+  const digests = loaded.filter((d): d is LoadedDigest => d !== undefined);
+  return { digests, findings: { digestsChecked, badSignatures } };
+}
 
-  // 3. The first digest of the chain after the range (checks the tail link, extends coverage).
-  let successor: LoadedDigest | undefined;
-  const searchUntil = Math.min(now, lastHour + SUCCESSOR_SEARCH_DAYS * DAY_MS);
-  for (let day = lastListedDigestDay; day <= searchUntil && !successor; day += DAY_MS) {
-    const candidates = (await listDigests(reader, digestFolders, (folder) => digestTrailDayPrefix({ ...folder, trailName: trail.name }, new Date(day))))
+/** Step 3: the first stored digest of the chain after the range (not counted in `digestsChecked`). */
+async function findSuccessor(ctx: ScopeContext, lastListedDigestDay: number): Promise<{ successor?: LoadedDigest; findings: Partial<ScopeResult> }> {
+  const { reader, trail, scope, lastHour } = ctx;
+  const searchUntil = Math.min(ctx.now, lastHour + SUCCESSOR_SEARCH_DAYS * DAY_MS);
+  for (let day = lastListedDigestDay; day <= searchUntil; day += DAY_MS) {
+    const candidates = (await listDigests(reader, ctx.digestFolders, (folder) => digestTrailDayPrefix({ ...folder, trailName: trail.name }, new Date(day))))
       .map((o) => parseDigestKey(o.key))
       .filter((p): p is ParsedDigestKey => p !== undefined && p.trailName === trail.name && sameScope(p, scope) && p.hourStart.getTime() > lastHour)
       .sort((a, b) => a.hourStart.getTime() - b.hourStart.getTime());
     for (const candidate of candidates) {
-      successor = await load(candidate, false);
-      if (successor) break;
+      const bytes = await readOrUndefined(reader, candidate.key);
+      if (!bytes) continue;
+      const { loaded, bad } = checkDigest(ctx, candidate, bytes);
+      return { successor: loaded, findings: { badSignatures: bad ? [bad] : [] } };
     }
   }
+  return { findings: {} };
+}
 
-  // 4. The chain.
-  const byKey = new Map(ours.map((d) => [d.key, d]));
-  const chain = successor ? [...ours, successor] : ours;
-  const broken = (key: string, reason: ChainBreakReason, message: string, previousKey?: string) =>
-    result.brokenChain.push({ ...ref, key, ...(previousKey !== undefined ? { previousKey } : {}), reason, message });
+function chainBreak(ctx: ScopeContext, key: string, reason: ChainBreakReason, message: string, previousKey?: string): ChainBreak {
+  return { ...ctx.ref, key, ...(previousKey !== undefined ? { previousKey } : {}), reason, message };
+}
+
+/**
+ * Step 4: each digest of the chain (ours in hour order, then the successor) links to the stored
+ * digest before it. Links of the first digest in the range are followed out of it (one read).
+ */
+async function checkChain(ctx: ScopeContext, chain: readonly LoadedDigest[], byKey: ReadonlyMap<string, LoadedDigest>): Promise<ChainBreak[]> {
+  const breaks: ChainBreak[] = [];
+  const broken = (key: string, reason: ChainBreakReason, message: string, previousKey?: string) => breaks.push(chainBreak(ctx, key, reason, message, previousKey));
   for (const d of chain) {
     if (!d.digest) continue;
     const link = d.digest.previousDigest;
@@ -400,8 +503,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
       continue;
     }
     const target = parseDigestKey(link.key);
-    const foreignFolder = target?.accountId !== undefined && trail.accountId !== undefined && target.accountId !== trail.accountId;
-    if (!target || foreignFolder || target.trailName !== trail.name || !sameScope(target, scope) || target.hourStart.getTime() >= d.hourMs) {
+    if (!target || !inTrailAccountFolder(ctx, target) || target.trailName !== ctx.trail.name || !sameScope(target, ctx.scope) || target.hourStart.getTime() >= d.hourMs) {
       broken(d.key, 'previous-invalid', 'previousDigest does not name an earlier digest of this trail and scope', link.key);
       continue;
     }
@@ -409,7 +511,7 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
     for (const skipped of earlier.filter((e) => e.hourMs > targetMs)) {
       broken(skipped.key, 'unlinked-digest', `${d.key} links to ${link.key}, skipping this digest`);
     }
-    const stored = byKey.get(link.key)?.bytes ?? (targetMs < fromHour ? await readOrUndefined(reader, link.key) : undefined);
+    const stored = byKey.get(link.key)?.bytes ?? (targetMs < ctx.fromHour ? await readOrUndefined(ctx.reader, link.key) : undefined);
     if (!stored) {
       broken(d.key, 'previous-missing', `the previous digest ${link.key} is not stored`, link.key);
       continue;
@@ -429,41 +531,61 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
       broken(d.key, 'previous-signature-mismatch', `the stored previous digest's signature differs from the link's`, link.key);
     }
   }
+  return breaks;
+}
 
-  // 4b. The chain head recorded outside the bucket.
+/**
+ * Step 4b: each chain head the deliverer recorded for this scope is stored unchanged. `headHour`
+ * is the latest head's hour when it is not before the range (it extends coverage).
+ */
+async function checkHeads(
+  ctx: ScopeContext,
+  heads: readonly PreviousDigestLink[],
+  byKey: ReadonlyMap<string, LoadedDigest>,
+  successor: LoadedDigest | undefined,
+): Promise<{ headHour?: number; findings: Partial<ScopeResult> }> {
   let headHour: number | undefined;
-  for (const head of options.heads ?? []) {
+  const brokenChain: ChainBreak[] = [];
+  for (const head of heads) {
     const parsed = parseDigestKey(head.key);
-    if (!parsed || parsed.trailName !== trail.name || !sameScope(parsed, scope)) continue;
-    if (parsed.accountId !== undefined && trail.accountId !== undefined && parsed.accountId !== trail.accountId) continue;
+    if (!parsed || parsed.trailName !== ctx.trail.name || !sameScope(parsed, ctx.scope)) continue;
+    if (!inTrailAccountFolder(ctx, parsed)) continue;
     const hourMs = parsed.hourStart.getTime();
-    if (hourMs >= fromHour) headHour = Math.max(headHour ?? hourMs, hourMs);
-    const stored = byKey.get(head.key)?.bytes ?? (successor?.key === head.key ? successor.bytes : await readOrUndefined(reader, head.key));
-    if (!stored) broken(head.key, 'head-missing', 'the latest digest the deliverer recorded is not stored');
-    else if (digestSha256(stored) !== head.sha256) broken(head.key, 'head-mismatch', 'the latest digest the deliverer recorded was replaced');
+    if (hourMs >= ctx.fromHour) headHour = Math.max(headHour ?? hourMs, hourMs);
+    const stored = byKey.get(head.key)?.bytes ?? (successor?.key === head.key ? successor.bytes : await readOrUndefined(ctx.reader, head.key));
+    if (!stored) brokenChain.push(chainBreak(ctx, head.key, 'head-missing', 'the latest digest the deliverer recorded is not stored'));
+    else if (digestSha256(stored) !== head.sha256) brokenChain.push(chainBreak(ctx, head.key, 'head-mismatch', 'the latest digest the deliverer recorded was replaced'));
   }
+  return { ...(headHour !== undefined ? { headHour } : {}), findings: { brokenChain } };
+}
 
-  // 5. Listed files: present and unchanged.
-  const listedKeys = new Set<string>();
+/** Step 5: every file our digests list is present and unchanged. `keys`: the files they list. */
+async function checkListedFiles(
+  ctx: ScopeContext,
+  ours: readonly LoadedDigest[],
+  files: ReadonlyMap<string, RangeFile>,
+): Promise<{ keys: Set<string>; findings: Partial<ScopeResult> }> {
+  const keys = new Set<string>();
   const checks: { file: { key: string; sha256: string; size: number }; digestKey: string }[] = [];
   for (const d of ours) {
     for (const file of d.digest?.files ?? []) {
-      listedKeys.add(file.key);
+      keys.add(file.key);
       checks.push({ file, digestKey: d.key });
     }
   }
-  await mapLimit(checks, limit, async ({ file, digestKey }) => {
-    result.filesChecked++;
-    const known = files.has(file.key) || (await reader.list(file.key)).some((o) => o.key === file.key);
-    const bytes = known ? await readOrUndefined(reader, file.key) : undefined;
+  const deleted: DeletedFile[] = [];
+  const modified: ModifiedFile[] = [];
+  await mapLimit(checks, ctx.limit, async ({ file, digestKey }) => {
+    const known = files.has(file.key) || (await ctx.reader.list(file.key)).some((o) => o.key === file.key);
+    const bytes = known ? await readOrUndefined(ctx.reader, file.key) : undefined;
     if (!bytes) {
-      result.deleted.push({ ...ref, key: file.key, digestKey });
+      deleted.push({ ...ctx.ref, key: file.key, digestKey });
       return;
     }
     const actual = sha256Hex(bytes);
     if (actual !== file.sha256 || bytes.byteLength !== file.size) {
-      result.modified.push({
-        ...ref,
+      modified.push({
+        ...ctx.ref,
         key: file.key,
         digestKey,
         expectedSha256: file.sha256,
@@ -473,23 +595,28 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
       });
     }
   });
+  return { keys, findings: { filesChecked: checks.length, deleted, modified } };
+}
 
-  // 6. Files no digest of this trail lists: another trail's, inserted, or pending.
-  const unlisted = [...files.values()].filter((f) => !listedKeys.has(f.key));
+/**
+ * Step 6a: the unlisted files a validly signed digest of ANOTHER trail of the same bucket, prefix
+ * and scope lists (only the hours holding unlisted files are read).
+ */
+async function filesListedByOtherTrails(ctx: ScopeContext, unlisted: readonly RangeFile[], otherDigestKeys: ReadonlyMap<number, string[]>): Promise<Set<string>> {
   const otherListed = new Set<string>();
   const hoursToExplain = [...new Set(unlisted.map((f) => f.hourMs))].filter((h) => otherDigestKeys.has(h));
   for (const hourMs of hoursToExplain) {
-    const loaded = await mapLimit(otherDigestKeys.get(hourMs) ?? [], limit, async (key) => {
-      const bytes = await readOrUndefined(reader, key);
+    const loaded = await mapLimit(otherDigestKeys.get(hourMs) ?? [], ctx.limit, async (key) => {
+      const bytes = await readOrUndefined(ctx.reader, key);
       if (!bytes) return [];
       try {
         const digest = parseSignedDigest(bytes);
         const parsedKey = parseDigestKey(key);
         const valid =
-          verifyDigestSignature(digest, publicKeyPem) &&
+          verifyDigestSignature(digest, ctx.publicKeyPem) &&
           parsedKey !== undefined &&
           digest.trailName === parsedKey.trailName &&
-          digest.region === scope.region &&
+          digest.region === ctx.scope.region &&
           digest.hourStart === new Date(hourMs).toISOString();
         return valid ? digest.files.map((f) => f.key) : [];
       } catch (error) {
@@ -499,32 +626,63 @@ async function verifyScope(options: VerifyOptions, scope: ArchiveScope, fromHour
     });
     for (const keys of loaded) for (const key of keys) otherListed.add(key);
   }
-  const latestFound = successor ? lastHour : chain.length > 0 ? Math.max(...chain.map((d) => d.hourMs)) : undefined;
-  const coveredUntil = headHour === undefined ? latestFound : Math.min(lastHour, Math.max(latestFound ?? headHour, headHour));
+  return otherListed;
+}
+
+/**
+ * Step 6b: the last covered hour — the latest digest of the chain found (the whole range when a
+ * digest after it was found), extended by the recorded head; undefined when nothing covers.
+ */
+function coverageEnd(ctx: ScopeContext, chain: readonly LoadedDigest[], successorFound: boolean, headHour: number | undefined): number | undefined {
+  const latestFound = successorFound ? ctx.lastHour : chain.length > 0 ? Math.max(...chain.map((d) => d.hourMs)) : undefined;
+  return headHour === undefined ? latestFound : Math.min(ctx.lastHour, Math.max(latestFound ?? headHour, headHour));
+}
+
+/**
+ * Step 6c: an unlisted file of a covered hour is inserted, of a later hour pending; objects
+ * whose names are not archive file names are inserted.
+ */
+function classifyUnlisted(
+  ctx: ScopeContext,
+  unlisted: readonly RangeFile[],
+  otherListed: ReadonlySet<string>,
+  coveredUntil: number | undefined,
+  unrecognised: readonly ArchiveObject[],
+): Partial<ScopeResult> {
+  const inserted: InsertedFile[] = [];
   const pending = new Map<number, number>();
   for (const file of unlisted) {
     if (otherListed.has(file.key)) continue;
     if (coveredUntil !== undefined && file.hourMs <= coveredUntil) {
-      result.inserted.push({ ...ref, key: file.key, size: file.size, hourStart: new Date(file.hourMs).toISOString(), reason: 'not-in-digest' });
+      inserted.push({ ...ctx.ref, key: file.key, size: file.size, hourStart: new Date(file.hourMs).toISOString(), reason: 'not-in-digest' });
     } else {
       pending.set(file.hourMs, (pending.get(file.hourMs) ?? 0) + 1);
     }
   }
-  for (const object of unrecognised) result.inserted.push({ ...ref, key: object.key, size: object.size, reason: 'unrecognised-name' });
-  for (const [hourMs, count] of [...pending].sort((a, b) => a[0] - b[0])) {
-    result.pendingHours.push({ ...ref, hourStart: new Date(hourMs).toISOString(), files: count, overdue: hourMs + HOUR_MS + DIGEST_OVERDUE_MS < now });
-  }
+  for (const object of unrecognised) inserted.push({ ...ctx.ref, key: object.key, size: object.size, reason: 'unrecognised-name' });
+  const pendingHours = [...pending]
+    .sort((a, b) => a[0] - b[0])
+    .map(([hourMs, count]) => ({ ...ctx.ref, hourStart: new Date(hourMs).toISOString(), files: count, overdue: hourMs + HOUR_MS + DIGEST_OVERDUE_MS < ctx.now }));
+  return { inserted, pendingHours };
+}
+
+/** The scope's findings with repeated chain breaks dropped and file findings in key order. */
+function dedupedAndSorted(result: ScopeResult): ScopeResult {
   const seen = new Set<string>();
-  result.brokenChain = result.brokenChain.filter((b) => {
+  const brokenChain = result.brokenChain.filter((b) => {
     const id = `${b.key}|${b.reason}|${b.previousKey ?? ''}`;
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
-  result.modified.sort((a, b) => a.key.localeCompare(b.key));
-  result.deleted.sort((a, b) => a.key.localeCompare(b.key));
-  result.inserted.sort((a, b) => a.key.localeCompare(b.key));
-  return result;
+  const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
+  return {
+    ...result,
+    brokenChain,
+    modified: [...result.modified].sort(byKey),
+    deleted: [...result.deleted].sort(byKey),
+    inserted: [...result.inserted].sort(byKey),
+  };
 }
 
 /** Where an archive holds anything: the scopes to verify. */
