@@ -50,6 +50,9 @@ export type TriggerOf<K extends TriggerKind> = Extract<Trigger, { kind: K }>;
 
 type JsonObject = Record<string, unknown>;
 
+/** How each kind is named in errors. */
+const KIND_NAMES: Readonly<Record<TriggerKind, string>> = { http: 'an HTTP', oss: 'an OSS', timer: 'a timer', wake: 'a wake-up', destination: 'a destination' };
+
 /** The fields that only one kind carries, in the order they are tried. */
 const SNIFF: ReadonlyArray<readonly [TriggerKind, (event: JsonObject) => boolean]> = [
   ['http', (e) => 'requestContext' in e && 'rawPath' in e],
@@ -128,7 +131,7 @@ export function decodeTrigger<K extends TriggerKind>(event: Buffer, accepted: re
   if (!kind) {
     const seen = SNIFF.find(([, looksLike]) => looksLike(object))?.[0];
     throw new BadTriggerEventError(
-      seen ? `a ${seen} event reached a function that accepts only ${accepted.join(', ')}` : `not an FC event of any kind this function accepts (${accepted.join(', ')})`,
+      seen ? `${KIND_NAMES[seen]} event reached a function that accepts only ${accepted.join(', ')}` : `not an FC event of any kind this function accepts (${accepted.join(', ')})`,
     );
   }
   const trigger = build(kind, object, options);

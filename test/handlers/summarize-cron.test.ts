@@ -76,6 +76,6 @@ describe('summarize-cron handler', () => {
   it('an OSS event is refused: the invocation rejects with BadTriggerEventError naming the kinds', async () => {
     const failure = invoke(sampleEvent('oss-inbox'));
     await expect(failure).rejects.toBeInstanceOf(BadTriggerEventError);
-    await expect(failure).rejects.toThrow(/oss event reached a function that accepts only timer/);
+    await expect(failure).rejects.toThrow(/OSS event reached a function that accepts only timer/);
   });
 });
