@@ -67,12 +67,16 @@ function trail(accountId: string, name: string, extra: Partial<Trail> = {}): Tra
   });
 }
 
-/** The port of the master serving a key (undefined off a cluster). */
+/**
+ * The port of the master serving a key (undefined off a cluster), from the server's own slot map
+ * (`CLUSTER SLOTS`), not the client's cache, which may not be filled yet right after connecting.
+ */
 async function nodeOf(redis: RedisClient, key: string): Promise<number | undefined> {
   if (!isCluster(redis)) return undefined;
   const slot = Number(await redis.cluster('KEYSLOT', key));
-  const [node] = redis.slots[slot] ?? [];
-  return node === undefined ? undefined : Number(node.split(':').at(-1));
+  const range = (await redis.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to);
+  const master = range?.[2];
+  return master === undefined ? undefined : Number(master[1]);
 }
 
 const backends = useRedisBackends();
