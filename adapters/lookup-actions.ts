@@ -1,6 +1,7 @@
 /**
  * The RPC actions lookup-http serves, wired to their stores: the trail API, LookupEvents,
- * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey and GetCallerIdentity.
+ * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey, GetCallerIdentity and the AccessKey
+ * audit (GetAccessKeyLastUsed*, and our ListAccessKeyLastUsed).
  */
 import { bucketExists } from './s3.ts';
 import { getLogs } from '../shared/logstore/get-logs-action.ts';
@@ -16,6 +17,7 @@ import type { RpcAction, RpcCaller } from './fc/rpc.ts';
 import { recordingApiCalls } from '../shared/trails/api-events.ts';
 import type { Services } from './wiring.ts';
 import { lookupEventSummaries } from '../shared/summaries/lookup-summaries.ts';
+import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/accesskeys/accesskey-actions.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
 function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): TrailStore {
@@ -100,6 +102,13 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   for (const [name, action] of Object.entries(LOOKUP_ACTIONS)) actions[name] = (params, caller) => action(params, caller, lookupPorts);
   const summaryPorts = { summaries: services.summaries, accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
   actions['LookupEventSummaries'] = (params, caller) => lookupEventSummaries(params, caller, summaryPorts);
+  const auditPorts: AccessKeyAuditPorts = {
+    audit: services.accessKeyAudit,
+    keysOf: (accountId) => services.accounts.listKeys(accountId),
+    tokenKey: lookupPorts.tokenKey,
+    now: lookupPorts.now,
+  };
+  for (const [name, action] of Object.entries(ACCESS_KEY_AUDIT_ACTIONS)) actions[name] = (params, caller) => action(params, caller, auditPorts);
   return actions;
 }
 

@@ -37,6 +37,7 @@ import { RedisDeliveryStatus } from './redis/delivery-status.ts';
 import { RedisLogstore } from './redis/logstore.ts';
 import { RedisSummaryStore } from './redis/summary-store.ts';
 import { RedisDeadLetterStore } from './redis/dead-letter-store.ts';
+import { RedisAccessKeyAudit } from './redis/accesskey-audit.ts';
 
 /** The deliverers classify wakes after filling outboxes (s.yaml functionName values). */
 export const DELIVERER_FUNCTIONS = ['trailkeeper-deliver-oss', 'trailkeeper-deliver-logstore'] as const;
@@ -71,6 +72,8 @@ function build(env: Env) {
     redisLogstore: new RedisLogstore(redis),
     summaries: new RedisSummaryStore(redis),
     deadLetters: new RedisDeadLetterStore(redis),
+    /** The AccessKey audit (§3.10): an AnalysisConsumer of the insights drain, read by lookup-http. */
+    accessKeyAudit: new RedisAccessKeyAudit(redis),
   };
 }
 
