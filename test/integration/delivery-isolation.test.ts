@@ -12,6 +12,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticEvent, type Json } from '../helpers/synthetic-event.ts';
 import type { FcContext } from '../../adapters/fc/context.ts';
 import type { Log } from '../../adapters/fc/handler.ts';
 import type { Services } from '../../adapters/wiring.ts';
@@ -33,7 +34,6 @@ const ARCHIVE = 'trailkeeper-archive';
 const BAD_JSON = '{"eventId":"bad-json","eventTime":';
 const REJECTED_KEY = new RegExp(`^${REJECTED_PREFIX}${ACCOUNT}/\\d{4}/\\d\\d/\\d\\d/[0-9a-f]{32}\\.json$`);
 
-type Json = Record<string, unknown>;
 interface RejectedDocument {
   source: Json;
   accountId: string;
@@ -65,23 +65,7 @@ function context(functionName: string): FcContext {
   };
 }
 
-function event(eventId: string, overrides: Json = {}): Json {
-  return {
-    eventId,
-    eventVersion: 1,
-    eventTime: new Date(Date.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    eventType: 'ApiCall',
-    eventName: 'StopInstance',
-    eventSource: 'ecs.aliyuncs.com',
-    serviceName: 'Ecs',
-    acsRegion: 'cn-hangzhou',
-    eventRW: 'Write',
-    sourceIpAddress: '10.0.0.1',
-    requestId: randomUUID(),
-    userIdentity: { type: 'ram-user', principalId: '2001', accountId: ACCOUNT, accessKeyId: 'LTAI5tExample', userName: 'alice' },
-    ...overrides,
-  };
-}
+const event = (eventId: string, overrides: Json = {}): Json => syntheticEvent(ACCOUNT, { eventId, referencedResources: undefined, ...overrides });
 
 async function bytesOf(bucket: string, key: string): Promise<Buffer> {
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticEvent, utcSeconds, type Json } from '../helpers/synthetic-event.ts';
 import { postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../../adapters/redis/history-store.ts';
@@ -21,7 +22,6 @@ const ACCOUNT = '1234567890123456';
 const STAGING = 'trailkeeper-staging';
 const LONG_ID = 'x'.repeat(300);
 
-type Json = Record<string, unknown>;
 
 let stack: TestStack;
 let redis: Redis;
@@ -30,26 +30,9 @@ let history: RedisHistoryStore;
 let credentials: Credentials;
 let ingestUrl: string;
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = utcSeconds;
 
-function event(overrides: Json = {}): Json {
-  return {
-    eventId: `iso-${randomUUID()}`,
-    eventVersion: 1,
-    eventTime: iso(Date.now() - 60_000),
-    eventType: 'ApiCall',
-    eventName: 'StopInstance',
-    eventSource: 'ecs.aliyuncs.com',
-    serviceName: 'Ecs',
-    acsRegion: 'cn-hangzhou',
-    eventRW: 'Write',
-    sourceIpAddress: '10.0.0.1',
-    requestId: randomUUID(),
-    userIdentity: { type: 'ram-user', principalId: '2001', accountId: ACCOUNT, accessKeyId: 'LTAI5tExample', userName: 'alice' },
-    referencedResources: { 'ACS::ECS::Instance': ['i-bp1example'] },
-    ...overrides,
-  };
-}
+const event = (overrides: Json = {}): Json => syntheticEvent(ACCOUNT, { eventId: `iso-${randomUUID()}`, ...overrides });
 
 async function ingest(events: unknown[]) {
   const res = await postEvents(ingestUrl, credentials, JSON.stringify(events));

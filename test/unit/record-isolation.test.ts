@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { syntheticEvent, utcSeconds, type Json } from '../helpers/synthetic-event.ts';
 import { EVENT_ID_MAX_BYTES, EVENT_TIME_MAX_AHEAD_MS, parseEvent } from '../../shared/events/schema.ts';
 import { validateRecords, type IdentifiedEvent } from '../../shared/pipeline/records.ts';
 import { classifyObject, type ClassifyPorts, type SetAsideRecord } from '../../shared/pipeline/classify-batch.ts';
@@ -17,28 +18,11 @@ import type { Trail } from '../../shared/trails/model.ts';
 
 const ACCOUNT = '1234567890123456';
 const NOW = Date.parse('2026-11-22T10:00:00Z');
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const iso = utcSeconds;
 const LONE_HIGH = 'evt-\uD800-x';
 const LONE_LOW = 'x\uDC00';
 
-function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    eventId: `evt-${randomUUID()}`,
-    eventVersion: 1,
-    eventTime: iso(NOW - 60_000),
-    eventType: 'ApiCall',
-    eventName: 'StopInstance',
-    eventSource: 'ecs.aliyuncs.com',
-    serviceName: 'Ecs',
-    acsRegion: 'cn-hangzhou',
-    eventRW: 'Write',
-    sourceIpAddress: '10.0.0.1',
-    requestId: randomUUID(),
-    userIdentity: { type: 'ram-user', principalId: '2001', accountId: ACCOUNT, accessKeyId: 'LTAI5tExample', userName: 'alice' },
-    referencedResources: { 'ACS::ECS::Instance': ['i-bp1example'] },
-    ...overrides,
-  };
-}
+const event = (overrides: Json = {}): Json => syntheticEvent(ACCOUNT, overrides, NOW - 60_000);
 
 function refusal(record: Record<string, unknown>, receivedAtMs = NOW) {
   const batch = validateRecords([event(), record, event()], ACCOUNT, [], { receivedAtMs });
