@@ -2,7 +2,6 @@
  * Issue 11 items 4, 5 and 9 at the unit level: what ingest refuses per record, how classify
  * sets aside a record a store refuses, and how existence checks tell "not found" from "failed".
  */
-import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { syntheticEvent, utcSeconds, type Json } from '../helpers/synthetic-event.ts';
