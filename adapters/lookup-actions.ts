@@ -17,6 +17,7 @@ import type { RpcAction, RpcCaller } from './fc/rpc.ts';
 import { recordingApiCalls } from '../shared/trails/api-events.ts';
 import type { Services } from './wiring.ts';
 import { lookupEventSummaries } from '../shared/summaries/lookup-summaries.ts';
+import { INSIGHT_ACTIONS, type InsightApiPorts } from '../shared/insights/insight-api.ts';
 import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/accesskeys/accesskey-actions.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
@@ -109,6 +110,17 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
     now: lookupPorts.now,
   };
   for (const [name, action] of Object.entries(ACCESS_KEY_AUDIT_ACTIONS)) actions[name] = (params, caller) => action(params, caller, auditPorts);
+  // Insights (docs/design.md §3.9): the caller's own account only
+  const insightPorts: InsightApiPorts = {
+    enabledTypes: (accountId) => services.insights.enabledTypes(accountId),
+    setType: (accountId, type, enabled) => services.insights.setType(accountId, type, enabled),
+    getTrail: (accountId, name) => services.trails.get(accountId, name),
+    updateTrail: (trail) => services.trails.update(trail),
+    page: (accountId, q) => services.insights.page(accountId, q),
+    tokenKey: lookupPorts.tokenKey,
+    now: lookupPorts.now,
+  };
+  for (const [name, action] of Object.entries(INSIGHT_ACTIONS)) actions[name] = (params, caller) => action(params, caller, insightPorts);
   return actions;
 }
 

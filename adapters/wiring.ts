@@ -38,6 +38,9 @@ import { RedisLogstore } from './redis/logstore.ts';
 import { RedisSummaryStore } from './redis/summary-store.ts';
 import { RedisDeadLetterStore } from './redis/dead-letter-store.ts';
 import { RedisAccessKeyAudit } from './redis/accesskey-audit.ts';
+import { RedisInsightsStore } from './redis/insights-store.ts';
+import type { InsightsRunPorts } from '../shared/insights/engine.ts';
+import type { InsightEvent } from '../shared/insights/detector.ts';
 
 /** The deliverers classify wakes after filling outboxes (s.yaml functionName values). */
 export const DELIVERER_FUNCTIONS = ['trailkeeper-deliver-oss', 'trailkeeper-deliver-logstore'] as const;
@@ -74,6 +77,8 @@ function build(env: Env) {
     deadLetters: new RedisDeadLetterStore(redis),
     /** The AccessKey audit (§3.10): an AnalysisConsumer of the insights drain, read by lookup-http. */
     accessKeyAudit: new RedisAccessKeyAudit(redis),
+    /** Insights (§3.9): the analysis queue's drain, counters, open insights and insight events. */
+    insights: new RedisInsightsStore(redis),
   };
 }
 
@@ -109,7 +114,7 @@ export function classifyPorts(services: Services): ClassifyPorts {
     appendOutbox: async (trail, entries) => {
       await services.outbox.append(trail, entries);
     },
-    enqueueSummaries: (accountId, rows) => services.summaryQueue.enqueue(accountId, rows),
+    enqueueSummaries: (accountId, rows, analysis) => services.summaryQueue.enqueue(accountId, rows, analysis),
     beginObject: (objectId) => services.markers.begin(objectId),
     finishObject: (objectId) => services.markers.finish(objectId),
   };
@@ -203,3 +208,33 @@ export function rpcPorts(services: Services = getServices()): NonNullable<typeof
   return rpc;
 }
 
+
+/**
+ * What insights-cron needs (docs/design.md §3.9): the store, the other analysis consumers of the
+ * drained rows, and delivery of insight events to the outboxes of the account's logging trails
+ * whose InsightSelectors include the type (then the deliverers are woken, as classify does).
+ */
+export function insightsCronPorts(context: FcContext, services: Services = getServices(), now: () => number = Date.now): InsightsRunPorts {
+  return {
+    store: services.insights,
+    consumers: [services.accessKeyAudit],
+    now,
+    region: services.env.TK_REGION,
+    deliver: async (accountId: string, events: readonly InsightEvent[]) => {
+      const trails = (await services.trails.list(accountId)).filter((t) => t.status === 'Enable');
+      let appended = 0;
+      for (const trail of trails) {
+        const entries = events
+          .filter((e) => trail.insightSelectors?.includes(e.insightDetails.insightType))
+          .map((e) => ({ eventId: e.eventId, eventTimeMs: Date.parse(e.eventTime), json: JSON.stringify(e) }));
+        if (entries.length === 0) continue;
+        await services.outbox.append(trail, entries);
+        appended += entries.length;
+      }
+      if (appended === 0) return;
+      const invoker = new FunctionInvoker(context, services.env.TK_FC_ENDPOINT);
+      const wake: WakeEvent = { reason: 'classified' };
+      await Promise.all(DELIVERER_FUNCTIONS.map((fn) => invoker.invokeAsync(fn, wake)));
+    },
+  };
+}

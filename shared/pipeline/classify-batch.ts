@@ -20,6 +20,7 @@ import { HISTORY_RETENTION_MS, historyRecordOf, type HistoryRecord, type History
 import type { Trail } from '../trails/model.ts';
 import { trailsForEvent } from '../trails/routing.ts';
 import { summaryRowOf, type SummaryRow } from '../summaries/summary-row.ts';
+import { analysisRowOf, type AnalysisRow } from '../analysis/analysis-row.ts';
 import { RecordRefusedError } from '../errors.ts';
 import type { IdentifiedEvent } from './records.ts';
 import type { SetAsideRecord } from './set-aside.ts';
@@ -42,8 +43,11 @@ export interface ClassifyPorts {
   managementAccountOf(accountId: string): Promise<string | undefined>;
   /** Appends to a trail's outbox; an eventId already in it is left as it is. */
   appendOutbox(trail: Trail, entries: readonly OutboxEntry[]): Promise<void>;
-  /** Queues summary rows; a row whose eventId is already queued is left as it is. */
-  enqueueSummaries(accountId: string, rows: readonly SummaryRow[]): Promise<void>;
+  /**
+   * Queues summary rows and, in the same round trip, the analysis rows of the same events
+   * (docs/design.md §3.9); a row whose eventId is already queued is left as it is.
+   */
+  enqueueSummaries(accountId: string, rows: readonly SummaryRow[], analysis?: readonly AnalysisRow[]): Promise<void>;
   /** Marks an object begun; says whether it was new, begun before (a crash), or finished. */
   beginObject(objectId: string): Promise<'new' | 'retry' | 'done'>;
   finishObject(objectId: string): Promise<void>;
@@ -143,7 +147,11 @@ export async function classifyObject(
   outcome.kept = kept.length - setAside.filter((r) => r.stage === 'history').length;
 
   for (const [accountId, group] of groupBy(fresh, (k) => k.accountId)) {
-    await ports.enqueueSummaries(accountId, group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)));
+    await ports.enqueueSummaries(
+      accountId,
+      group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)),
+      group.map((k) => analysisRowOf(k.event, accountId, k.timeMs)),
+    );
   }
 
   // Routing: the account's own trails plus the organization trails of its management account.

@@ -7,6 +7,7 @@
  * fills records written without one.
  */
 import { z } from 'zod';
+import { INSIGHT_TYPE_NAMES } from '../insights/types.ts';
 
 export const MAX_TRAILS_PER_REGION = 5;
 export const MAX_ORGANIZATION_TRAILS = 1;
@@ -70,6 +71,8 @@ export const trailSchema = z.object({
   stopLoggingTimeMs: epochMs.optional(),
   latestDeliveryTimeMs: epochMs.optional(),
   latestDeliveryError: z.string().optional(),
+  /** PutInsightSelectors: the insight types this trail delivers (docs/design.md §3.9). */
+  insightSelectors: z.array(z.enum(INSIGHT_TYPE_NAMES)).optional(),
 });
 
 /** A stored trail (defaults applied). */

@@ -22,10 +22,10 @@ function fn(name: string): FunctionSpec {
 }
 
 describe('s.yaml', () => {
-  it('declares the six product functions and the dead-letter destination, all nodejs20', () => {
+  it('declares the seven product functions and the dead-letter destination, all nodejs20', () => {
     const project = loadProject(productProject, { env, accountId: '1234567890123456' });
     expect(project.functions.map((f) => f.resourceName).sort()).toEqual(
-      ['classify', 'dead-letter', 'deliver-logstore', 'deliver-oss', 'ingest', 'lookup-http', 'summarize-cron'].sort(),
+      ['classify', 'dead-letter', 'deliver-logstore', 'deliver-oss', 'ingest', 'insights-cron', 'lookup-http', 'summarize-cron'].sort(),
     );
     for (const f of project.functions) {
       expect(f.handler).toBe('index.handler');
@@ -37,9 +37,11 @@ describe('s.yaml', () => {
   it('wires each function to its trigger', () => {
     expect(fn('ingest').triggers).toEqual([expect.objectContaining({ triggerType: 'http' })]);
     expect(fn('lookup-http').triggers).toEqual([expect.objectContaining({ triggerType: 'http' })]);
-    expect(fn('summarize-cron').triggers).toEqual([
-      expect.objectContaining({ triggerType: 'timer', triggerConfig: expect.objectContaining({ cronExpression: '0 * * * * *' }) }),
-    ]);
+    for (const name of ['summarize-cron', 'insights-cron']) {
+      expect(fn(name).triggers).toEqual([
+        expect.objectContaining({ triggerType: 'timer', triggerConfig: expect.objectContaining({ cronExpression: '0 * * * * *' }) }),
+      ]);
+    }
     const prefixes = (name: string) =>
       fn(name).triggers.flatMap((t) => (t.triggerType === 'oss' ? [t.triggerConfig.filter.key.prefix] : []));
     expect(prefixes('classify').sort()).toEqual(['backfill/', 'inbox/']);

@@ -1,0 +1,345 @@
+/**
+ * Insights on Redis (docs/design.md §3.9). Keys of account A, all under A's hash tag (one slot, so
+ * every script touches one cluster slot):
+ *
+ *   {tk:A}:anq                 hash  eventId → analysis row JSON (the queue; analysis-queue.ts)
+ *   {tk:A}:ins:meta            hash  first → earliest counted eventTimeMs, latest → latest counted minute
+ *   {tk:A}:ins:m:<minuteMs>    hash  series → calls in that minute                       (expires 3 h after)
+ *   {tk:A}:ins:a:<minuteMs>    hash  series US dim US value → calls (attributions)        (expires 3 h after)
+ *   {tk:A}:ins:h:<hourMs>      hash  series US "s" → Σ per-minute counts, series US "q" → Σ squares,
+ *                                    series US "n" → first minute the novelty was seen in the hour
+ *                                    (expires COUNTER_HORIZON_MS + 1 h after the hour)
+ *   {tk:A}:ins:state           string {cursorMinuteMs, open insights} JSON
+ *   {tk:A}:ins:lock            string the evaluator's lock
+ *   {tk:A}:ins:types           hash  InsightType → Enable | Disable (EnableInsight / DisableInsight)
+ *   {tk:A}:ins:allow           set   allowlisted IPs and IPv4 /24s of IpInsight
+ *   {tk:A}:insev               hash  eventId → insight event JSON
+ *   {tk:A}:insidx              zset  (all scores 0) "<eventTimeMs, 15 digits>:<eventId>", lexicographic
+ *   {tk}:anq:accounts          set   accounts with queued analysis rows   (the `{tk}` slot)
+ *   {tk}:ins:eval              set   accounts to evaluate                  (the `{tk}` slot)
+ *
+ * (US is the unit separator \x1f.) The per-hour sums of squares stay exact under increments: a
+ * minute count going from c−1 to c adds 2c−1. The drain reads rows with HSCAN; one FOLD script per
+ * batch HDELs each row and counts it only if that HDEL removed it, so a row is counted by exactly one
+ * script run however often a crashed drain is re-run or two drainers race.
+ */
+import { z } from 'zod';
+import type { Redis, Result } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
+import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from './analysis-queue.ts';
+import type { BaselineStat, InsightEvent, MinuteData, OpenInsight, Tallies } from '../../shared/insights/detector.ts';
+import { COUNTER_HORIZON_MS, type AccountInsightState, type FoldItem, type FoldOutcome, type InsightsStore, type QueuedAnalysisRow } from '../../shared/insights/engine.ts';
+import { ATTRIBUTION_DIMENSIONS, type AttributionDimension } from '../../shared/insights/series.ts';
+import { HOUR_MS, INSIGHT_MINUTE_MS, INSIGHT_RETENTION_MS, INSIGHT_TYPE_NAMES, isInsightType, type InsightType } from '../../shared/insights/types.ts';
+
+const US = '\x1f';
+/** Per-minute counts and attributions are read only for recent minutes. */
+export const MINUTE_KEY_TTL_MS = 3 * HOUR_MS;
+const HOUR_KEY_TTL_MS = COUNTER_HORIZON_MS + HOUR_MS;
+export const EVALUATION_ACCOUNTS_KEY = '{tk}:ins:eval';
+
+const tag = (a: string) => `{tk:${a}}`;
+export const insightKeys = {
+  meta: (a: string) => `${tag(a)}:ins:meta`,
+  minute: (a: string, m: number) => `${tag(a)}:ins:m:${m}`,
+  attributions: (a: string, m: number) => `${tag(a)}:ins:a:${m}`,
+  hour: (a: string, h: number) => `${tag(a)}:ins:h:${h}`,
+  state: (a: string) => `${tag(a)}:ins:state`,
+  lock: (a: string) => `${tag(a)}:ins:lock`,
+  types: (a: string) => `${tag(a)}:ins:types`,
+  allow: (a: string) => `${tag(a)}:ins:allow`,
+  events: (a: string) => `${tag(a)}:insev`,
+  index: (a: string) => `${tag(a)}:insidx`,
+};
+
+/**
+ * KEYS[1] queue, KEYS[2] meta, KEYS[2 + i] dynamic key i.
+ * ARGV[1] D, ARGV[2..1+D] expire-at of dynamic key i; then per row: eventId, timeMs, minuteMs,
+ * minute key i, hour key i, attribution key i, nCounts, nMarks, nDims, counts…, marks…, dims…
+ * (minute key index 0: remove uncounted). Returns {counted, dropped, duplicates, queue length}.
+ */
+const FOLD_SCRIPT = `
+local D = tonumber(ARGV[1])
+local counted, dropped, dups = 0, 0, 0
+local touched = {}
+local first, latest = nil, nil
+local i = 2 + D
+while i <= #ARGV do
+  local id, t, m = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local mk, hk, ak = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  local nc, nm, nd = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
+  local c0 = i + 9
+  local m0 = c0 + nc
+  local d0 = m0 + nm
+  i = d0 + nd
+  if redis.call('HDEL', KEYS[1], id) == 1 then
+    if mk == 0 then
+      dropped = dropped + 1
+    else
+      counted = counted + 1
+      local minuteKey, hourKey, attrKey = KEYS[2 + mk], KEYS[2 + hk], KEYS[2 + ak]
+      for j = c0, m0 - 1 do
+        local s = ARGV[j]
+        local c = redis.call('HINCRBY', minuteKey, s, 1)
+        redis.call('HINCRBY', hourKey, s .. '\\31s', 1)
+        redis.call('HINCRBY', hourKey, s .. '\\31q', 2 * c - 1)
+        for d = d0, i - 1 do redis.call('HINCRBY', attrKey, s .. '\\31' .. ARGV[d], 1) end
+      end
+      for j = m0, d0 - 1 do
+        local f = ARGV[j] .. '\\31n'
+        local cur = tonumber(redis.call('HGET', hourKey, f))
+        if (not cur) or m < cur then redis.call('HSET', hourKey, f, ARGV[c0 - 7]) end
+      end
+      touched[mk] = true
+      touched[hk] = true
+      touched[ak] = true
+      if (not first) or t < first then first = t end
+      if (not latest) or m > latest then latest = m end
+    end
+  else
+    dups = dups + 1
+  end
+end
+for k in pairs(touched) do redis.call('PEXPIREAT', KEYS[2 + k], ARGV[1 + k]) end
+if first then
+  local cur = tonumber(redis.call('HGET', KEYS[2], 'first'))
+  if (not cur) or first < cur then redis.call('HSET', KEYS[2], 'first', string.format('%d', first)) end
+  cur = tonumber(redis.call('HGET', KEYS[2], 'latest'))
+  if (not cur) or latest > cur then redis.call('HSET', KEYS[2], 'latest', string.format('%d', latest)) end
+end
+return {counted, dropped, dups, redis.call('HLEN', KEYS[1])}
+`;
+
+/**
+ * KEYS[1] insev, KEYS[2] insidx. ARGV[1] horizon member (older ones are trimmed), ARGV[2] expire-at,
+ * then pairs eventId, member, json. Idempotent by eventId.
+ */
+const PUT_EVENTS_SCRIPT = `
+for i = 3, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2]) == 1 then redis.call('ZADD', KEYS[2], 0, ARGV[i + 1]) end
+end
+local old = redis.call('ZRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[1])
+for _, member in ipairs(old) do redis.call('HDEL', KEYS[1], string.sub(member, 17)) end
+if #old > 0 then redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[1]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+return #old
+`;
+
+const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    tkInsightsFold(numKeys: number, ...args: (string | number)[]): Result<[number, number, number, number], Context>;
+    tkInsightsPut(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+/** The index member of an insight event: time (15 digits) and id, ordered as text. */
+export function indexMember(timeMs: number, eventId: string): string {
+  return `${String(timeMs).padStart(15, '0')}:${eventId}`;
+}
+
+const OpenInsightSchema = z.object({
+  series: z.string(),
+  type: z.enum(INSIGHT_TYPE_NAMES),
+  kind: z.enum(['rate', 'novel', 'immediate']),
+  object: z.string(),
+  sharedEventId: z.string(),
+  startMinuteMs: z.number(),
+  lastOverMinuteMs: z.number(),
+  quietMinutes: z.number(),
+  threshold: z.number(),
+  baseline: z.number(),
+  insightCount: z.number(),
+  tallies: z.record(z.string(), z.record(z.string(), z.number())),
+});
+const StateSchema = z.object({ cursorMinuteMs: z.number().optional(), open: z.array(OpenInsightSchema) });
+
+export class RedisInsightsStore implements InsightsStore {
+  private readonly token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+  constructor(private readonly redis: RedisClient) {
+    const r = redis as Partial<Pick<Redis, 'tkInsightsFold' | 'tkInsightsPut'>>;
+    if (typeof r.tkInsightsFold !== 'function') redis.defineCommand('tkInsightsFold', { lua: FOLD_SCRIPT });
+    if (typeof r.tkInsightsPut !== 'function') redis.defineCommand('tkInsightsPut', { lua: PUT_EVENTS_SCRIPT });
+  }
+
+  async queuedAccounts(): Promise<string[]> {
+    return (await this.redis.smembers(ANALYSIS_ACCOUNTS_KEY)).sort();
+  }
+
+  async readQueue(accountId: string, limit: number): Promise<QueuedAnalysisRow[]> {
+    const rows: QueuedAnalysisRow[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(analysisQueueKey(accountId), cursor, 'COUNT', Math.max(10, limit));
+      for (let i = 0; i + 1 < flat.length && rows.length < limit; i += 2) rows.push({ eventId: flat[i] as string, json: flat[i + 1] as string });
+      cursor = next;
+    } while (cursor !== '0' && rows.length < limit);
+    return rows;
+  }
+
+  async fold(accountId: string, items: readonly FoldItem[]): Promise<FoldOutcome> {
+    const keys: string[] = [];
+    const expires: number[] = [];
+    const index = new Map<string, number>();
+    const keyIndex = (key: string, expireAt: number): number => {
+      let i = index.get(key);
+      if (i === undefined) {
+        keys.push(key);
+        expires.push(expireAt);
+        index.set(key, (i = keys.length));
+      }
+      return i;
+    };
+    const rowArgs: (string | number)[] = [];
+    for (const item of items) {
+      if (!item.counters) {
+        rowArgs.push(item.eventId, 0, 0, 0, 0, 0, 0, 0, 0);
+        continue;
+      }
+      const minute = Math.floor(item.timeMs / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
+      const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
+      const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
+      const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
+      const ak = keyIndex(insightKeys.attributions(accountId, minute), minute + MINUTE_KEY_TTL_MS);
+      const dims = ATTRIBUTION_DIMENSIONS.flatMap((d) => {
+        const v = item.counters?.attributions[d];
+        return v === undefined ? [] : [`${d}${US}${v}`];
+      });
+      const { counts, marks } = item.counters;
+      rowArgs.push(item.eventId, item.timeMs, minute, mk, hk, ak, counts.length, marks.length, dims.length, ...counts, ...marks, ...dims);
+    }
+    const argv = [keys.length, ...expires, ...rowArgs];
+    const allKeys = [analysisQueueKey(accountId), insightKeys.meta(accountId), ...keys];
+    const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(allKeys.length, ...allKeys, ...argv);
+    return { counted, dropped, duplicates, remaining };
+  }
+
+  /** SREM, then re-check the queue (classify HSETNXes rows before it SADDs the account). */
+  async forgetIfEmpty(accountId: string): Promise<void> {
+    if ((await this.redis.hlen(analysisQueueKey(accountId))) > 0) return;
+    await this.redis.srem(ANALYSIS_ACCOUNTS_KEY, accountId);
+    if ((await this.redis.hlen(analysisQueueKey(accountId))) > 0) await this.redis.sadd(ANALYSIS_ACCOUNTS_KEY, accountId);
+  }
+
+  async minute(accountId: string, minuteMs: number): Promise<MinuteData> {
+    const [counts, attrs] = await Promise.all([this.redis.hgetall(insightKeys.minute(accountId, minuteMs)), this.redis.hgetall(insightKeys.attributions(accountId, minuteMs))]);
+    const attributions = new Map<string, Tallies>();
+    for (const [field, value] of Object.entries(attrs)) {
+      const [series, dim, v] = field.split(US);
+      if (series === undefined || dim === undefined || v === undefined) continue;
+      let t = attributions.get(series);
+      if (!t) attributions.set(series, (t = {}));
+      (t[dim as AttributionDimension] ??= {})[v] = Number(value);
+    }
+    return { counts: new Map(Object.entries(counts).map(([k, v]) => [k, Number(v)])), attributions };
+  }
+
+  async baselines(accountId: string, series: readonly string[], fromHourMs: number, toHourMs: number): Promise<Map<string, BaselineStat>> {
+    const fields = series.flatMap((s) => [`${s}${US}s`, `${s}${US}q`]);
+    const hours: number[] = [];
+    for (let h = fromHourMs; h < toHourMs; h += HOUR_MS) hours.push(h);
+    const replies = await Promise.all(hours.map((h) => this.redis.hmget(insightKeys.hour(accountId, h), ...fields)));
+    const out = new Map<string, BaselineStat>();
+    for (const values of replies) {
+      series.forEach((s, i) => {
+        const sum = Number(values[2 * i] ?? 0);
+        const sumSq = Number(values[2 * i + 1] ?? 0);
+        if (sum === 0 && sumSq === 0) return;
+        const cur = out.get(s) ?? { sum: 0, sumSq: 0 };
+        out.set(s, { sum: cur.sum + sum, sumSq: cur.sumSq + sumSq });
+      });
+    }
+    return out;
+  }
+
+  async seen(accountId: string, series: readonly string[], fromMs: number, beforeMinuteMs: number): Promise<Set<string>> {
+    const fields = series.map((s) => `${s}${US}n`);
+    const hours: number[] = [];
+    for (let h = fromMs; h < beforeMinuteMs; h += HOUR_MS) hours.push(h);
+    const replies = await Promise.all(hours.map((h) => this.redis.hmget(insightKeys.hour(accountId, h), ...fields)));
+    const out = new Set<string>();
+    for (const values of replies) series.forEach((s, i) => {
+      const first = values[i];
+      if (first !== null && first !== undefined && Number(first) < beforeMinuteMs) out.add(s);
+    });
+    return out;
+  }
+
+  async meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number }> {
+    const [first, latest] = await this.redis.hmget(insightKeys.meta(accountId), 'first', 'latest');
+    return { ...(first ? { firstMs: Number(first) } : {}), ...(latest ? { latestMinuteMs: Number(latest) } : {}) };
+  }
+
+  async evaluationAccounts(): Promise<string[]> {
+    return (await this.redis.smembers(EVALUATION_ACCOUNTS_KEY)).sort();
+  }
+  async markForEvaluation(accountId: string): Promise<void> {
+    await this.redis.sadd(EVALUATION_ACCOUNTS_KEY, accountId);
+  }
+  async forgetEvaluated(accountId: string): Promise<void> {
+    await this.redis.srem(EVALUATION_ACCOUNTS_KEY, accountId);
+  }
+  async lock(accountId: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(insightKeys.lock(accountId), this.token, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+  async unlock(accountId: string): Promise<void> {
+    await this.redis.eval(UNLOCK_SCRIPT, 1, insightKeys.lock(accountId), this.token);
+  }
+
+  async state(accountId: string): Promise<AccountInsightState> {
+    const raw = await this.redis.get(insightKeys.state(accountId));
+    if (!raw) return { open: [] };
+    const parsed = StateSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success) return { open: [] };
+    const { cursorMinuteMs, open } = parsed.data;
+    return { ...(cursorMinuteMs !== undefined ? { cursorMinuteMs } : {}), open: open as OpenInsight[] };
+  }
+  async saveState(accountId: string, state: AccountInsightState): Promise<void> {
+    await this.redis.set(insightKeys.state(accountId), JSON.stringify(state));
+  }
+
+  async enabledTypes(accountId: string): Promise<Set<InsightType>> {
+    const all = await this.redis.hgetall(insightKeys.types(accountId));
+    return new Set(Object.entries(all).filter(([t, v]) => v === 'Enable' && isInsightType(t)).map(([t]) => t as InsightType));
+  }
+  async setType(accountId: string, type: InsightType, enabled: boolean): Promise<void> {
+    await this.redis.hset(insightKeys.types(accountId), type, enabled ? 'Enable' : 'Disable');
+  }
+  async allowlist(accountId: string): Promise<string[]> {
+    return this.redis.smembers(insightKeys.allow(accountId));
+  }
+
+  async putEvents(accountId: string, events: readonly InsightEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    let newest = 0;
+    const args: string[] = [];
+    for (const e of events) {
+      const t = Date.parse(e.eventTime);
+      newest = Math.max(newest, t);
+      args.push(e.eventId, indexMember(t, e.eventId), JSON.stringify(e));
+    }
+    const now = Date.now();
+    await this.redis.tkInsightsPut(2, insightKeys.events(accountId), insightKeys.index(accountId), indexMember(now - INSIGHT_RETENTION_MS, ''), Math.max(newest, now) + INSIGHT_RETENTION_MS, ...args);
+  }
+
+  /** Insight events in [startMs, endMs], newest first, after the cursor; up to `limit`. */
+  async page(accountId: string, q: { startMs: number; endMs: number; limit: number; after?: { timeMs: number; eventId: string } }): Promise<{ events: string[]; members: string[] }> {
+    const max = q.after ? `(${indexMember(q.after.timeMs, q.after.eventId)}` : `[${indexMember(q.endMs, '\xff')}`;
+    const min = `[${indexMember(q.startMs, '')}`;
+    const members = await this.redis.zrevrangebylex(insightKeys.index(accountId), max, min, 'LIMIT', 0, q.limit);
+    if (members.length === 0) return { events: [], members: [] };
+    const bodies = await this.redis.hmget(insightKeys.events(accountId), ...members.map((m) => m.slice(16)));
+    const events: string[] = [];
+    const kept: string[] = [];
+    bodies.forEach((b, i) => {
+      if (b) {
+        events.push(b);
+        kept.push(members[i] as string);
+      }
+    });
+    return { events, members: kept };
+  }
+}
