@@ -93,8 +93,8 @@ describe('the analysis queue', () => {
       if (!row) throw new Error('not an analysis row');
       return { eventId, timeMs: row.eventTimeMs, counters: rowCounters(row) };
     });
-    const first = await store.fold(B, items, Date.now());
-    const again = await store.fold(B, items, Date.now());
+    const first = await store.fold(B, items);
+    const again = await store.fold(B, items);
     expect(first).toMatchObject({ counted: 5, duplicates: 0, remaining: base.length - 5 });
     expect(again).toMatchObject({ counted: 0, duplicates: 5 });
     const meta = await store.meta(B);
