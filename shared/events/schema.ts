@@ -18,8 +18,9 @@
  *   `eventId` of 1–EVENT_ID_MAX_BYTES bytes of well-formed text (the history blob header
  *   holds its length in one byte), well-formed UTF-16 in every string used as a key or
  *   index value (Redis and S3 see UTF-8: a lone surrogate becomes U+FFFD, so two values would
- *   share a key), an `acsRegion` that can name an archive folder, and an `eventTime` from
- *   EVENT_TIME_MIN_MS to EVENT_TIME_MAX_AHEAD_MS past its receipt (`parseEvent`'s option).
+ *   share a key), an `acsRegion` that can name an archive folder, an `eventTime` from
+ *   EVENT_TIME_MIN_MS to EVENT_TIME_MAX_AHEAD_MS past its receipt (`parseEvent`'s option), and
+ *   no value nested deeper than EVENT_MAX_DEPTH (later stages serialise recursively).
  */
 import { z } from 'zod';
 import { ARCHIVE_REGION_PATTERN } from '../archive/layout.ts';
@@ -33,6 +34,12 @@ export const EVENT_ID_MAX_BYTES = 255;
 export const EVENT_TIME_MAX_AHEAD_MS = 15 * 60 * 1000;
 /** Earliest eventTime: the logstore's `__time__` and history's time header are unsigned epoch times. */
 export const EVENT_TIME_MIN_MS = 0;
+/**
+ * Deepest nesting of objects and arrays in an event (the record itself is level 1). ActionTrail's
+ * own records nest a handful of levels; every later stage serialises events with recursive code
+ * (JSON.stringify, the stores), which overflows the stack near 17,000 levels.
+ */
+export const EVENT_MAX_DEPTH = 64;
 
 /** Lone surrogates (a high not followed by a low, or a low not preceded by a high). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -201,7 +208,35 @@ export function eventTimeIssue(timeMs: number, options: ParseEventOptions = {}):
   return undefined;
 }
 
+/** Nesting depth of a JSON value, counted without recursion (a container is one level deeper than its parent). */
+function depthOf(value: unknown, limit: number): number {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  let deepest = 0;
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(current)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** The field whose value nests past EVENT_MAX_DEPTH (with the record as level 1), or undefined. */
+function nestingIssue(input: unknown): EventIssue | undefined {
+  if (input === null || typeof input !== 'object') return undefined;
+  for (const [field, value] of Object.entries(input)) {
+    if (depthOf(value, EVENT_MAX_DEPTH - 1) > EVENT_MAX_DEPTH - 1) {
+      return { field, code: 'too_deep', message: `${field} nests objects or arrays deeper than ${EVENT_MAX_DEPTH} levels` };
+    }
+  }
+  return undefined;
+}
+
 export function parseEvent(input: unknown, options: ParseEventOptions = {}): ParseEventResult {
+  // Before the schema: a record every later stage would fail to serialise is refused here.
+  const deep = nestingIssue(input);
+  if (deep) return { ok: false, issues: [deep] };
   const result = actionTrailEventSchema.safeParse(input);
   if (result.success) {
     const timeMs = parseUtcTime(result.data.eventTime);

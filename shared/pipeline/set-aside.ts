@@ -61,6 +61,21 @@ export interface RejectedObjectPorts extends SetAsideWriterPorts {
  * logs each record; returns the keys written. A write that fails throws: the caller keeps the
  * records where they were, to be set aside again on the retry.
  */
+/**
+ * The record as it can be written: a record no JSON writer can serialise (nested past the stack,
+ * a cycle) is replaced by a note saying so, so that setting it aside never fails — the
+ * source object still holds it.
+ */
+function writable(record: SetAsideRecord): SetAsideRecord {
+  try {
+    JSON.stringify(record.record);
+    return record;
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return { ...record, record: { unserialisable: `the record cannot be written as JSON (${why.slice(0, 200)}); it stays in its source object` } };
+  }
+}
+
 export async function writeSetAside(source: SetAsideSource, records: readonly SetAsideRecord[], ports: SetAsideWriterPorts): Promise<string[]> {
   const byAccount = new Map<string, SetAsideRecord[]>();
   for (const record of records) {
@@ -73,8 +88,8 @@ export async function writeSetAside(source: SetAsideSource, records: readonly Se
       reason: record.reason,
     });
     const list = byAccount.get(record.accountId);
-    if (list) list.push(record);
-    else byAccount.set(record.accountId, [record]);
+    if (list) list.push(writable(record));
+    else byAccount.set(record.accountId, [writable(record)]);
   }
   const keys: string[] = [];
   for (const [accountId, list] of byAccount) {
