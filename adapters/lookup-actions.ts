@@ -54,6 +54,7 @@ function trailPorts(services: Services): TrailApiPorts {
     },
     // false only when S3 says the bucket does not exist; an outage is a retryable error, not BucketDoesNotExistException
     bucketExists: (bucket) => bucketExists(services.s3, bucket),
+    reservedBuckets: [services.env.TK_STAGING_BUCKET],
     organizationIdOf: (accountId) => services.accounts.organizationIdOf(accountId),
     bucketClaims: new RedisBucketClaims(services.redis),
     organizationOf: (accountId) => organizationMembershipOf(services.accounts, accountId),

@@ -79,6 +79,12 @@ export interface TrailApiPorts {
   logstoreStatus?(trail: Trail): Promise<LogstoreStatus | undefined>;
   /** Optional: the region of a bucket, DescribeTrails' OssBucketLocation (left out when absent or unknown). */
   bucketLocation?(bucket: string): Promise<string | undefined>;
+  /**
+   * Buckets of the deployment itself (the staging bucket: ingest's inbox/, backfill/,
+   * redeliver/, rejected/), which no trail may deliver to: a trail's files there would be read
+   * as the operator's input.
+   */
+  reservedBuckets?: readonly string[];
 }
 
 export type TrailAction = (params: Record<string, string>, caller: Caller, ports: TrailApiPorts) => Promise<Record<string, unknown>>;
@@ -247,7 +253,16 @@ async function claimBucket(ports: TrailApiPorts, claim: BucketClaim): Promise<vo
 }
 
 async function checkBucketExists(ports: TrailApiPorts, bucket: string | undefined): Promise<void> {
-  if (bucket !== undefined && !(await ports.bucketExists(bucket))) throw bucketDoesNotExist(bucket);
+  if (bucket === undefined) return;
+  if (ports.reservedBuckets?.includes(bucket)) {
+    throw new TrailRequestError(
+      BUCKET_NOT_ACCESSIBLE_CODE,
+      `The bucket policy is insufficient: ${bucket} is this deployment's own staging bucket, which trails cannot deliver to. Specify a bucket of your own.`,
+      403,
+      'OssBucketName',
+    );
+  }
+  if (!(await ports.bucketExists(bucket))) throw bucketDoesNotExist(bucket);
 }
 
 async function existingTrail(ports: TrailApiPorts, caller: Caller, name: string): Promise<Trail> {

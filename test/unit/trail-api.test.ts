@@ -599,6 +599,20 @@ describe('bucket tenancy (docs/design.md §3.5)', () => {
     expect(await claims.holders('audit-log')).toEqual([MANAGEMENT]);
   });
 
+  it("refuses the deployment's own staging bucket to every account, on create and update, and stores nothing", async () => {
+    buckets.add('trailkeeper-staging');
+    ports = { ...ports, reservedBuckets: ['trailkeeper-staging'] };
+    for (const who of [caller(), caller(SINGLE)]) {
+      const error = await refused(create(onBucket('stage-trail', 'trailkeeper-staging', { OssKeyPrefix: 'backfill' }), who), 'InsufficientBucketPolicyException', 403, 'OssBucketName');
+      expect(error.message).toContain('staging bucket');
+    }
+    await create(onBucket('own-trail', 'other-log'), caller(SINGLE));
+    await refused(updateTrail({ Name: 'own-trail', OssBucketName: 'trailkeeper-staging' }, caller(SINGLE), ports), 'InsufficientBucketPolicyException', 403, 'OssBucketName');
+    expect((await store.get(SINGLE, 'own-trail'))?.ossBucketName).toBe('other-log');
+    expect(await store.list(MANAGEMENT)).toEqual([]);
+    expect(await claims.holders('trailkeeper-staging')).toEqual([]);
+  });
+
   it('refuses UpdateTrail onto a held bucket and leaves the trail as it was', async () => {
     await create(onBucket('a-trail', 'audit-log'));
     await create(onBucket('c-trail', 'other-log'), caller(SINGLE));
