@@ -120,7 +120,19 @@ export function guardListener(
 }
 
 /** Answers malformed requests Node's parser refuses (bad request line, bad or huge headers) and closes the socket. */
+/** A request's headers must arrive within this time (Node's default is 60 s). */
+export const HEADERS_TIMEOUT_MS = 20_000;
+/** A whole request, body included, must arrive within this time (Node's default is 300 s): a 5 MiB ingest body takes well under it. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
 export function guardServer(server: http.Server): void {
+  // Half-sent requests (slowloris, a body that never completes) are cut off in bounded time.
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  // CONNECT is no method of ours: answer it instead of leaving the socket hanging.
+  server.on('connect', (_request, socket) => {
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || (error.code === 'ECONNRESET')) {
       socket.destroy();

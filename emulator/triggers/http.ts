@@ -4,6 +4,7 @@
  * synchronously, and turns the response struct back into an HTTP response.
  */
 import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
@@ -65,7 +66,9 @@ export function buildHttpEvent(
   }
   const contentType = req.headers['content-type'] ?? '';
   const encoded = req.headers['content-encoding'];
-  const asText = body.length === 0 || (TEXT_CONTENT_TYPE.test(contentType) && (!encoded || encoded === 'identity'));
+  // A text body that is not valid UTF-8 goes as base64, or decoding it would replace bytes (and
+  // the body the function sees would not be the body that was signed).
+  const asText = body.length === 0 || (TEXT_CONTENT_TYPE.test(contentType) && (!encoded || encoded === 'identity') && isUtf8(body));
   const now = meta.now ?? new Date();
   return {
     version: 'v1',

@@ -47,7 +47,7 @@ async function callerIdentityWorks(): Promise<void> {
 }
 
 async function nonceKeys(): Promise<string[]> {
-  return redis.keys(`{tk:nonce:${key.accessKeyId}}:*`);
+  return (await redis.keys(`{tk:nonce:${key.accessKeyId}}:*`)).sort();
 }
 
 beforeAll(async () => {
@@ -100,6 +100,23 @@ describe('item 2: ingest requires a signature that covers the body', () => {
     expect((await post(inflatedHash, gz)).status).toBe(403);
 
     expect(await answer(await postEvents(ingestUrl, key, gz, { gzip: true }))).toMatchObject({ status: 200, body: { accepted: 1 } });
+  });
+});
+
+describe('bodies that are not valid UTF-8', () => {
+  it('a correctly signed body with invalid UTF-8 is refused 400 InvalidBody naming the body, not as a bad signature, and nothing is stored', async () => {
+    const event = freshEvent('BadUtf8');
+    const bytes = Buffer.from(JSON.stringify([event]).replace('BadUtf8', 'Bad\u0001Utf8'), 'utf8');
+    // Replace the marker byte by a lone 0xFF: not UTF-8 anywhere.
+    const at = bytes.indexOf(0x01);
+    expect(at).toBeGreaterThan(0);
+    bytes[at] = 0xff;
+    for (const gzip of [false, true]) {
+      const res = await answer(await postEvents(ingestUrl, key, gzip ? gzipSync(bytes) : bytes, { gzip }));
+      expect(res).toMatchObject({ status: 400, body: { Code: 'InvalidBody', Field: 'body', Message: expect.stringContaining('UTF-8') } });
+    }
+    expect(await history.has(A, [event['eventId'] as string])).toEqual([false]);
+    await callerIdentityWorks();
   });
 });
 

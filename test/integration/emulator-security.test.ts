@@ -100,6 +100,14 @@ describe('malformed input gets a 4xx and the process keeps serving', () => {
     await stillServing();
   });
 
+  it('CONNECT is answered 405 on every port instead of leaving the socket hanging', async () => {
+    for (const url of [stack.emulator.invokeUrl, ingestUrl(), lookupUrl()]) {
+      const { status } = await rawExchange(url, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nhost: 127.0.0.1:22\r\n\r\n');
+      expect(status).toBe(405);
+    }
+    await stillServing();
+  });
+
   it('a request target no URL can be made of answers 400, not 500', async () => {
     for (const url of [stack.emulator.invokeUrl, ingestUrl(), lookupUrl()]) {
       const { status } = await rawExchange(url, 'GET //[bad HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
