@@ -23,7 +23,8 @@ export const handler = onHttp(
     if (request.path !== '/' || (request.method !== 'GET' && request.method !== 'POST')) {
       return json(404, { RequestId: request.requestId, Code: 'NotFound', Message: `no route for ${request.method} ${request.path}` });
     }
-    if (request.method === 'GET' && Object.keys(request.query).length === 0) {
+    // An ACS3 call may carry its action in signed headers alone (x-acs-action), with no query.
+    if (request.method === 'GET' && Object.keys(request.query).length === 0 && request.headers['authorization'] === undefined) {
       // A person who opens the API's address in a browser lands on the console.
       return (request.headers['accept'] ?? '').includes('text/html') ? { statusCode: 302, headers: { location: '/console' } } : health(request.requestId);
     }

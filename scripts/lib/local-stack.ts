@@ -9,6 +9,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
+
+/**
+ * Creates the state folder, private to its owner (0700): it holds Redis's data and AOF, every
+ * staged and archived object and the stack's secrets, so no other local user may read into it.
+ */
+export function ensureStateDir(stateDir: string): void {
+  mkdirSync(stateDir, { recursive: true });
+  chmodSync(stateDir, 0o700);
+}
+
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function port(name: string, fallback: number): number {
@@ -48,7 +58,7 @@ export function loadOrCreateFcAccount(stateDir: string): FcAccount {
     accessKeyId: `LTAIemu${randomBytes(8).toString('hex')}`,
     accessKeySecret: randomBytes(20).toString('base64url'),
   };
-  mkdirSync(stateDir, { recursive: true });
+  ensureStateDir(stateDir);
   writeFileSync(file, `${JSON.stringify(account, null, 2)}\n`, { mode: 0o600 });
   return account;
 }
@@ -98,7 +108,7 @@ export function loadOrCreateStackSecrets(stateDir: string): StackSecrets {
     s3SecretAccessKey: randomBytes(30).toString('base64url'),
     secretsKey: randomBytes(SECRETS_KEY_BYTES).toString('base64'),
   };
-  mkdirSync(stateDir, { recursive: true });
+  ensureStateDir(stateDir);
   writeFileSync(stackSecretsFile(stateDir), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return secrets;
 }
@@ -148,7 +158,7 @@ export function readLiveLock(stateDir: string): StackLock | undefined {
 }
 
 export function writeLock(stateDir: string, lock: StackLock): void {
-  mkdirSync(stateDir, { recursive: true });
+  ensureStateDir(stateDir);
   writeFileSync(lockPath(stateDir), `${JSON.stringify(lock, null, 2)}\n`, { mode: 0o600 });
 }
 
@@ -197,7 +207,7 @@ export function readDemo(stateDir: string): DemoCredentials | undefined {
 }
 
 export function writeDemo(stateDir: string, demo: DemoCredentials): void {
-  mkdirSync(stateDir, { recursive: true });
+  ensureStateDir(stateDir);
   writeFileSync(demoFile(stateDir), `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
 }
 

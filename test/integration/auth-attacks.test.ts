@@ -158,6 +158,16 @@ describe('item 3: lookup-http runs exactly what was signed', () => {
   });
 });
 
+describe('ACS3 with the action in signed headers alone', () => {
+  it('GET / with no query runs the x-acs-action it signed, not the health answer', async () => {
+    const url = new URL('/', lookupUrl);
+    const headers = signAcs3Request({ method: 'GET', path: '/', query: {}, headers: { host: url.host, 'x-acs-action': 'GetCallerIdentity', 'x-acs-version': VERSION }, body: '', ...key });
+    delete headers['host'];
+    const res = await answer(await fetch(url, { headers }));
+    expect(res).toMatchObject({ status: 200, body: { AccountId: A, AccessKeyId: key.accessKeyId } });
+  });
+});
+
 describe('item 8: prototype names, nonce and body bounds', () => {
   it('Action=constructor, __proto__, toString, hasOwnProperty are unknown actions (404), not Object.prototype members', async () => {
     for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
