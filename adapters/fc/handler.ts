@@ -124,11 +124,15 @@ export interface HttpOptions extends ErrorAnswerOptions {
   maxBodyBytes: number;
 }
 
+/** What an HTTP function's steps pass along: the route's answer, then (after encoding) FC's response struct. */
+type HttpResult = HttpResponse | FcHttpResponse;
+
 /** Encodes the route's answer, and maps errors to answers in the one place (errorAnswer). */
-function httpAnswerStep(options: ErrorAnswerOptions): middy.MiddlewareObj<Envelope<TriggerOf<'http'>>, FcHttpResponse | HttpResponse, Error, FcContext> {
+function httpAnswerStep(options: ErrorAnswerOptions): Step<TriggerOf<'http'>, HttpResult> {
   return {
     name: 'http-answer',
     after: (request) => {
+      // Before this step the response is the route's HttpResponse (the only thing a route returns).
       if (request.response) request.response = encodeHttpResponse(request.response as HttpResponse);
     },
     onError: (request) => {
@@ -141,6 +145,8 @@ function httpAnswerStep(options: ErrorAnswerOptions): middy.MiddlewareObj<Envelo
 
 /** An HTTP-triggered function: `route` turns the request into an answer; errors become answers. */
 export function onHttp(route: (request: HttpRequest, invocation: Invocation) => Promise<HttpResponse>, options: HttpOptions): FcHandler<FcHttpResponse> {
-  const steps = [logStep(), httpAnswerStep(options), decodeStep(['http'], { maxHttpBodyBytes: options.maxBodyBytes })] as Step<TriggerOf<'http'>, FcHttpResponse>[];
-  return wrap<TriggerOf<'http'>, FcHttpResponse>(steps, async (trigger, invocation) => (await route(trigger.request, invocation)) as unknown as FcHttpResponse);
+  const steps: Step<TriggerOf<'http'>, HttpResult>[] = [logStep(), httpAnswerStep(options), decodeStep(['http'], { maxHttpBodyBytes: options.maxBodyBytes })];
+  const handler = wrap<TriggerOf<'http'>, HttpResult>(steps, (trigger, invocation) => route(trigger.request, invocation));
+  // The http-answer step encodes every answer, the route's and the errors' alike.
+  return async (event, context) => (await handler(event, context)) as FcHttpResponse;
 }
