@@ -1,7 +1,8 @@
 /**
  * The RPC actions lookup-http serves, wired to their stores: the trail API, LookupEvents,
- * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey, GetCallerIdentity and the AccessKey
- * audit (GetAccessKeyLastUsed*, and our ListAccessKeyLastUsed).
+ * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey, GetCallerIdentity, the AccessKey
+ * audit (GetAccessKeyLastUsed*, and our ListAccessKeyLastUsed) and Insights (with our
+ * Put/GetInsightIpAllowlist).
  */
 import { bucketExists } from './s3.ts';
 import { getLogs } from '../shared/logstore/get-logs-action.ts';
@@ -115,13 +116,18 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   const insightPorts: InsightApiPorts = {
     enabledTypes: (accountId) => services.insights.enabledTypes(accountId),
     setType: (accountId, type, enabled) => services.insights.setType(accountId, type, enabled),
+    allowlist: (accountId) => services.insights.allowlist(accountId),
+    setAllowlist: (accountId, entries) => services.insights.setAllowlist(accountId, entries),
     getTrail: (accountId, name) => services.trails.get(accountId, name),
     updateTrail: (trail) => services.trails.update(trail),
     page: (accountId, q) => services.insights.page(accountId, q),
     tokenKey: lookupPorts.tokenKey,
     now: lookupPorts.now,
   };
-  for (const [name, action] of Object.entries(INSIGHT_ACTIONS)) actions[name] = (params, caller) => action(params, caller, insightPorts);
+  // the write actions (EnableInsight, DisableInsight, PutInsightSelectors, PutInsightIpAllowlist) are recorded as the trail API's are
+  for (const [name, action] of Object.entries(INSIGHT_ACTIONS)) {
+    actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, insightPorts), { region, ports: services });
+  }
   return actions;
 }
 

@@ -41,6 +41,7 @@ import { RedisAccessKeyAudit } from './redis/accesskey-audit.ts';
 import { RedisInsightsStore } from './redis/insights-store.ts';
 import type { InsightsRunPorts } from '../shared/insights/engine.ts';
 import type { InsightEvent } from '../shared/insights/detector.ts';
+import { candidateInsightTrails, routeInsightEvents } from '../shared/insights/routing.ts';
 
 /** The deliverers classify wakes after filling outboxes (s.yaml functionName values). */
 export const DELIVERER_FUNCTIONS = ['trailkeeper-deliver-oss', 'trailkeeper-deliver-logstore'] as const;
@@ -211,8 +212,9 @@ export function rpcPorts(services: Services = getServices()): NonNullable<typeof
 
 /**
  * What insights-cron needs (docs/design.md §3.9): the store, the other analysis consumers of the
- * drained rows, and delivery of insight events to the outboxes of the account's logging trails
- * whose InsightSelectors include the type (then the deliverers are woken, as classify does).
+ * drained rows, and delivery of insight events to the outboxes of the logging trails whose
+ * InsightSelectors include the type — the account's own and its management account's
+ * organization trails (shared/insights/routing.ts) — then the deliverers are woken, as classify does.
  */
 export function insightsCronPorts(context: FcContext, services: Services = getServices(), now: () => number = Date.now): InsightsRunPorts {
   return {
@@ -221,13 +223,11 @@ export function insightsCronPorts(context: FcContext, services: Services = getSe
     now,
     region: services.env.TK_REGION,
     deliver: async (accountId: string, events: readonly InsightEvent[]) => {
-      const trails = (await services.trails.list(accountId)).filter((t) => t.status === 'Enable');
+      const management = await services.accounts.managementAccountOf(accountId);
+      const candidates = candidateInsightTrails(await services.trails.list(accountId), management ? await services.trails.list(management) : []);
       let appended = 0;
-      for (const trail of trails) {
-        const entries = events
-          .filter((e) => trail.insightSelectors?.includes(e.insightDetails.insightType))
-          .map((e) => ({ eventId: e.eventId, eventTimeMs: Date.parse(e.eventTime), json: JSON.stringify(e) }));
-        if (entries.length === 0) continue;
+      for (const { trail, events: received } of routeInsightEvents(events, candidates, management)) {
+        const entries = received.map((e) => ({ eventId: e.eventId, eventTimeMs: Date.parse(e.eventTime), json: JSON.stringify(e) }));
         await services.outbox.append(trail, entries);
         appended += entries.length;
       }

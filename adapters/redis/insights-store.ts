@@ -12,7 +12,7 @@
  *   {tk:A}:ins:state           string {cursorMinuteMs, open insights} JSON
  *   {tk:A}:ins:lock            string the evaluator's lock
  *   {tk:A}:ins:types           hash  InsightType → Enable | Disable (EnableInsight / DisableInsight)
- *   {tk:A}:ins:allow           set   allowlisted IPs and IPv4 /24s of IpInsight
+ *   {tk:A}:ins:allow           set   IpInsight's allowlist: canonical IPs and CIDR blocks (PutInsightIpAllowlist)
  *   {tk:A}:insev               hash  eventId → insight event JSON
  *   {tk:A}:insidx              zset  (all scores 0) "<eventTimeMs, 15 digits>:<eventId>", lexicographic
  *   {tk}:anq:accounts          set   accounts with queued analysis rows   (the `{tk}` slot)
@@ -309,7 +309,14 @@ export class RedisInsightsStore implements InsightsStore {
     await this.redis.hset(insightKeys.types(accountId), type, enabled ? 'Enable' : 'Disable');
   }
   async allowlist(accountId: string): Promise<string[]> {
-    return this.redis.smembers(insightKeys.allow(accountId));
+    return (await this.redis.smembers(insightKeys.allow(accountId))).sort();
+  }
+  /** Replaces the allowlist in one transaction (one key: one slot). */
+  async setAllowlist(accountId: string, entries: readonly string[]): Promise<void> {
+    const key = insightKeys.allow(accountId);
+    const multi = this.redis.multi().del(key);
+    if (entries.length > 0) multi.sadd(key, ...entries);
+    for (const [error] of (await multi.exec()) ?? []) if (error) throw error;
   }
 
   async putEvents(accountId: string, events: readonly InsightEvent[]): Promise<void> {

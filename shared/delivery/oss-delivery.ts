@@ -108,12 +108,13 @@ export interface OssDeliveryPorts {
 
 interface Parsed {
   item: OutboxItem;
-  event: { eventTime: string; acsRegion?: string; userIdentity?: { accountId?: string } };
+  /** Insight events (docs/design.md §3.9) have no userIdentity: their account is recipientAccountId. */
+  event: { eventTime: string; acsRegion?: string; userIdentity?: { accountId?: string }; recipientAccountId?: string };
 }
 
 function scopeOf(trail: Trail, event: Parsed['event']): ArchiveScope {
   const region = typeof event.acsRegion === 'string' && event.acsRegion !== '' ? event.acsRegion : trail.homeRegion;
-  const account = event.userIdentity?.accountId ?? trail.accountId;
+  const account = event.userIdentity?.accountId ?? (typeof event.recipientAccountId === 'string' ? event.recipientAccountId : trail.accountId);
   return {
     ossKeyPrefix: trail.ossKeyPrefix,
     region,

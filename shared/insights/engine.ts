@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import type { AnalysisConsumer, AnalysisRow } from '../analysis/analysis-row.ts';
 import { candidatesOf, evaluateMinute, type BaselineStat, type InsightEvent, type MinuteData, type OpenInsight } from './detector.ts';
+import { allowlistMatcher } from './allowlist.ts';
 import { rowCounters, type RowCounters } from './series.ts';
 import { BASELINE_MS, HOUR_MS, INSIGHT_MINUTE_MS, type InsightType } from './types.ts';
 
@@ -143,15 +144,6 @@ export interface InsightsReport {
 const floorMinute = (ms: number): number => Math.floor(ms / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
 const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
 
-function isAllowlisted(allow: readonly string[], ip: string): boolean {
-  for (const entry of allow) {
-    if (entry === ip) return true;
-    const slash = entry.indexOf('/');
-    if (slash > 0 && entry.endsWith('/24') && ip.startsWith(entry.slice(0, entry.lastIndexOf('.', slash) + 1))) return true;
-  }
-  return false;
-}
-
 async function drainAccount(ports: InsightsRunPorts, accountId: string, report: InsightsReport, batchSize: number, deadline: number): Promise<void> {
   for (;;) {
     const rows = await ports.store.readQueue(accountId, batchSize);
@@ -194,7 +186,7 @@ export async function evaluateAccount(ports: InsightsRunPorts, accountId: string
   start = Math.max(start, lastComplete - (MAX_CATCHUP_MINUTES - 1) * INSIGHT_MINUTE_MS);
   const meta = await store.meta(accountId);
   const enabled = await store.enabledTypes(accountId);
-  const allow = enabled.has('IpInsight') ? await store.allowlist(accountId) : [];
+  const isAllowlisted = allowlistMatcher(enabled.has('IpInsight') ? await store.allowlist(accountId) : []);
   const events: InsightEvent[] = [];
   for (let m = start; m <= lastComplete; m += INSIGHT_MINUTE_MS) {
     if (open.size === 0 && (meta.latestMinuteMs === undefined || m > meta.latestMinuteMs || enabled.size === 0)) continue;
@@ -213,7 +205,7 @@ export async function evaluateAccount(ports: InsightsRunPorts, accountId: string
           enabled,
           historyReady: meta.firstMs !== undefined && meta.firstMs <= m - BASELINE_MS,
           defaultRegion: ports.region,
-          isAllowlisted: (ip) => isAllowlisted(allow, ip),
+          isAllowlisted,
           data,
           baselines,
           seen,

@@ -1,7 +1,9 @@
 /**
  * The Insights API on lookup-http (ActionTrail 2020-07-06, docs/design.md §3.9): EnableInsight,
  * DisableInsight, GetInsightTypes, PutInsightSelectors, GetInsightSelectors, LookupInsightEvents,
- * GetInsightsEventsCount. A caller sees and changes only its own account.
+ * GetInsightsEventsCount; and ours (ActionTrail has none): PutInsightIpAllowlist and
+ * GetInsightIpAllowlist, the IPs and CIDR blocks whose calls never open an IpInsight. A caller
+ * sees and changes only its own account.
  */
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../errors.ts';
@@ -11,6 +13,7 @@ import { formatUtcSecond } from '../lookup/lookup-params.ts';
 import { issueToken, readToken, type TokenBinding } from '../lookup/next-token.ts';
 import type { Trail } from '../trails/model.ts';
 import { INSIGHT_TYPE_NAMES, InsightTypeSchema, type InsightType } from './types.ts';
+import { IpAllowlistSchema, MAX_INSIGHT_IP_ALLOWLIST } from './allowlist.ts';
 
 /** LookupInsightEvents / GetInsightsEventsCount: the longest StartTime–EndTime span. */
 export const MAX_INSIGHT_QUERY_MS = 93 * 24 * 60 * 60 * 1000;
@@ -27,6 +30,9 @@ export const INSIGHT_LOOKUP_KEYS = ['InsightType', 'InsightObject', 'EventId', '
 export interface InsightApiPorts {
   enabledTypes(accountId: string): Promise<Set<InsightType>>;
   setType(accountId: string, type: InsightType, enabled: boolean): Promise<void>;
+  allowlist(accountId: string): Promise<string[]>;
+  /** Replaces the account's IpInsight allowlist (canonical entries). */
+  setAllowlist(accountId: string, entries: readonly string[]): Promise<void>;
   getTrail(accountId: string, name: string): Promise<Trail | undefined>;
   updateTrail(trail: Trail): Promise<boolean>;
   page(accountId: string, q: { startMs: number; endMs: number; limit: number; after?: { timeMs: number; eventId: string } }): Promise<{ events: string[]; members: string[] }>;
@@ -218,6 +224,27 @@ export const INSIGHT_ACTIONS: Readonly<Record<string, InsightAction>> = {
     const trail = await trailOf(params, caller, ports);
     return { TrailName: trail.name, InsightSelectors: JSON.stringify((trail.insightSelectors ?? []).map((insightType) => ({ insightType }))) };
   },
+  // ours: IpInsight's allowlist, replaced whole (an empty array clears it)
+  PutInsightIpAllowlist: async (params, caller, ports) => {
+    const usage = `IpAllowlist must be a JSON array of at most ${MAX_INSIGHT_IP_ALLOWLIST} IPs or CIDR blocks, such as ["198.51.100.0/24","2001:db8::/48"]`;
+    const text = params['IpAllowlist'];
+    if (text === undefined) throw new ValidationError('MissingParameter', 'IpAllowlist is required', 'IpAllowlist');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new ValidationError('InvalidParameter', usage, 'IpAllowlist');
+    }
+    const parsed = IpAllowlistSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? ` (entry ${String(issue.path[0])}: ${issue.message})` : issue ? ` (${issue.message})` : '';
+      throw new ValidationError('InvalidParameter', `${usage}${where}`, 'IpAllowlist');
+    }
+    await ports.setAllowlist(caller.accountId, parsed.data);
+    return { IpAllowlist: parsed.data };
+  },
+  GetInsightIpAllowlist: async (_params, caller, ports) => ({ IpAllowlist: await ports.allowlist(caller.accountId) }),
   LookupInsightEvents: lookupInsightEvents,
   GetInsightsEventsCount: getInsightsEventsCount,
 };

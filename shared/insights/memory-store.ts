@@ -159,6 +159,9 @@ export class MemoryInsightsStore implements InsightsStore {
   async allowlist(accountId: string): Promise<string[]> {
     return [...this.account(accountId).allow];
   }
+  async setAllowlist(accountId: string, entries: readonly string[]): Promise<void> {
+    this.account(accountId).allow = [...entries];
+  }
   async putEvents(accountId: string, events: readonly InsightEvent[]): Promise<void> {
     const a = this.account(accountId);
     for (const e of events) if (!a.events.has(e.eventId)) a.events.set(e.eventId, e);

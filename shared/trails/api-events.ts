@@ -1,7 +1,8 @@
 /**
  * TrailKeeper's own API calls as events of the caller's account (docs/design.md §3.14), as
  * ActionTrail records its own: a state-changing call through lookup-http (CreateTrail,
- * UpdateTrail, DeleteTrail, StartLogging, StopLogging — every write action of the API) becomes
+ * UpdateTrail, DeleteTrail, StartLogging, StopLogging, EnableInsight, DisableInsight,
+ * PutInsightSelectors, PutInsightIpAllowlist — every write action of the API) becomes
  * an `ApiCall` / `Write` event with `serviceName` `Actiontrail`, `eventSource`
  * `actiontrail.<region>.aliyuncs.com`, `apiVersion` 2020-07-06, the verified caller's identity, the
  * source IP, the request id, the request parameters without signatures or secrets, and
@@ -31,8 +32,22 @@ export const MAX_RECORDED_PARAMETER_LENGTH = 1024;
 /** Longest error message recorded. */
 export const MAX_RECORDED_ERROR_MESSAGE_LENGTH = 1024;
 
-/** The write actions of the API: each call of one is recorded, whatever its outcome. */
-export const RECORDED_ACTIONS: ReadonlySet<string> = new Set(['CreateTrail', 'UpdateTrail', 'DeleteTrail', 'StartLogging', 'StopLogging']);
+/**
+ * The write actions of the API: each call of one is recorded, whatever its outcome — the trail
+ * actions, and the Insights actions that change what is detected or delivered (docs/design.md
+ * §3.9), our PutInsightIpAllowlist among them.
+ */
+export const RECORDED_ACTIONS: ReadonlySet<string> = new Set([
+  'CreateTrail',
+  'UpdateTrail',
+  'DeleteTrail',
+  'StartLogging',
+  'StopLogging',
+  'EnableInsight',
+  'DisableInsight',
+  'PutInsightSelectors',
+  'PutInsightIpAllowlist',
+]);
 
 /** RPC common parameters and parameter names never recorded: the signature and anything secret. */
 const UNRECORDED_PARAMETERS: ReadonlySet<string> = new Set(['Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'SignatureType', 'SecurityToken', 'AccessKeySecret']);
