@@ -1,14 +1,17 @@
 /**
  * The TrailKeeper console (served by lookup-http at /console): sign-in with an AccessKey pair
- * (kept in session storage only), then event history, summaries and trails over the signed API.
+ * (kept in session storage only), then event history, summaries, insights, AccessKeys and trails
+ * over the signed API.
  * The query (tab, range, filter, page size, and one event to show) lives in the URL hash, so
  * links can be shared.
  */
+import { createAccessKeysView } from './accesskeys-view.ts';
 import { createApiClient, isJsonObject, type ApiClient, type Clock, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, showState } from './dom.ts';
 import { createEventsView } from './events-view.ts';
 import { describeError, text } from './format.ts';
+import { createInsightsView } from './insights-view.ts';
 import {
   FILTERS,
   PAGE_SIZES,
@@ -91,6 +94,7 @@ const presetList = byId('preset-list', HTMLDivElement);
 const customRange = byId('custom-range', HTMLDivElement);
 const rangeFrom = byId('range-from', HTMLInputElement);
 const rangeTo = byId('range-to', HTMLInputElement);
+const filterBox = byId('filter', HTMLDivElement);
 const filterKey = byId('filter-key', HTMLSelectElement);
 const filterValue = byId('filter-value', HTMLInputElement);
 const filterChoice = byId('filter-choice', HTMLSelectElement);
@@ -156,6 +160,8 @@ const ctx: ConsoleContext = {
 const eventsView = createEventsView(ctx);
 const summariesView = createSummariesView(ctx);
 const trailsView = createTrailsView(ctx);
+const insightsView = createInsightsView(ctx);
+const accessKeysView = createAccessKeysView(ctx);
 
 // ── the query form ──────────────────────────────────────────────────────────────────────
 
@@ -264,6 +270,10 @@ function showTabContent(): void {
     if (!trailsView.loaded) trailsView.load();
     return;
   }
+  if (state.tab === 'accesskeys') {
+    if (!accessKeysView.loaded) accessKeysView.load();
+    return;
+  }
   // A preset ("the last hour") searched a while ago on the other tab means the last hour now.
   const nowMs = serverNow();
   if (query && query.state.range !== 'custom' && nowMs - query.madeAt > STALE_PRESET_MS) {
@@ -274,7 +284,7 @@ function showTabContent(): void {
     if (eventsView.event !== state.event) eventsView.showEvent(state.event);
     return;
   }
-  const view = state.tab === 'events' ? eventsView : summariesView;
+  const view = state.tab === 'events' ? eventsView : state.tab === 'insights' ? insightsView : summariesView;
   if (query && view.query !== query) view.load(query);
 }
 
@@ -317,7 +327,9 @@ function selectTab(tab: Tab, options: { focus?: boolean } = {}): void {
     button.tabIndex = selected ? 0 : -1;
     (panels.get(name) as HTMLElement).hidden = !selected;
   }
-  queryForm.hidden = tab === 'trails';
+  // Trails and AccessKeys take no range; Insights take the range only (their own objects, not the filter).
+  queryForm.hidden = tab === 'trails' || tab === 'accesskeys';
+  filterBox.hidden = tab === 'insights';
   if (options.focus) tabs.get(tab)?.focus();
 }
 
@@ -353,7 +365,7 @@ window.addEventListener('hashchange', onHistory);
 
 // "/" jumps to the filter, as in many consoles.
 document.addEventListener('keydown', (e) => {
-  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || dialog.open) return;
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || dialog.open) return;
   const target = e.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
   e.preventDefault();
@@ -430,6 +442,8 @@ function signOut(): void {
   eventsView.clear();
   summariesView.clear();
   trailsView.clear();
+  insightsView.clear();
+  accessKeysView.clear();
   if (dialog.open) dialog.close();
   sessionBox.hidden = true;
   appSection.hidden = true;
