@@ -42,6 +42,8 @@ const EnvSchema = z.object({
   TK_LOGSTORE: z.enum(['redis', 'sls']).default('redis'),
   /** Log Service endpoint override (default `https://<region>.log.aliyuncs.com`). */
   TK_SLS_ENDPOINT: z.string().url().optional(),
+  /** `off`: classify queues no analysis rows and insights-cron does nothing (Insights and the AccessKey audit stop; docs/design.md §3.9, §3.10). */
+  TK_ANALYSIS: z.enum(['on', 'off']).default('on'),
   /** The key AccessKey secrets, the digest signing key and the NextToken key are sealed with in Redis. */
   TK_SECRETS_KEY: SecretsKeySchema,
 });

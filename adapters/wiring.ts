@@ -116,6 +116,7 @@ export function classifyPorts(services: Services): ClassifyPorts {
       await services.outbox.append(trail, entries);
     },
     enqueueSummaries: (accountId, rows, analysis) => services.summaryQueue.enqueue(accountId, rows, analysis),
+    queueAnalysis: services.env.TK_ANALYSIS !== 'off',
     beginObject: (objectId) => services.markers.begin(objectId),
     finishObject: (objectId) => services.markers.finish(objectId),
   };

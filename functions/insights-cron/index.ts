@@ -4,9 +4,11 @@
  */
 import { runInsights } from '../../shared/insights/engine.ts';
 import { onTrigger } from '../../adapters/fc/handler.ts';
-import { insightsCronPorts } from '../../adapters/wiring.ts';
+import { getServices, insightsCronPorts } from '../../adapters/wiring.ts';
 
 export const handler = onTrigger(['timer'], async ({ timer }, { context, log }) => {
+  // TK_ANALYSIS=off: Insights and the AccessKey audit are switched off (nothing is queued either)
+  if (getServices().env.TK_ANALYSIS === 'off') return { triggerTime: timer.triggerTime, analysis: 'off' };
   const report = await runInsights(insightsCronPorts(context));
   log[report.malformed > 0 || report.remaining > 0 ? 'warn' : 'info']('insights run', { triggerTime: timer.triggerTime, ...report });
   return { triggerTime: timer.triggerTime, ...report };

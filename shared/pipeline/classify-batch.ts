@@ -48,6 +48,8 @@ export interface ClassifyPorts {
    * (docs/design.md §3.9); a row whose eventId is already queued is left as it is.
    */
   enqueueSummaries(accountId: string, rows: readonly SummaryRow[], analysis?: readonly AnalysisRow[]): Promise<void>;
+  /** false: no analysis rows are made or queued (TK_ANALYSIS=off); default true. */
+  queueAnalysis?: boolean;
   /** Marks an object begun; says whether it was new, begun before (a crash), or finished. */
   beginObject(objectId: string): Promise<'new' | 'retry' | 'done'>;
   finishObject(objectId: string): Promise<void>;
@@ -150,7 +152,7 @@ export async function classifyObject(
     await ports.enqueueSummaries(
       accountId,
       group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)),
-      group.map((k) => analysisRowOf(k.event, accountId, k.timeMs)),
+      ports.queueAnalysis === false ? [] : group.map((k) => analysisRowOf(k.event, accountId, k.timeMs)),
     );
   }
 

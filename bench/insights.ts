@@ -1,0 +1,484 @@
+/**
+ * Insights and AccessKey-audit benchmarks (docs/design.md §3.9, §3.10; issue 13 "Tests and figures"),
+ * on private stacks (real Redis, real S3 server, emulator on the product's s.yaml):
+ *   ingest   sustained signed ingest (as `pipeline`'s) with TK_ANALYSIS=off and =on, each on a fresh
+ *            stack started the same way, alternated (off,on then on,off …) within one process:
+ *            events/s acknowledged and until all are in history, the stack's CPU seconds per event
+ *            (this process's threads — emulator, functions, client — plus Redis and the S3 server);
+ *            after each `on` run, the insights-cron drain of the queued rows (fired by hand): rows/s,
+ *            stack CPU per row, Redis time per row of the fold script and of the audit's merge script;
+ *   onset    anomaly onset → Insight Start event through the running stack: a day of baseline, then
+ *            bursts at random seconds, polled through lookup-http's LookupInsightEvents, with
+ *            insights-cron firing on its own schedule (every minute, as s.yaml declares);
+ *   memory   Redis memory of one account's counters after a day of traffic at a busy account's rate
+ *            (folded straight into Redis by the store's fold script, no stack), MEMORY USAGE by key.
+ * Run: `npm run bench -- insights [--part ingest|onset|memory|all] [--events 50000] [--repeats 3]
+ *      [--onset-samples 6] [--rate 10]`.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { callRpc, postEvents, type Credentials } from '../adapters/client/signed-fetch.ts';
+import { RedisAccountStore } from '../adapters/redis/account-store.ts';
+import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
+import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
+import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
+import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
+import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
+import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
+import { trailSchema } from '../shared/trails/model.ts';
+import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
+import { rowCounters } from '../shared/insights/series.ts';
+import { sampleEvent, sampleEvents } from '../scripts/lib/sample-events.ts';
+import { buildFunctions } from '../emulator/build.ts';
+import { loadProject } from '../emulator/config.ts';
+import { freePort, startRedis } from '../emulator/stack/processes.ts';
+import { productProject, startTestStack, type TestStack } from '../test/helpers/stack.ts';
+import { percentile, printTable } from './lib/report.ts';
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+const ACCOUNT = '1234567890123456';
+const BATCH = 1000;
+const STREAM_RATE = 20_000;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+const { values } = parseArgs({
+  options: {
+    part: { type: 'string', default: 'all' },
+    events: { type: 'string', default: '50000' },
+    concurrency: { type: 'string', default: '8' },
+    repeats: { type: 'string', default: '3' },
+    'onset-samples': { type: 'string', default: '6' },
+    /** events/s of the busy account whose day of counters is measured */
+    rate: { type: 'string', default: '10' },
+    /** memory: also feed the rows to the AccessKey audit (its keys are reported apart) */
+    audit: { type: 'boolean', default: true },
+  },
+  allowPositionals: true,
+});
+const parts = values.part === 'all' ? ['ingest', 'onset', 'memory'] : String(values.part).split(',');
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The functions run from dist/: bundle the tree as it is (TK_ANALYSIS included), as the tests' global setup does.
+if (parts.some((p) => p === 'ingest' || p === 'onset')) {
+  await buildFunctions(loadProject(productProject, { env: {}, accountId: 'ACCOUNT_ID', lenient: true }).functions);
+}
+
+async function stackOf(analysis: 'on' | 'off', timers: boolean): Promise<TestStack> {
+  return startTestStack({
+    project: productProject,
+    buckets: ['trailkeeper-staging', 'trailkeeper-archive'],
+    env: { TK_LOG_LEVEL: 'error', TK_ANALYSIS: analysis },
+    emulator: { timers, warm: true, maxInstancesPerFunction: 4 },
+  });
+}
+
+async function createTrail(redis: Redis, accountId: string): Promise<void> {
+  const now = Date.now();
+  await new RedisTrailStore(redis).create(
+    trailSchema.parse({
+      name: 'bench-trail',
+      accountId,
+      homeRegion: 'cn-hangzhou',
+      eventRW: 'All',
+      ossBucketName: 'trailkeeper-archive',
+      slsProjectArn: `acs:log:cn-hangzhou:${accountId}:project/trailkeeper-bench`,
+      status: 'Enable',
+      createdAtMs: now,
+      updatedAtMs: now,
+      startLoggingTimeMs: now - 60_000,
+    }),
+  );
+}
+
+async function redisCpu(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+/** CPU seconds of a child process so far (utime + stime), 0 when unreadable. */
+function pidCpu(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The whole stack's CPU seconds: this process (emulator, function workers, client), Redis, the S3 server. */
+async function stackCpu(stack: TestStack, redis: Redis): Promise<{ self: number; redis: number; s3: number }> {
+  const u = process.cpuUsage();
+  return { self: (u.user + u.system) / 1e6, redis: await redisCpu(redis), s3: pidCpu(stack.s3.pid) };
+}
+const cpuDelta = (a: { self: number; redis: number; s3: number }, b: { self: number; redis: number; s3: number }) => ({
+  self: b.self - a.self,
+  redis: b.redis - a.redis,
+  s3: b.s3 - a.s3,
+  total: b.self - a.self + (b.redis - a.redis) + (b.s3 - a.s3),
+});
+
+// ───────────────────────────── ingest on / off, and the drain ─────────────────────────────
+interface IngestRun {
+  analysis: 'on' | 'off';
+  ackRate: number;
+  e2eRate: number;
+  cpuPerEvent: number;
+  redisCpuPerEvent: number;
+  drain?: { rows: number; seconds: number; rowsPerS: number; cpuPerRow: number; redisCpuPerRow: number; foldUsPerRow: number; auditUsPerRow: number; evalshaUsPerRow: number };
+}
+
+async function ingestRun(analysis: 'on' | 'off', bodies: string[], lastIds: string[], total: number): Promise<IngestRun> {
+  const stack = await stackOf(analysis, false);
+  const redis = new Redis(stack.redisUrl);
+  try {
+    const history = new RedisHistoryStore(redis);
+    const key = await new RedisAccountStore(redis, stack.secrets).createKey(ACCOUNT);
+    await createTrail(redis, ACCOUNT);
+    const ingestUrl = stack.emulator.httpUrls['ingest'] as string;
+    await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
+    await sleep(1500);
+    const cpu0 = await stackCpu(stack, redis);
+    let next = 0;
+    let accepted = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: Number(values.concurrency) }, async () => {
+        while (next < bodies.length) {
+          const body = bodies[next++] as string;
+          const res = await postEvents(ingestUrl, key, body);
+          if (!res.ok) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+          accepted += ((await res.json()) as { accepted: number }).accepted;
+        }
+      }),
+    );
+    const ackSeconds = (performance.now() - started) / 1000;
+    for (const id of lastIds) while (!(await history.has(ACCOUNT, [id]))[0]) await sleep(20);
+    const e2eSeconds = (performance.now() - started) / 1000;
+    const cpu = cpuDelta(cpu0, await stackCpu(stack, redis));
+    if (accepted !== total) throw new Error(`accepted ${accepted} of ${total}`);
+    const run: IngestRun = { analysis, ackRate: accepted / ackSeconds, e2eRate: accepted / e2eSeconds, cpuPerEvent: cpu.total / accepted, redisCpuPerEvent: cpu.redis / accepted };
+    const queued = await redis.hlen(analysisQueueKey(ACCOUNT));
+    if (analysis === 'off') {
+      if (queued !== 0) throw new Error(`TK_ANALYSIS=off queued ${queued} analysis rows`);
+      return run;
+    }
+    // let the tail of classify (outboxes, deliverers) settle before the drain is timed alone
+    await waitQuiet(redis);
+    const rows = await redis.hlen(analysisQueueKey(ACCOUNT));
+    await redis.config('RESETSTAT');
+    await redis.config('SET', 'slowlog-log-slower-than', '0');
+    await redis.config('SET', 'slowlog-max-len', '1000000');
+    await redis.slowlog('RESET');
+    const d0 = await stackCpu(stack, redis);
+    const t0 = performance.now();
+    // fire the timer; fire again if a run stops with rows left (its 30 s budget)
+    let lastLen = rows;
+    let stillSince = performance.now();
+    await stack.emulator.fireTimer('insights-cron', 'every-minute');
+    for (;;) {
+      const len = await redis.hlen(analysisQueueKey(ACCOUNT));
+      if (len === 0 && !(await redis.sismember(ANALYSIS_ACCOUNTS_KEY, ACCOUNT))) break;
+      if (len !== lastLen) {
+        lastLen = len;
+        stillSince = performance.now();
+      } else if (performance.now() - stillSince > 3000) {
+        await stack.emulator.fireTimer('insights-cron', 'every-minute');
+        stillSince = performance.now();
+      }
+      await sleep(20);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const dc = cpuDelta(d0, await stackCpu(stack, redis));
+    const slow = await slowlogByScript(redis);
+    const evalsha = /cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(await redis.info('commandstats'));
+    const stats = [...(await redis.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)]
+      .map((m) => ({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]) }))
+      .sort((a, b) => b.usec - a.usec)
+      .slice(0, 6);
+    process.stderr.write(`drain commandstats per row: ${stats.map((c) => `${c.command} ${fmt(c.calls / rows, 1)} calls ${fmt(c.usec / rows, 1)} µs`).join('; ')}\n`);
+    run.drain = {
+      rows,
+      seconds,
+      rowsPerS: rows / seconds,
+      cpuPerRow: dc.total / rows,
+      redisCpuPerRow: dc.redis / rows,
+      foldUsPerRow: (slow.get('fold') ?? 0) / rows,
+      auditUsPerRow: (slow.get('audit') ?? 0) / rows,
+      evalshaUsPerRow: Number(evalsha?.[1] ?? 0) / rows,
+    };
+    return run;
+  } finally {
+    redis.disconnect();
+    await stack.stop();
+  }
+}
+
+/** Waits until Redis has been nearly idle for 2 s (the pipeline's tail done). */
+async function waitQuiet(redis: Redis): Promise<void> {
+  let quiet = 0;
+  let before = await redisCpu(redis);
+  while (quiet < 4) {
+    await sleep(500);
+    const now = await redisCpu(redis);
+    quiet = now - before < 0.02 ? quiet + 1 : 0;
+    before = now;
+  }
+}
+
+/** Script time inside Redis by script (the slow log with every command): fold (first key …:anq) and the audit's merge. */
+async function slowlogByScript(redis: Redis): Promise<Map<string, number>> {
+  const entries = (await redis.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
+  await redis.config('SET', 'slowlog-log-slower-than', '10000');
+  const out = new Map<string, number>();
+  for (const [, , usec, args] of entries) {
+    if (!/^evalsha$/i.test(args[0] ?? '')) continue;
+    const firstKey = args[3] ?? '';
+    const name = firstKey.endsWith(':anq') ? 'fold' : firstKey.includes(':akl') ? 'audit' : 'other';
+    out.set(name, (out.get(name) ?? 0) + usec);
+  }
+  return out;
+}
+
+async function benchIngest(): Promise<(string | number)[][]> {
+  const total = Number(values.events);
+  const bodies: string[] = [];
+  const streamEnd = Date.now() - 60_000;
+  for (let i = 0; i < total; i += BATCH) {
+    const events = sampleEvents(ACCOUNT, Math.min(BATCH, total - i)).map((event, k) => {
+      const g = i + k;
+      const t = streamEnd - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000);
+      return { ...event, eventTime: new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    });
+    bodies.push(JSON.stringify(events));
+  }
+  const lastIds = bodies.map((b) => (JSON.parse(b) as { eventId: string }[]).at(-1)?.eventId as string);
+  const runs: IngestRun[] = [];
+  const pairs: { on: IngestRun; off: IngestRun }[] = [];
+  for (let r = 0; r < Number(values.repeats); r++) {
+    const order: ('on' | 'off')[] = r % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+    const pair: Partial<Record<'on' | 'off', IngestRun>> = {};
+    for (const analysis of order) {
+      const run = await ingestRun(analysis, bodies, lastIds, total);
+      pair[analysis] = run;
+      runs.push(run);
+      const d = run.drain;
+      process.stderr.write(
+        `repeat ${r + 1} ${analysis}: ack ${fmt(run.ackRate)} ev/s, all in history ${fmt(run.e2eRate)} ev/s, stack CPU ${fmt(run.cpuPerEvent * 1e6)} µs/event (Redis ${fmt(run.redisCpuPerEvent * 1e6)})` +
+          (d ? `; drain ${fmt(d.rows)} rows in ${fmt(d.seconds, 1)} s = ${fmt(d.rowsPerS)} rows/s, CPU ${fmt(d.cpuPerRow * 1e6)} µs/row (Redis ${fmt(d.redisCpuPerRow * 1e6)}), fold ${fmt(d.foldUsPerRow, 1)} µs/row, audit ${fmt(d.auditUsPerRow, 1)} µs/row` : '') +
+          '\n',
+      );
+    }
+    pairs.push(pair as { on: IngestRun; off: IngestRun });
+  }
+  const spread = (xs: number[], digits = 2) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)} (median ${fmt(percentile(xs, 50), digits)})`;
+  const e2eRatios = pairs.map((p) => p.on.e2eRate / p.off.e2eRate);
+  const ackRatios = pairs.map((p) => p.on.ackRate / p.off.ackRate);
+  const cpuRatios = pairs.map((p) => p.on.cpuPerEvent / p.off.cpuPerEvent);
+  const withDrain = pairs.map((p) => (p.on.cpuPerEvent + (p.on.drain?.cpuPerRow ?? 0)) / p.off.cpuPerEvent);
+  const drains = pairs.map((p) => p.on.drain).filter((d): d is NonNullable<typeof d> => d !== undefined);
+  const rows: (string | number)[][] = [
+    ['sustained ingest → all in history, off', runs.filter((r) => r.analysis === 'off').map((r) => fmt(r.e2eRate)).join(', ') + ' events/s', ''],
+    ['sustained ingest → all in history, on', runs.filter((r) => r.analysis === 'on').map((r) => fmt(r.e2eRate)).join(', ') + ' events/s', ''],
+    ['on / off, all in history (per pair)', spread(e2eRatios), '≥ 0.90'],
+    ['on / off, acknowledged (per pair)', spread(ackRatios), ''],
+    ['stack CPU per event, on / off (ingest only)', spread(cpuRatios), ''],
+    ['stack CPU per event, (on + its drain) / off', spread(withDrain), '≤ 1.10'],
+    ['insights-cron drain (rows/s folded, one instance)', spread(drains.map((d) => d.rowsPerS), 0), ''],
+    ['drain stack CPU per row', spread(drains.map((d) => d.cpuPerRow * 1e6), 0) + ' µs', ''],
+    ['drain Redis CPU per row', spread(drains.map((d) => d.redisCpuPerRow * 1e6), 1) + ' µs', ''],
+    ['fold script, Redis time per row', spread(drains.map((d) => d.foldUsPerRow), 1) + ' µs', ''],
+    ['audit merge script, Redis time per row', spread(drains.map((d) => d.auditUsPerRow), 1) + ' µs', ''],
+    ['all EVALSHA during the drain per row (INFO commandstats)', spread(drains.map((d) => d.evalshaUsPerRow), 1) + ' µs', ''],
+  ];
+  return rows;
+}
+
+// ───────────────────────────── onset → Start ─────────────────────────────
+async function benchOnset(): Promise<(string | number)[][]> {
+  const A = '3234567890123456';
+  const stack = await stackOf('on', true);
+  const redis = new Redis(stack.redisUrl);
+  try {
+    const key = await new RedisAccountStore(redis, stack.secrets).createKey(A);
+    const lookupUrl = stack.emulator.httpUrls['lookup-http'] as string;
+    const ingestUrl = stack.emulator.httpUrls['ingest'] as string;
+    const rpc = async (params: Record<string, string>) => {
+      const res = await callRpc(lookupUrl, key, params);
+      return { status: res.status, body: (await res.json()) as { Events?: { insightDetails: { state: string; insightType: string; insightObject: string } }[]; Code?: string } };
+    };
+    for (const type of ['ApiCallRateInsight', 'IpInsight', 'AkInsight', 'ApiErrorRateInsight']) {
+      const r = await rpc({ Action: 'EnableInsight', InsightType: type });
+      if (r.status !== 200) throw new Error(`EnableInsight ${type}: ${r.status} ${r.body.Code}`);
+    }
+    // a day of baseline (eventTimes in the past, as test/integration/insights.test.ts builds it):
+    // writes and reads every minute from a few known IPs and keys, over the last 25 hours
+    const base: Record<string, unknown>[] = [];
+    const now = Date.now();
+    for (let t = now - 25 * HOUR, n = 0; t < now - 2 * MIN; t += MIN, n++) base.push(sampleEvent(A, n, new Date(t)));
+    await ingestAll(ingestUrl, key, base);
+    await waitFor(async () => (await redis.hlen(analysisQueueKey(A))) >= base.length, 60_000);
+    await stack.emulator.fireTimer('insights-cron', 'every-minute');
+    await waitFor(async () => (await redis.hlen(analysisQueueKey(A))) === 0, 60_000);
+    const apis = ['DeleteInstance', 'DeleteDisk', 'DeleteSnapshot', 'DeleteImage', 'DeleteSecurityGroup', 'DeleteVSwitch', 'DeleteVpc', 'DeleteKeyPairs', 'DeleteLaunchTemplate', 'DeleteNetworkInterface', 'DeleteCommand', 'DeleteDeploymentSet'];
+    const latencies: number[] = [];
+    const onsetSeconds: number[] = [];
+    for (let i = 0; i < Number(values['onset-samples']); i++) {
+      const api = apis[i % apis.length] as string;
+      // onset at a random second of a minute
+      const target = Math.random() * MIN;
+      const delay = (target - (Date.now() % MIN) + MIN) % MIN;
+      await sleep(delay);
+      const t0 = Date.now();
+      onsetSeconds.push(Math.floor((t0 % MIN) / 1000));
+      const burst = Array.from({ length: 35 }, (_v, k) => {
+        const e = sampleEvent(A, 5000 + i * 100 + k, new Date(t0));
+        return { ...e, eventName: api, eventRW: 'Write', serviceName: 'Ecs', sourceIpAddress: `198.51.100.${10 + i}`, userIdentity: { ...(e['userIdentity'] as object), accessKeyId: `LTAI5tBurst${String(i).padStart(6, '0')}`, userName: 'mallory' } };
+      });
+      const res = await postEvents(ingestUrl, key, JSON.stringify(burst));
+      if (!res.ok) throw new Error(`ingest answered ${res.status}`);
+      const object = `Ecs:${api}`;
+      for (;;) {
+        const answer = await rpc({ Action: 'LookupInsightEvents', 'LookupAttribute.1.Key': 'InsightObject', 'LookupAttribute.1.Value': object });
+        if (answer.body.Events?.some((e) => e.insightDetails.state === 'Start' && e.insightDetails.insightType === 'ApiCallRateInsight')) break;
+        if (Date.now() - t0 > 5 * MIN) throw new Error(`no Start for ${object} after 5 minutes`);
+        await sleep(250);
+      }
+      const ms = Date.now() - t0;
+      latencies.push(ms);
+      process.stderr.write(`onset sample ${i + 1}: burst at second ${onsetSeconds.at(-1)} → Start in ${fmt(ms / 1000, 1)} s\n`);
+    }
+    return [
+      [`anomaly onset → Insight Start via LookupInsightEvents (${latencies.length} samples, cron on its schedule)`, `p50 ${fmt(percentile(latencies, 50) / 1000, 1)} s, p99 ${fmt(percentile(latencies, 99) / 1000, 1)} s (max ${fmt(Math.max(...latencies) / 1000, 1)} s; onsets at seconds ${onsetSeconds.join(', ')})`, '≤ 2 min'],
+    ];
+  } finally {
+    redis.disconnect();
+    await stack.stop();
+  }
+}
+
+async function ingestAll(url: string, key: Credentials, events: Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    const res = await postEvents(url, key, JSON.stringify(events.slice(i, i + 500)));
+    if (!res.ok) throw new Error(`ingest answered ${res.status}`);
+  }
+}
+
+async function waitFor(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(50);
+  }
+}
+
+// ───────────────────────────── memory per account-day ─────────────────────────────
+async function benchMemory(): Promise<(string | number)[][]> {
+  const rate = Number(values.rate);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-mem-'));
+  const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
+  const redis = new Redis(server.url);
+  try {
+    const A = '5234567890123456';
+    const store = new RedisInsightsStore(redis);
+    const audit = new RedisAccessKeyAudit(redis);
+    // a busy account: 50 APIs (40% writes), 20 AccessKeys of 10 users, 200 IPs (each key from its
+    // own 10), 2% errors of 5 codes, 3 regions; rows spread over the last 24 hours at `rate`/s
+    const services = ['Ecs', 'Vpc', 'Oss', 'Rds', 'Slb'];
+    const apis = Array.from({ length: 50 }, (_v, i) => ({ service: services[i % 5] as string, name: `${i % 5 < 2 ? 'Describe' : 'Modify'}Thing${i}`, write: i % 5 >= 3 }));
+    const errors = ['Forbidden.RAM', 'InvalidParameter', 'Throttling.User', 'EntityNotExist', 'IncorrectStatus'];
+    const regions = ['cn-hangzhou', 'cn-shanghai', 'cn-beijing'];
+    const end = Date.now();
+    const start = end - 24 * HOUR;
+    const total = Math.floor(24 * 3600 * rate);
+    const used0 = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const BATCH_ROWS = 500;
+    const t0 = performance.now();
+    for (let i = 0; i < total; i += BATCH_ROWS) {
+      const rows: AnalysisRow[] = [];
+      for (let k = i; k < Math.min(total, i + BATCH_ROWS); k++) {
+        const api = apis[Math.min(49, Math.floor(Math.sqrt(rand(2500))))] as (typeof apis)[number];
+        const keyN = rand(20);
+        const error = rand(50) === 0 ? (errors[rand(5)] as string) : '';
+        rows.push({
+          eventId: `ev-${k}`,
+          accountId: A,
+          eventTimeMs: start + Math.floor((k / total) * 24 * HOUR),
+          eventName: api.name,
+          serviceName: api.service,
+          eventType: 'ApiCall',
+          eventRW: api.write ? 'Write' : 'Read',
+          acsRegion: regions[rand(3)] as string,
+          sourceIpAddress: `100.64.${keyN}.${rand(10) + 1}`,
+          userAgent: 'AlibabaCloud (linux; amd64) Go/1.21 Core/1.62.0',
+          errorCode: error,
+          identityType: 'ram-user',
+          userName: `user${keyN % 10}`,
+          principalId: `28734512345670000${keyN % 10}`,
+          accessKeyId: `LTAI5tBenchKey${String(keyN).padStart(6, '0')}`,
+          sensitive: false,
+          resources: [{ type: `ACS::${api.service}::Thing`, name: `thing-${rand(100)}` }],
+        });
+      }
+      const pipeline = redis.pipeline();
+      for (const row of rows) pipeline.hset(analysisQueueKey(A), row.eventId, JSON.stringify(row));
+      await pipeline.exec();
+      if (values.audit) await audit.consume(A, rows);
+      await store.fold(A, rows.map((row) => ({ eventId: row.eventId, timeMs: row.eventTimeMs, counters: rowCounters(row) })));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await redis.del(analysisQueueKey(A));
+    const used1 = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+    const groups = new Map<string, { keys: number; bytes: number }>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{tk:${A}}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) {
+        const bytes = Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
+        const group = /:ins:m:/.test(k) ? 'minute counts (ins:m, last 3 h)' : /:ins:a:/.test(k) ? 'minute attributions (ins:a, last 3 h)' : /:ins:h:/.test(k) ? 'hour sums and novelty marks (ins:h)' : /:akl:/.test(k) ? 'AccessKey audit (akl)' : 'other (ins:meta …)';
+        const g = groups.get(group) ?? { keys: 0, bytes: 0 };
+        g.keys += 1;
+        g.bytes += bytes;
+        groups.set(group, g);
+      }
+    } while (cursor !== '0');
+    const insightBytes = [...groups].filter(([name]) => !name.startsWith('AccessKey')).reduce((s, [, g]) => s + g.bytes, 0);
+    const auditBytes = groups.get('AccessKey audit (akl)')?.bytes ?? 0;
+    const hourBytes = groups.get('hour sums and novelty marks (ins:h)')?.bytes ?? 0;
+    process.stderr.write(`memory: ${fmt(total)} rows folded in ${fmt(seconds, 1)} s (${fmt(total / seconds)} rows/s, fold${values.audit ? ' + audit' : ''} from one client)\n`);
+    printTable(['keys of one account', 'keys', 'bytes (MEMORY USAGE)'], [...groups].map(([name, g]) => [name, g.keys, fmt(g.bytes)]));
+    return [
+      [
+        `Redis memory of one account's Insights counters after a day at ${fmt(rate, rate < 1 ? 1 : 0)} events/s (${fmt(total)} events; 50 APIs, 20 keys, 200 IPs, 2% errors)`,
+        `${fmt(insightBytes / 1024, 0)} KiB per account (steady state: ${fmt(hourBytes / 1024, 0)} KiB of 24 h sums + the last 3 h of minute keys); used_memory delta ${fmt((used1 - used0) / 1024, 0)} KiB`,
+        '—',
+      ],
+      [`AccessKey audit records of the same day (20 keys)`, `${fmt(auditBytes / 1024, 0)} KiB`, '—'],
+    ];
+  } finally {
+    redis.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: (string | number)[][] = [];
+for (const part of parts) {
+  if (part === 'ingest') rows.push(...(await benchIngest()));
+  else if (part === 'onset') rows.push(...(await benchOnset()));
+  else if (part === 'memory') rows.push(...(await benchMemory()));
+  else throw new Error(`unknown part ${part}: ingest, onset, memory or all`);
+}
+printTable(['figure', 'measured', 'goal'], rows);
