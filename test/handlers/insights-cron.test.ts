@@ -1,6 +1,6 @@
 /**
  * functions/insights-cron/index.ts called directly with a timer payload cloned from events/
- * (timer-summarize.json, renamed to insights-cron's own `every-minute` payload; no emulator):
+ * (events/timer-insights.json, cloned per case; no emulator):
  * an analysis row is queued through the summary queue store of adapters/wiring.ts as classify
  * queues it, and the handler's report, the emptied queue, the AccessKey audit and the insight
  * event it opened are read back from the real Redis.
@@ -22,7 +22,7 @@ let services: Services;
 let handler: (typeof import('../../functions/insights-cron/index.ts'))['handler'];
 
 /** insights-cron's timer payload (s.yaml: trigger `every-minute`, payload `{"reason":"insights"}`). */
-const timer = (override: Record<string, unknown> = {}) => sampleEvent('timer-summarize', { payload: '{"reason":"insights"}', ...override });
+const timer = (override: Record<string, unknown> = {}) => sampleEvent('timer-insights', override);
 const invoke = (event: unknown) => handler(eventBuffer(event), fcContext('insights-cron'));
 
 /** A successful StopLogging of TRAIL_NAME in the minute that just completed, as classify queues it. */
