@@ -110,7 +110,7 @@ export class AsyncQueue {
   /** Queues an invocation; with `delayMs` (FC's `x-fc-async-delay`) it runs that much later. */
   async enqueue(functionName: string, event: Buffer, requestId: string = randomUUID(), options: { delayMs?: number } = {}): Promise<string> {
     if (event.byteLength > ASYNC_PAYLOAD_LIMIT_BYTES) {
-      throw new PayloadTooLargeError(event.byteLength);
+      throw new EntityTooLargeError(event.byteLength);
     }
     const delayMs = Math.max(0, options.delayMs ?? 0);
     // a deferred invocation's event age counts from when it is due
@@ -259,8 +259,9 @@ export class AsyncQueue {
   }
 }
 
-export class PayloadTooLargeError extends Error {
-  override name = 'PayloadTooLargeError';
+/** FC's EntityTooLarge: an async payload over the 128 KB cap (the emulator's; the product's errors are in shared/errors.ts). */
+export class EntityTooLargeError extends Error {
+  override name = 'EntityTooLargeError';
   constructor(readonly size: number) {
     super(`async invocation payload is ${size} bytes; the limit is ${ASYNC_PAYLOAD_LIMIT_BYTES} bytes`);
   }

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PayloadTooLargeError } from './async-queue.ts';
+import { EntityTooLargeError } from './async-queue.ts';
 import { verifyFcSignature, type FcAuthFailure } from './fc-signature.ts';
 import { checkBearer, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from './http-guard.ts';
 import { silentLogger, type Logger } from './logger.ts';
@@ -149,7 +149,7 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
     try {
       await core.invokeAsync(name, body, requestId, delaySeconds);
     } catch (error) {
-      if (error instanceof PayloadTooLargeError) {
+      if (error instanceof EntityTooLargeError) {
         send(res, 400, errorBody(version, 'EntityTooLarge', `payload size exceeds maximum allowed size (${error.message})`, requestId));
         return;
       }
