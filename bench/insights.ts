@@ -10,9 +10,13 @@
  *   onset    anomaly onset → Insight Start event through the running stack: a day of baseline, then
  *            bursts at random seconds, polled through lookup-http's LookupInsightEvents, with
  *            insights-cron firing on its own schedule (every minute, as s.yaml declares);
+ *   fold     the insights-cron drain (runInsights) of the same busy-account rows through the fold before
+ *            per-batch tallies (bench/lib/legacy-insights-fold.ts) and the current one, alternated on one
+ *            private Redis: rows/s, Redis CPU and EVALSHA µs per row, HINCRBY/HGET per row;
  *   memory   Redis memory of one account's counters after a day of traffic at a busy account's rate
- *            (folded straight into Redis by the store's fold script, no stack), MEMORY USAGE by key.
- * Run: `npm run bench -- insights [--part ingest|onset|memory|all] [--events 50000] [--repeats 3]
+ *            (folded straight into Redis by the store's fold script, no stack), MEMORY USAGE by key, with
+ *            the fold before this change and the current one.
+ * Run: `npm run bench -- insights [--part ingest|onset|fold|memory|all] [--events 50000] [--repeats 3]
  *      [--onset-samples 6] [--rate 10]`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +31,8 @@ import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
 import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
+import { LegacyRedisInsightsStore } from './lib/legacy-insights-fold.ts';
+import { runInsights } from '../shared/insights/engine.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
@@ -54,6 +60,8 @@ const { values } = parseArgs({
     'onset-samples': { type: 'string', default: '6' },
     /** events/s of the busy account whose day of counters is measured */
     rate: { type: 'string', default: '10' },
+    /** fold: the rows' eventTimes span the last this many minutes */
+    'fold-minutes': { type: 'string', default: '15' },
     /** memory: also feed the rows to the AccessKey audit (its keys are reported apart) */
     audit: { type: 'boolean', default: true },
   },
@@ -378,15 +386,171 @@ async function waitFor(probe: () => Promise<boolean>, timeoutMs: number): Promis
   }
 }
 
+// ───────────────────────────── the fold alone: before / after, one process ─────────────────────────────
+/** Busy-account rows (the memory part's mix: 50 APIs, 40 % writes, 20 keys, 200 IPs, 2 % errors, 3 regions) over [start, end). */
+function busyRows(accountId: string, total: number, start: number, end: number, seed0: number): AnalysisRow[] {
+  const services = ['Ecs', 'Vpc', 'Oss', 'Rds', 'Slb'];
+  const apis = Array.from({ length: 50 }, (_v, i) => ({ service: services[i % 5] as string, name: `${i % 5 < 2 ? 'Describe' : 'Modify'}Thing${i}`, write: i % 5 >= 3 }));
+  const errors = ['Forbidden.RAM', 'InvalidParameter', 'Throttling.User', 'EntityNotExist', 'IncorrectStatus'];
+  const regions = ['cn-hangzhou', 'cn-shanghai', 'cn-beijing'];
+  let seed = seed0;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  return Array.from({ length: total }, (_v, k) => {
+    const api = apis[Math.min(49, Math.floor(Math.sqrt(rand(2500))))] as (typeof apis)[number];
+    const keyN = rand(20);
+    return {
+      eventId: `fold-${k}`,
+      accountId,
+      eventTimeMs: start + Math.floor((k / total) * (end - start)),
+      eventName: api.name,
+      serviceName: api.service,
+      eventType: 'ApiCall',
+      eventRW: api.write ? 'Write' : 'Read',
+      acsRegion: regions[rand(3)] as string,
+      sourceIpAddress: `100.64.${keyN}.${rand(10) + 1}`,
+      userAgent: 'AlibabaCloud (linux; amd64) Go/1.21 Core/1.62.0',
+      errorCode: rand(50) === 0 ? (errors[rand(5)] as string) : '',
+      identityType: 'ram-user',
+      userName: `user${keyN % 10}`,
+      principalId: `28734512345670000${keyN % 10}`,
+      accessKeyId: `LTAI5tBenchKey${String(keyN).padStart(6, '0')}`,
+      sensitive: false,
+      resources: [{ type: `ACS::${api.service}::Thing`, name: `thing-${rand(100)}` }],
+    };
+  });
+}
+
+/** Every ins:m / ins:h field of the account (the counters both folds must agree on). */
+async function counterDump(redis: Redis, accountId: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `{tk:${accountId}}:ins:[mh]:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) for (const [f, v] of Object.entries(await redis.hgetall(k))) out.set(`${k} ${f}`, v);
+  } while (cursor !== '0');
+  return out;
+}
+
+/**
+ * The insights-cron drain (runInsights: HSCAN, parse, rowCounters, fold, in batches of 500) of the
+ * same busy-account rows through the fold before this change and the current one, alternated on
+ * one private Redis (flushed between runs): rows/s, Redis CPU and EVALSHA µs per row, commands per
+ * row (INFO commandstats counts the script's calls); first, that both leave the same counters and
+ * the current one the same attributions.
+ */
+async function benchFold(): Promise<(string | number)[][]> {
+  const total = Number(values.events);
+  const minutes = Number(values['fold-minutes']);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-fold-'));
+  const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
+  const redis = new Redis(server.url);
+  const A = '6234567890123456';
+  try {
+    const end = Date.now();
+    const rows = busyRows(A, total, end - minutes * MIN, end, 777);
+    const enqueue = async () => {
+      await redis.flushall();
+      for (let i = 0; i < rows.length; i += 1000) {
+        const p = redis.pipeline();
+        for (const row of rows.slice(i, i + 1000)) p.hset(analysisQueueKey(A), row.eventId, JSON.stringify(row));
+        p.sadd(ANALYSIS_ACCOUNTS_KEY, A);
+        await p.exec();
+      }
+    };
+    const storeOf = (kind: 'before' | 'after') => (kind === 'before' ? new LegacyRedisInsightsStore(redis) : new RedisInsightsStore(redis));
+    const drain = async (kind: 'before' | 'after') => {
+      await enqueue();
+      await redis.config('RESETSTAT');
+      const cpu0 = await redisCpu(redis);
+      const t0 = performance.now();
+      const report = await runInsights({ store: storeOf(kind), consumers: [], deliver: async () => {}, now: () => Date.now(), region: 'cn-hangzhou' }, { budgetMs: 600_000 });
+      const seconds = (performance.now() - t0) / 1000;
+      const redisCpuS = (await redisCpu(redis)) - cpu0;
+      if (report.counted !== total) throw new Error(`${kind}: counted ${report.counted} of ${total}`);
+      const stats = new Map([...(await redis.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)].map((m) => [m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) }]));
+      const per = (c: string) => (stats.get(c)?.calls ?? 0) / total;
+      return { kind, rowsPerS: total / seconds, redisUsPerRow: (redisCpuS * 1e6) / total, evalshaUsPerRow: (stats.get('evalsha')?.usec ?? 0) / total, hincrby: per('hincrby'), hget: per('hget'), batches: report.batches };
+    };
+    // equivalence: the same counters, and the same attributions for the series that can matter
+    await drain('before');
+    const before = await counterDump(redis, A);
+    const legacy = storeOf('before');
+    const legacyMinutes = new Map<number, Awaited<ReturnType<typeof legacy.minute>>>();
+    for (let m = Math.floor((end - minutes * MIN) / MIN) * MIN; m <= end; m += MIN) legacyMinutes.set(m, await legacy.minute(A, m));
+    await drain('after');
+    const after = await counterDump(redis, A);
+    const same = before.size === after.size && [...before].every(([k, v]) => after.get(k) === v);
+    let attributionsChecked = 0;
+    for (const [m, old] of legacyMinutes) {
+      const now = await storeOf('after').minute(A, m);
+      for (const [series, tallies] of now.attributions) {
+        attributionsChecked += 1;
+        if (JSON.stringify(sortTallies(tallies)) !== JSON.stringify(sortTallies(old.attributions.get(series) ?? {}))) throw new Error(`attributions differ for ${series} at ${m}`);
+      }
+    }
+    process.stderr.write(`fold equivalence: ${fmt(before.size)} counter fields ${same ? 'identical' : 'DIFFER'}; ${fmt(attributionsChecked)} series-minutes of attributions identical\n`);
+    if (!same) throw new Error('the folds disagree on counters');
+    const runs: Awaited<ReturnType<typeof drain>>[] = [];
+    for (let r = 0; r < Number(values.repeats); r++) {
+      for (const kind of r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const)) {
+        const run = await drain(kind);
+        runs.push(run);
+        process.stderr.write(`fold repeat ${r + 1} ${kind}: ${fmt(run.rowsPerS)} rows/s, Redis CPU ${fmt(run.redisUsPerRow, 1)} µs/row, EVALSHA ${fmt(run.evalshaUsPerRow, 1)} µs/row, HINCRBY ${fmt(run.hincrby, 2)}/row, HGET ${fmt(run.hget, 2)}/row (${run.batches} batches)\n`);
+      }
+    }
+    const spread = (xs: number[], d = 0) => `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
+    const of = (kind: string) => runs.filter((r) => r.kind === kind);
+    const ratio = (f: (r: (typeof runs)[number]) => number) => {
+      const xs: number[] = [];
+      for (let r = 0; r < runs.length; r += 2) {
+        const pair = runs.slice(r, r + 2);
+        const b = pair.find((x) => x.kind === 'before');
+        const a = pair.find((x) => x.kind === 'after');
+        if (a && b) xs.push(f(a) / f(b));
+      }
+      return spread(xs, 2);
+    };
+    const label = `${fmt(total)} rows over ${minutes} min`;
+    return [
+      [`drain rows/s, before (${label})`, spread(of('before').map((r) => r.rowsPerS)), ''],
+      ['drain rows/s, after', spread(of('after').map((r) => r.rowsPerS)) + ` (after/before per pair ${ratio((r) => r.rowsPerS)})`, ''],
+      ['Redis CPU µs per row, before → after', `${spread(of('before').map((r) => r.redisUsPerRow), 1)} → ${spread(of('after').map((r) => r.redisUsPerRow), 1)} (after/before ${ratio((r) => r.redisUsPerRow)})`, ''],
+      ['EVALSHA µs per row (commandstats), before → after', `${spread(of('before').map((r) => r.evalshaUsPerRow), 1)} → ${spread(of('after').map((r) => r.evalshaUsPerRow), 1)}`, ''],
+      ['HINCRBY / HGET per row, before → after', `${fmt(of('before')[0]?.hincrby ?? 0, 2)} / ${fmt(of('before')[0]?.hget ?? 0, 2)} → ${fmt(of('after')[0]?.hincrby ?? 0, 2)} / ${fmt(of('after')[0]?.hget ?? 0, 2)}`, ''],
+    ];
+  } finally {
+    redis.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sortTallies(t: Record<string, Record<string, number> | undefined>): [string, [string, number][]][] {
+  return Object.entries(t)
+    .filter(([dim]) => dim !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([dim, values]) => [dim, Object.entries(values ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))]);
+}
+
 // ───────────────────────────── memory per account-day ─────────────────────────────
 async function benchMemory(): Promise<(string | number)[][]> {
+  const out: (string | number)[][] = [];
+  for (const kind of ['before', 'after'] as const) out.push(...(await memoryRun(kind)));
+  return out;
+}
+
+async function memoryRun(kind: 'before' | 'after'): Promise<(string | number)[][]> {
   const rate = Number(values.rate);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-mem-'));
   const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
   const redis = new Redis(server.url);
   try {
     const A = '5234567890123456';
-    const store = new RedisInsightsStore(redis);
+    const store = kind === 'before' ? new LegacyRedisInsightsStore(redis) : new RedisInsightsStore(redis);
     const audit = new RedisAccessKeyAudit(redis);
     // a busy account: 50 APIs (40% writes), 20 AccessKeys of 10 users, 200 IPs (each key from its
     // own 10), 2% errors of 5 codes, 3 regions; rows spread over the last 24 hours at `rate`/s
@@ -447,7 +611,7 @@ async function benchMemory(): Promise<(string | number)[][]> {
       cursor = next;
       for (const k of keys) {
         const bytes = Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
-        const group = /:ins:m:/.test(k) ? 'minute counts (ins:m, last 3 h)' : /:ins:a:/.test(k) ? 'minute attributions (ins:a, last 3 h)' : /:ins:h:/.test(k) ? 'hour sums and novelty marks (ins:h)' : /:akl:/.test(k) ? 'AccessKey audit (akl)' : 'other (ins:meta …)';
+        const group = /:ins:m:/.test(k) ? 'minute counts (ins:m, last 3 h)' : /:ins:a:/.test(k) ? `minute attributions (ins:a, ${kind === 'before' ? 'series tallies, last 3 h' : 'row signatures, last 20 min'})` : /:ins:h:/.test(k) ? 'hour sums and novelty marks (ins:h)' : /:akl:/.test(k) ? 'AccessKey audit (akl)' : 'other (ins:meta …)';
         const g = groups.get(group) ?? { keys: 0, bytes: 0 };
         g.keys += 1;
         g.bytes += bytes;
@@ -457,15 +621,15 @@ async function benchMemory(): Promise<(string | number)[][]> {
     const insightBytes = [...groups].filter(([name]) => !name.startsWith('AccessKey')).reduce((s, [, g]) => s + g.bytes, 0);
     const auditBytes = groups.get('AccessKey audit (akl)')?.bytes ?? 0;
     const hourBytes = groups.get('hour sums and novelty marks (ins:h)')?.bytes ?? 0;
-    process.stderr.write(`memory: ${fmt(total)} rows folded in ${fmt(seconds, 1)} s (${fmt(total / seconds)} rows/s, fold${values.audit ? ' + audit' : ''} from one client)\n`);
+    process.stderr.write(`memory ${kind}: ${fmt(total)} rows folded in ${fmt(seconds, 1)} s (${fmt(total / seconds)} rows/s, fold${values.audit ? ' + audit' : ''} from one client)\n`);
     printTable(['keys of one account', 'keys', 'bytes (MEMORY USAGE)'], [...groups].map(([name, g]) => [name, g.keys, fmt(g.bytes)]));
     return [
       [
-        `Redis memory of one account's Insights counters after a day at ${fmt(rate, rate < 1 ? 1 : 0)} events/s (${fmt(total)} events; 50 APIs, 20 keys, 200 IPs, 2% errors)`,
+        `[${kind}] Redis memory of one account's Insights counters after a day at ${fmt(rate, rate < 1 ? 1 : 0)} events/s (${fmt(total)} events; 50 APIs, 20 keys, 200 IPs, 2% errors)`,
         `${fmt(insightBytes / 1024, 0)} KiB per account (steady state: ${fmt(hourBytes / 1024, 0)} KiB of 24 h sums + the last 3 h of minute keys); used_memory delta ${fmt((used1 - used0) / 1024, 0)} KiB`,
         '—',
       ],
-      [`AccessKey audit records of the same day (20 keys)`, `${fmt(auditBytes / 1024, 0)} KiB`, '—'],
+      [`[${kind}] AccessKey audit records of the same day (20 keys)`, `${fmt(auditBytes / 1024, 0)} KiB`, '—'],
     ];
   } finally {
     redis.disconnect();
@@ -479,6 +643,7 @@ for (const part of parts) {
   if (part === 'ingest') rows.push(...(await benchIngest()));
   else if (part === 'onset') rows.push(...(await benchOnset()));
   else if (part === 'memory') rows.push(...(await benchMemory()));
+  else if (part === 'fold') rows.push(...(await benchFold()));
   else throw new Error(`unknown part ${part}: ingest, onset, memory or all`);
 }
 printTable(['figure', 'measured', 'goal'], rows);

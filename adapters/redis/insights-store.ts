@@ -5,7 +5,7 @@
  *   {tk:A}:anq                 hash  eventId → analysis row JSON (the queue; analysis-queue.ts)
  *   {tk:A}:ins:meta            hash  first → earliest counted eventTimeMs, latest → latest counted minute
  *   {tk:A}:ins:m:<minuteMs>    hash  series → calls in that minute                       (expires 3 h after)
- *   {tk:A}:ins:a:<minuteMs>    hash  series US dim US value → calls (attributions)        (expires 3 h after)
+ *   {tk:A}:ins:a:<minuteMs>    hash  row signature → rows (attributions; series.ts)   (expires ATTRIBUTION_KEY_TTL_MS after)
  *   {tk:A}:ins:h:<hourMs>      hash  series US "s" → Σ per-minute counts, series US "q" → Σ squares,
  *                                    series US "n" → first minute the novelty was seen in the hour
  *                                    (expires COUNTER_HORIZON_MS + 1 h after the hour)
@@ -22,19 +22,44 @@
  * minute count going from c−1 to c adds 2c−1. The drain reads rows with HSCAN; one FOLD script per
  * batch HDELs each row and counts it only if that HDEL removed it, so a row is counted by exactly one
  * script run however often a crashed drain is re-run or two drainers race.
+ *
+ * Cost per batch, not per row: the script tallies the rows it removed in Lua tables and then writes
+ * each distinct counter once — a series' minute count + n, its hour sum + n and sum of squares
+ * + c² − (c − n)² (c the count after the HINCRBY: exactly what n single increments add), one HGET
+ * per distinct novelty mark (and an HSET when the batch saw it earlier), one HINCRBY per distinct
+ * row signature. The batch's strings travel once (rows refer to them by index).
+ *
+ * Attributions: the evaluator reads a series' attributions only in a minute where its count reaches
+ * the type's minimum (it opens, or an open insight is over its threshold) — a handful of series.
+ * Keeping per-series tallies for every series and minute (series × dimension × value, ~166 KiB a
+ * minute for a busy account, 3 h of them) paid for all the others. Instead the fold keeps per minute
+ * only how many rows had each signature (the 9 fields that decide a row's series and attributions),
+ * and `minute()` rebuilds the tallies of the series at or above their minimum (`minuteAttributions`),
+ * the same numbers per-series counting gave. Signatures live only as long as the evaluator can read
+ * their minute (ATTRIBUTION_KEY_TTL_MS: MAX_CATCHUP_MINUTES + 5 min); rows older than that are folded
+ * without them (their minute was evaluated, or skipped, already).
  */
 import { z } from 'zod';
 import type { Redis, Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from './analysis-queue.ts';
-import type { BaselineStat, InsightEvent, MinuteData, OpenInsight, Tallies } from '../../shared/insights/detector.ts';
-import { COUNTER_HORIZON_MS, type AccountInsightState, type FoldItem, type FoldOutcome, type InsightsStore, type QueuedAnalysisRow } from '../../shared/insights/engine.ts';
-import { ATTRIBUTION_DIMENSIONS, type AttributionDimension } from '../../shared/insights/series.ts';
+import type { BaselineStat, InsightEvent, MinuteData, OpenInsight } from '../../shared/insights/detector.ts';
+import { COUNTER_HORIZON_MS, MAX_CATCHUP_MINUTES, type AccountInsightState, type FoldItem, type FoldOutcome, type InsightsStore, type QueuedAnalysisRow } from '../../shared/insights/engine.ts';
+import { minuteAttributions } from '../../shared/insights/series.ts';
 import { HOUR_MS, INSIGHT_MINUTE_MS, INSIGHT_RETENTION_MS, INSIGHT_TYPE_NAMES, isInsightType, type InsightType } from '../../shared/insights/types.ts';
 
 const US = '\x1f';
-/** Per-minute counts and attributions are read only for recent minutes. */
+/**
+ * Per-minute counts live 3 h: a late row's minute count must still be there for the hour's sum of
+ * squares to stay exact (c − 1 → c adds 2c − 1).
+ */
 export const MINUTE_KEY_TTL_MS = 3 * HOUR_MS;
+/**
+ * Per-minute signatures (attributions) are read only by the evaluation of that minute, which looks
+ * back at most MAX_CATCHUP_MINUTES (an open insight keeps its own tallies): they live that long plus
+ * 5 minutes of slack for clock skew, and rows older than that are folded without them.
+ */
+export const ATTRIBUTION_KEY_TTL_MS = (MAX_CATCHUP_MINUTES + 5) * INSIGHT_MINUTE_MS;
 const HOUR_KEY_TTL_MS = COUNTER_HORIZON_MS + HOUR_MS;
 export const EVALUATION_ACCOUNTS_KEY = '{tk}:ins:eval';
 
@@ -54,51 +79,97 @@ export const insightKeys = {
 
 /**
  * KEYS[1] queue, KEYS[2] meta, KEYS[2 + i] dynamic key i.
- * ARGV[1] D, ARGV[2..1+D] expire-at of dynamic key i; then per row: eventId, timeMs, minuteMs,
- * minute key i, hour key i, attribution key i, nCounts, nMarks, nDims, counts…, marks…, dims…
- * (minute key index 0: remove uncounted). Returns {counted, dropped, duplicates, queue length}.
+ * ARGV[1] D, ARGV[2..1+D] expire-at of dynamic key i; ARGV[2+D] S, then S strings (the batch's
+ * distinct series, marks and signatures, each once); then per row: eventId, timeMs, minuteMs,
+ * minute key i, hour key i, attribution key i (0: none), signature string j, nCounts, nMarks,
+ * counts (string js)…, marks (string js)… (minute key index 0: remove uncounted).
+ * Tallies the rows it removed, then writes once per distinct counter: per (minute, series) one
+ * HINCRBY of the minute count n and of the hour's s (n) and q (c² − (c − n)², c the new count);
+ * per (hour, mark) one HGET (+ HSET when earlier); per (minute, signature) one HINCRBY.
+ * Returns {counted, dropped, duplicates, queue length}.
  */
 const FOLD_SCRIPT = `
 local D = tonumber(ARGV[1])
+local s0 = 2 + D
+local S = tonumber(ARGV[s0])
 local counted, dropped, dups = 0, 0, 0
 local touched = {}
+local counts, hourOf, marks, sigs = {}, {}, {}, {}
 local first, latest = nil, nil
-local i = 2 + D
+local i = s0 + S + 1
 while i <= #ARGV do
   local id, t, m = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local mk, hk, ak = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
-  local nc, nm, nd = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
+  local mk, hk, ak, sg = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+  local nc, nm = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
   local c0 = i + 9
   local m0 = c0 + nc
-  local d0 = m0 + nm
-  i = d0 + nd
+  i = m0 + nm
   if redis.call('HDEL', KEYS[1], id) == 1 then
     if mk == 0 then
       dropped = dropped + 1
     else
       counted = counted + 1
-      local minuteKey, hourKey, attrKey = KEYS[2 + mk], KEYS[2 + hk], KEYS[2 + ak]
-      for j = c0, m0 - 1 do
-        local s = ARGV[j]
-        local c = redis.call('HINCRBY', minuteKey, s, 1)
-        redis.call('HINCRBY', hourKey, s .. '\\31s', 1)
-        redis.call('HINCRBY', hourKey, s .. '\\31q', 2 * c - 1)
-        for d = d0, i - 1 do redis.call('HINCRBY', attrKey, s .. '\\31' .. ARGV[d], 1) end
+      local mc = counts[mk]
+      if not mc then
+        mc = {}
+        counts[mk] = mc
+        hourOf[mk] = hk
       end
-      for j = m0, d0 - 1 do
-        local f = ARGV[j] .. '\\31n'
-        local cur = tonumber(redis.call('HGET', hourKey, f))
-        if (not cur) or m < cur then redis.call('HSET', hourKey, f, ARGV[c0 - 7]) end
+      for j = c0, m0 - 1 do
+        local s = tonumber(ARGV[j])
+        mc[s] = (mc[s] or 0) + 1
+      end
+      if nm > 0 then
+        local hm = marks[hk]
+        if not hm then
+          hm = {}
+          marks[hk] = hm
+        end
+        for j = m0, i - 1 do
+          local s = tonumber(ARGV[j])
+          local cur = hm[s]
+          if (not cur) or m < cur then hm[s] = m end
+        end
+      end
+      if ak > 0 then
+        local a = sigs[ak]
+        if not a then
+          a = {}
+          sigs[ak] = a
+        end
+        a[sg] = (a[sg] or 0) + 1
+        touched[ak] = true
       end
       touched[mk] = true
       touched[hk] = true
-      touched[ak] = true
       if (not first) or t < first then first = t end
       if (not latest) or m > latest then latest = m end
     end
   else
     dups = dups + 1
   end
+end
+for mk, mc in pairs(counts) do
+  local minuteKey, hourKey = KEYS[2 + mk], KEYS[2 + hourOf[mk]]
+  for s, n in pairs(mc) do
+    local name = ARGV[s0 + s]
+    local c = redis.call('HINCRBY', minuteKey, name, n)
+    local b = c - n
+    redis.call('HINCRBY', hourKey, name .. '\\31s', n)
+    redis.call('HINCRBY', hourKey, name .. '\\31q', string.format('%d', c * c - b * b))
+  end
+end
+for hk, hm in pairs(marks) do
+  local hourKey = KEYS[2 + hk]
+  for s, m in pairs(hm) do
+    local f = ARGV[s0 + s] .. '\\31n'
+    local cur = tonumber(redis.call('HGET', hourKey, f))
+    if (not cur) or m < cur then redis.call('HSET', hourKey, f, string.format('%d', m)) end
+  end
+end
+for ak, a in pairs(sigs) do
+  local attrKey = KEYS[2 + ak]
+  for sg, n in pairs(a) do redis.call('HINCRBY', attrKey, ARGV[s0 + sg], n) end
 end
 for k in pairs(touched) do redis.call('PEXPIREAT', KEYS[2 + k], ARGV[1 + k]) end
 if first then
@@ -180,7 +251,7 @@ export class RedisInsightsStore implements InsightsStore {
     return rows;
   }
 
-  async fold(accountId: string, items: readonly FoldItem[]): Promise<FoldOutcome> {
+  async fold(accountId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
     const keys: string[] = [];
     const expires: number[] = [];
     const index = new Map<string, number>();
@@ -193,6 +264,19 @@ export class RedisInsightsStore implements InsightsStore {
       }
       return i;
     };
+    // the batch's distinct strings (series, marks, signatures), each sent once
+    const strings: string[] = [];
+    const stringIndex = new Map<string, number>();
+    const str = (s: string): number => {
+      let i = stringIndex.get(s);
+      if (i === undefined) {
+        strings.push(s);
+        stringIndex.set(s, (i = strings.length));
+      }
+      return i;
+    };
+    // minutes the evaluator can still read (it looks back at most MAX_CATCHUP_MINUTES): older rows get no attributions
+    const attributionFrom = nowMs - ATTRIBUTION_KEY_TTL_MS;
     const rowArgs: (string | number)[] = [];
     for (const item of items) {
       if (!item.counters) {
@@ -203,15 +287,13 @@ export class RedisInsightsStore implements InsightsStore {
       const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
       const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
       const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
-      const ak = keyIndex(insightKeys.attributions(accountId, minute), minute + MINUTE_KEY_TTL_MS);
-      const dims = ATTRIBUTION_DIMENSIONS.flatMap((d) => {
-        const v = item.counters?.attributions[d];
-        return v === undefined ? [] : [`${d}${US}${v}`];
-      });
+      const withAttributions = minute >= attributionFrom;
+      const ak = withAttributions ? keyIndex(insightKeys.attributions(accountId, minute), minute + ATTRIBUTION_KEY_TTL_MS) : 0;
+      const sg = withAttributions ? str(item.counters.signature) : 0;
       const { counts, marks } = item.counters;
-      rowArgs.push(item.eventId, item.timeMs, minute, mk, hk, ak, counts.length, marks.length, dims.length, ...counts, ...marks, ...dims);
+      rowArgs.push(item.eventId, item.timeMs, minute, mk, hk, ak, sg, counts.length, marks.length, ...counts.map(str), ...marks.map(str));
     }
-    const argv = [keys.length, ...expires, ...rowArgs];
+    const argv = [keys.length, ...expires, strings.length, ...strings, ...rowArgs];
     const allKeys = [analysisQueueKey(accountId), insightKeys.meta(accountId), ...keys];
     const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(allKeys.length, ...allKeys, ...argv);
     return { counted, dropped, duplicates, remaining };
@@ -225,16 +307,9 @@ export class RedisInsightsStore implements InsightsStore {
   }
 
   async minute(accountId: string, minuteMs: number): Promise<MinuteData> {
-    const [counts, attrs] = await Promise.all([this.redis.hgetall(insightKeys.minute(accountId, minuteMs)), this.redis.hgetall(insightKeys.attributions(accountId, minuteMs))]);
-    const attributions = new Map<string, Tallies>();
-    for (const [field, value] of Object.entries(attrs)) {
-      const [series, dim, v] = field.split(US);
-      if (series === undefined || dim === undefined || v === undefined) continue;
-      let t = attributions.get(series);
-      if (!t) attributions.set(series, (t = {}));
-      (t[dim as AttributionDimension] ??= {})[v] = Number(value);
-    }
-    return { counts: new Map(Object.entries(counts).map(([k, v]) => [k, Number(v)])), attributions };
+    const [raw, signatures] = await Promise.all([this.redis.hgetall(insightKeys.minute(accountId, minuteMs)), this.redis.hgetall(insightKeys.attributions(accountId, minuteMs))]);
+    const counts = new Map(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+    return { counts, attributions: minuteAttributions(counts, Object.entries(signatures).map(([sig, n]) => [sig, Number(n)] as const)) };
   }
 
   async baselines(accountId: string, series: readonly string[], fromHourMs: number, toHourMs: number): Promise<Map<string, BaselineStat>> {

@@ -3,15 +3,16 @@
  * the model's unit tests replay days of traffic through it under a test clock. Pure, no I/O.
  */
 import type { AnalysisRow } from '../analysis/analysis-row.ts';
-import type { BaselineStat, InsightEvent, MinuteData, Tallies } from './detector.ts';
+import type { BaselineStat, InsightEvent, MinuteData } from './detector.ts';
 import type { AccountInsightState, FoldItem, FoldOutcome, InsightsStore, QueuedAnalysisRow } from './engine.ts';
-import { ATTRIBUTION_DIMENSIONS } from './series.ts';
+import { minuteAttributions } from './series.ts';
 import { HOUR_MS, INSIGHT_MINUTE_MS, INSIGHT_TYPE_NAMES, type InsightType } from './types.ts';
 
 interface Account {
   queue: Map<string, string>;
   minutes: Map<number, Map<string, number>>;
-  attributions: Map<number, Map<string, Tallies>>;
+  /** minute → row signature → rows (attributions are rebuilt from them, as the Redis store does) */
+  attributions: Map<number, Map<string, number>>;
   hours: Map<number, Map<string, BaselineStat>>;
   marks: Map<number, Map<string, number>>;
   firstMs?: number;
@@ -69,19 +70,13 @@ export class MemoryInsightsStore implements InsightsStore {
       a.latestMinuteMs = Math.max(a.latestMinuteMs ?? minute, minute);
       const counts = getOr(a.minutes, minute, () => new Map<string, number>());
       const hourStats = getOr(a.hours, hour, () => new Map<string, BaselineStat>());
-      const attr = getOr(a.attributions, minute, () => new Map<string, Tallies>());
+      const sigs = getOr(a.attributions, minute, () => new Map<string, number>());
+      sigs.set(item.counters.signature, (sigs.get(item.counters.signature) ?? 0) + 1);
       for (const series of item.counters.counts) {
         const c = (counts.get(series) ?? 0) + 1;
         counts.set(series, c);
         const s = hourStats.get(series) ?? { sum: 0, sumSq: 0 };
         hourStats.set(series, { sum: s.sum + 1, sumSq: s.sumSq + 2 * c - 1 });
-        const t = getOr(attr, series, () => ({}) as Tallies);
-        for (const dim of ATTRIBUTION_DIMENSIONS) {
-          const value = item.counters.attributions[dim];
-          if (value === undefined) continue;
-          const d = (t[dim] ??= {});
-          d[value] = (d[value] ?? 0) + 1;
-        }
       }
       const marks = getOr(a.marks, hour, () => new Map<string, number>());
       for (const mark of item.counters.marks) marks.set(mark, Math.min(marks.get(mark) ?? minute, minute));
@@ -96,7 +91,8 @@ export class MemoryInsightsStore implements InsightsStore {
 
   async minute(accountId: string, minuteMs: number): Promise<MinuteData> {
     const a = this.account(accountId);
-    return { counts: new Map(a.minutes.get(minuteMs) ?? []), attributions: new Map(a.attributions.get(minuteMs) ?? []) };
+    const counts = new Map(a.minutes.get(minuteMs) ?? []);
+    return { counts, attributions: minuteAttributions(counts, a.attributions.get(minuteMs) ?? []) };
   }
 
   async baselines(accountId: string, series: readonly string[], fromHourMs: number, toHourMs: number): Promise<Map<string, BaselineStat>> {

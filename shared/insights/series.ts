@@ -6,10 +6,16 @@
  * A row yields the series it counts in (with the attributions of that count) and the novelty
  * marks it sets (a value "seen" in its hour: every call of an IP, of a key from a network, every
  * permission change of an identity), so novelty is judged against all calls, not only counted ones.
+ * A row's signature (the fields that decide its series and attributions) is what the stores keep
+ * per minute for attributions; `minuteAttributions` rebuilds the tallies of the series that can
+ * open or extend an insight that minute.
  */
 import type { AnalysisRow } from '../analysis/analysis-row.ts';
-import type { InsightType, SeriesKind } from './types.ts';
+import type { Tallies } from './detector.ts';
+import { INSIGHT_TYPES, NOVELTY_MIN_COUNT, type InsightType, type SeriesKind } from './types.ts';
 
+/** The unit separator between a signature's fields. */
+const US = '\x1f';
 const KIND_CODE: Record<SeriesKind, string> = { rate: 'r', novel: 'n', immediate: 'i' };
 const CODE_KIND: Record<string, SeriesKind> = { r: 'rate', n: 'novel', i: 'immediate' };
 
@@ -43,6 +49,12 @@ export interface RowCounters {
   marks: string[];
   /** The row's attribution values (empty values left out). */
   attributions: Partial<Record<AttributionDimension, string>>;
+  /**
+   * The row's signature: the few fields that decide both its series and its attributions
+   * (`signatureOf`). Stores keep per minute how many rows had each signature, not per-series
+   * tallies; `minuteAttributions` rebuilds the tallies of the series that can matter.
+   */
+  signature: string;
 }
 
 /** RAM permission-changing calls (UpdateRole: its one change of note is the trust policy). */
@@ -88,22 +100,74 @@ function identityOf(row: AnalysisRow): string {
   return row.userName || row.principalId || row.accessKeyId || 'unknown';
 }
 
-export function rowCounters(row: AnalysisRow): RowCounters {
+/** What decides a row's series and attributions (a row's fields reduced to these). */
+interface RowSignature {
+  write: boolean;
+  sensitive: boolean;
+  /** identityOf(row) */
+  user: string;
+  accessKeyId: string;
+  sourceIpAddress: string;
+  serviceName: string;
+  eventName: string;
+  errorCode: string;
+  acsRegion: string;
+  /** The trail a concealment stops, deletes or narrows (concealmentOf), if it is one. */
+  trail?: string;
+}
+
+const SIGNATURE_FIELDS = 9;
+
+function signatureFields(row: AnalysisRow): RowSignature {
+  const trail = concealmentOf(row);
+  return {
+    write: row.eventRW.toLowerCase() === 'write',
+    sensitive: row.sensitive,
+    user: identityOf(row),
+    accessKeyId: row.accessKeyId,
+    sourceIpAddress: row.sourceIpAddress,
+    serviceName: row.serviceName,
+    eventName: row.eventName,
+    errorCode: row.errorCode,
+    acsRegion: row.acsRegion,
+    ...(trail !== undefined ? { trail } : {}),
+  };
+}
+
+/** The signature as one string (unit-separated; flags: 1 write, 2 sensitive, 4 concealment). */
+function encodeSignature(s: RowSignature): string {
+  const flags = (s.write ? 1 : 0) | (s.sensitive ? 2 : 0) | (s.trail !== undefined ? 4 : 0);
+  return [String(flags), s.user, s.accessKeyId, s.sourceIpAddress, s.serviceName, s.eventName, s.errorCode, s.acsRegion, s.trail ?? ''].join(US);
+}
+
+function decodeSignature(text: string): RowSignature | undefined {
+  const p = text.split(US);
+  if (p.length !== SIGNATURE_FIELDS) return undefined;
+  const flags = Number(p[0]);
+  const [, user, accessKeyId, sourceIpAddress, serviceName, eventName, errorCode, acsRegion, trail] = p as [string, string, string, string, string, string, string, string, string];
+  return { write: (flags & 1) !== 0, sensitive: (flags & 2) !== 0, user, accessKeyId, sourceIpAddress, serviceName, eventName, errorCode, acsRegion, ...((flags & 4) !== 0 ? { trail } : {}) };
+}
+
+export function signatureOf(row: AnalysisRow): string {
+  return encodeSignature(signatureFields(row));
+}
+
+function countersOf(sig: RowSignature): Omit<RowCounters, 'signature'> {
   const counts: string[] = [];
   const marks: string[] = [];
-  const api = `${row.serviceName}:${row.eventName}`;
-  const write = row.eventRW.toLowerCase() === 'write';
-  const ip = isIp(row.sourceIpAddress) ? row.sourceIpAddress : undefined;
+  const api = `${sig.serviceName}:${sig.eventName}`;
+  const write = sig.write;
+  const ip = isIp(sig.sourceIpAddress) ? sig.sourceIpAddress : undefined;
 
   if (write) counts.push(seriesKey('ApiCallRateInsight', 'rate', api));
-  if (row.errorCode !== '') {
-    counts.push(seriesKey('ApiErrorRateInsight', 'rate', api), seriesKey('ApiErrorRateInsight', 'rate', row.errorCode));
+  if (sig.errorCode !== '') {
+    counts.push(seriesKey('ApiErrorRateInsight', 'rate', api), seriesKey('ApiErrorRateInsight', 'rate', sig.errorCode));
   }
-  if (row.accessKeyId !== '') {
-    counts.push(seriesKey('AkInsight', 'rate', row.accessKeyId));
+  if (sig.accessKeyId !== '') {
+    counts.push(seriesKey('AkInsight', 'rate', sig.accessKeyId));
     const net = ip ? networkOf(ip) : undefined;
     if (net) {
-      const novel = seriesKey('AkInsight', 'novel', `${row.accessKeyId}@${net}`);
+      const novel = seriesKey('AkInsight', 'novel', `${sig.accessKeyId}@${net}`);
       counts.push(novel);
       marks.push(novel);
     }
@@ -111,25 +175,68 @@ export function rowCounters(row: AnalysisRow): RowCounters {
   if (ip) {
     const novel = seriesKey('IpInsight', 'novel', ip);
     marks.push(novel);
-    if (write || row.sensitive) counts.push(novel);
+    if (write || sig.sensitive) counts.push(novel);
   }
-  if (POLICY_EVENT.test(row.eventName)) {
+  if (POLICY_EVENT.test(sig.eventName)) {
     counts.push(seriesKey('PolicyChangeInsight', 'rate', POLICY_CHANGE_OBJECT));
-    const novel = seriesKey('PolicyChangeInsight', 'novel', identityOf(row));
+    const novel = seriesKey('PolicyChangeInsight', 'novel', sig.user);
     counts.push(novel);
     marks.push(novel);
   }
-  if (PASSWORD_EVENTS.has(row.eventName)) counts.push(seriesKey('PasswordChangeInsight', 'rate', PASSWORD_CHANGE_OBJECT));
-  const trail = concealmentOf(row);
-  if (trail !== undefined) counts.push(seriesKey('TrailConcealmentInsight', 'immediate', trail));
+  if (PASSWORD_EVENTS.has(sig.eventName)) counts.push(seriesKey('PasswordChangeInsight', 'rate', PASSWORD_CHANGE_OBJECT));
+  if (sig.trail !== undefined) counts.push(seriesKey('TrailConcealmentInsight', 'immediate', sig.trail));
 
   const attributions: RowCounters['attributions'] = {};
-  const user = identityOf(row);
-  if (user) attributions.u = user;
-  if (row.accessKeyId) attributions.k = row.accessKeyId;
-  if (row.sourceIpAddress) attributions.i = row.sourceIpAddress;
+  if (sig.user) attributions.u = sig.user;
+  if (sig.accessKeyId) attributions.k = sig.accessKeyId;
+  if (sig.sourceIpAddress) attributions.i = sig.sourceIpAddress;
   attributions.e = api;
-  if (row.errorCode) attributions.c = row.errorCode;
-  if (row.acsRegion) attributions.r = row.acsRegion;
+  if (sig.errorCode) attributions.c = sig.errorCode;
+  if (sig.acsRegion) attributions.r = sig.acsRegion;
   return { counts, marks, attributions };
+}
+
+export function rowCounters(row: AnalysisRow): RowCounters {
+  const sig = signatureFields(row);
+  return { ...countersOf(sig), signature: encodeSignature(sig) };
+}
+
+/** The smallest per-minute count at which a series' attributions are read (detector's minimumOf). */
+function attributionMinimum(series: string): number | undefined {
+  const id = parseSeriesKey(series);
+  if (!id || !(id.type in INSIGHT_TYPES)) return undefined;
+  return id.kind === 'rate' ? INSIGHT_TYPES[id.type].minCount : NOVELTY_MIN_COUNT;
+}
+
+/**
+ * A minute's attribution tallies, rebuilt from how many of its rows had each signature, for the
+ * series whose count that minute reaches their type's minimum (the detector reads a series'
+ * attributions only when it opens, value ≥ threshold ≥ minimum, or when an open insight is over its
+ * threshold, itself ≥ the minimum). Exactly the tallies per-series counting would have kept.
+ */
+export function minuteAttributions(counts: ReadonlyMap<string, number>, signatures: Iterable<readonly [string, number]>): Map<string, Tallies> {
+  const wanted = new Set<string>();
+  for (const [series, count] of counts) {
+    const min = attributionMinimum(series);
+    if (min !== undefined && count >= min) wanted.add(series);
+  }
+  const out = new Map<string, Tallies>();
+  if (wanted.size === 0) return out;
+  for (const [text, n] of signatures) {
+    const sig = decodeSignature(text);
+    if (!sig || !(n > 0)) continue;
+    const { counts: series, attributions } = countersOf(sig);
+    for (const s of series) {
+      if (!wanted.has(s)) continue;
+      let t = out.get(s);
+      if (!t) out.set(s, (t = {}));
+      for (const dim of ATTRIBUTION_DIMENSIONS) {
+        const value = attributions[dim];
+        if (value === undefined) continue;
+        const d = (t[dim] ??= {});
+        d[value] = (d[value] ?? 0) + n;
+      }
+    }
+  }
+  return out;
 }
