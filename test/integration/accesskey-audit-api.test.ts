@@ -7,8 +7,6 @@
  * gets the same not-found answer for that key as for a key that does not exist.
  */
 import { randomUUID } from 'node:crypto';
-import OpenApiModule, * as $OpenApi from '@alicloud/openapi-client';
-import * as $Util from '@alicloud/tea-util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
@@ -16,10 +14,9 @@ import { analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../../adapters/redis/history-store.ts';
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
+import { callAction, openApiClient, type OpenApiClient } from '../helpers/openapi-client.ts';
 import { productProject, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
-type ClientClass = typeof OpenApiModule.default;
-const Client = ((OpenApiModule as unknown as { default?: ClientClass }).default ?? OpenApiModule) as ClientClass;
 
 const A = '1234567890123456';
 const B = '2234567890123456';
@@ -32,21 +29,10 @@ let unusedKey: string;
 const marker = `Audit${randomUUID().slice(0, 8)}`;
 const base = Date.now() - 10 * 60_000;
 
-function client(key: Credentials): InstanceType<ClientClass> {
-  return new Client(
-    new $OpenApi.Config({
-      accessKeyId: key.accessKeyId,
-      accessKeySecret: key.accessKeySecret,
-      endpoint: (stack.emulator.httpUrls['lookup-http'] as string).replace(/^http:\/\//, '').replace(/\/$/, ''),
-      protocol: 'http',
-      regionId: 'cn-hangzhou',
-    }),
-  );
-}
+const client = (key: Credentials): OpenApiClient => openApiClient(stack.emulator.httpUrls['lookup-http'] as string, key);
 
 async function call(key: Credentials, action: string, query: Record<string, string>): Promise<Record<string, unknown>> {
-  const params = new $OpenApi.Params({ action, version: '2020-07-06', protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
-  const res = (await client(key).callApi(params, new $OpenApi.OpenApiRequest({ query }), new $Util.RuntimeOptions({}))) as { statusCode: number; body: Record<string, unknown> };
+  const res = await callAction(client(key), action, query);
   expect(res.statusCode).toBe(200);
   return res.body;
 }

@@ -6,19 +6,15 @@
  * with ActionTrail's codes. Real Redis, real S3 server, through the emulator.
  */
 import { randomUUID } from 'node:crypto';
-import OpenApiModule, * as $OpenApi from '@alicloud/openapi-client';
-import * as $Util from '@alicloud/tea-util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../../adapters/redis/history-store.ts';
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
+import { callAction, openApiClient, type OpenApiClient } from '../helpers/openapi-client.ts';
 import { productProject, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
-// CommonJS with `exports.default`: loaders differ on which one `import` gives.
-type ClientClass = typeof OpenApiModule.default;
-const Client = ((OpenApiModule as unknown as { default?: ClientClass }).default ?? OpenApiModule) as ClientClass;
 
 const ACCOUNT = '1234567890123456';
 let stack: TestStack;
@@ -27,35 +23,9 @@ let key: Credentials;
 const marker = `Sdk${randomUUID().slice(0, 8)}`;
 const ids: string[] = [];
 
-function client(signatureAlgorithm?: 'v2'): InstanceType<ClientClass> {
-  return new Client(
-    new $OpenApi.Config({
-      accessKeyId: key.accessKeyId,
-      accessKeySecret: key.accessKeySecret,
-      endpoint: (stack.emulator.httpUrls['lookup-http'] as string).replace(/^http:\/\//, '').replace(/\/$/, ''),
-      protocol: 'http',
-      regionId: 'cn-hangzhou',
-      ...(signatureAlgorithm ? { signatureAlgorithm } : {}),
-    }),
-  );
-}
+const client = (signatureAlgorithm?: 'v2'): OpenApiClient => openApiClient(stack.emulator.httpUrls['lookup-http'] as string, key, signatureAlgorithm);
 
-async function lookupEvents(c: InstanceType<ClientClass>, query: Record<string, string>): Promise<{ statusCode: number; body: Record<string, unknown> }> {
-  const params = new $OpenApi.Params({
-    action: 'LookupEvents',
-    version: '2020-07-06',
-    protocol: 'HTTP',
-    pathname: '/',
-    method: 'POST',
-    authType: 'AK',
-    style: 'RPC',
-    reqBodyType: 'formData',
-    bodyType: 'json',
-  });
-  const request = new $OpenApi.OpenApiRequest({ query });
-  const res = (await c.callApi(params, request, new $Util.RuntimeOptions({}))) as { statusCode: number; body: Record<string, unknown> };
-  return res;
-}
+const lookupEvents = (c: OpenApiClient, query: Record<string, string>) => callAction(c, 'LookupEvents', query);
 
 beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive'] });
@@ -97,16 +67,7 @@ describe('@alicloud/openapi-client against lookup-http', () => {
 
   it('raises ActionTrail error codes through the client, and refuses a wrong secret', async () => {
     await expect(lookupEvents(client(), { StartTime: 'yesterday' })).rejects.toMatchObject({ code: 'InvalidParameterStartTime', statusCode: 400 });
-    const wrong = new Client(
-      new $OpenApi.Config({
-        accessKeyId: key.accessKeyId,
-        accessKeySecret: `${key.accessKeySecret}x`,
-        endpoint: (stack.emulator.httpUrls['lookup-http'] as string).replace(/^http:\/\//, '').replace(/\/$/, ''),
-        protocol: 'http',
-        regionId: 'cn-hangzhou',
-        signatureAlgorithm: 'v2',
-      }),
-    );
+    const wrong = openApiClient(stack.emulator.httpUrls['lookup-http'] as string, { ...key, accessKeySecret: `${key.accessKeySecret}x` }, 'v2');
     await expect(lookupEvents(wrong, {})).rejects.toMatchObject({ code: 'SignatureDoesNotMatch' });
   });
 });

@@ -6,17 +6,13 @@
  * Real Redis, real S3 server, through the emulator.
  */
 import { randomUUID } from 'node:crypto';
-import OpenApiModule, * as $OpenApi from '@alicloud/openapi-client';
-import * as $Util from '@alicloud/tea-util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
+import { callAction, openApiClient, type OpenApiClient } from '../helpers/openapi-client.ts';
 import { productProject, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
-// CommonJS with `exports.default`: loaders differ on which one `import` gives.
-type ClientClass = typeof OpenApiModule.default;
-const Client = ((OpenApiModule as unknown as { default?: ClientClass }).default ?? OpenApiModule) as ClientClass;
 type Body = Record<string, unknown>;
 
 const ACCOUNT = '1234567890123456';
@@ -27,34 +23,10 @@ let stack: TestStack;
 let redis: Redis;
 const keys = new Map<string, Credentials>();
 
-function client(account: string, signatureAlgorithm?: 'v2'): InstanceType<ClientClass> {
-  const key = keys.get(account) as Credentials;
-  return new Client(
-    new $OpenApi.Config({
-      accessKeyId: key.accessKeyId,
-      accessKeySecret: key.accessKeySecret,
-      endpoint: (stack.emulator.httpUrls['lookup-http'] as string).replace(/^http:\/\//, '').replace(/\/$/, ''),
-      protocol: 'http',
-      regionId: 'cn-hangzhou',
-      ...(signatureAlgorithm ? { signatureAlgorithm } : {}),
-    }),
-  );
-}
+const client = (account: string, signatureAlgorithm?: 'v2'): OpenApiClient => openApiClient(stack.emulator.httpUrls['lookup-http'] as string, keys.get(account) as Credentials, signatureAlgorithm);
 
 async function rpc(account: string, action: string, query: Record<string, string> = {}, signatureAlgorithm?: 'v2'): Promise<Body> {
-  const params = new $OpenApi.Params({
-    action,
-    version: '2020-07-06',
-    protocol: 'HTTP',
-    pathname: '/',
-    method: 'POST',
-    authType: 'AK',
-    style: 'RPC',
-    reqBodyType: 'formData',
-    bodyType: 'json',
-  });
-  const res = (await client(account, signatureAlgorithm).callApi(params, new $OpenApi.OpenApiRequest({ query }), new $Util.RuntimeOptions({}))) as { body: Body };
-  return res.body;
+  return (await callAction(client(account, signatureAlgorithm), action, query)).body as Body;
 }
 
 async function rpcError(account: string, action: string, query: Record<string, string>): Promise<{ code?: string; statusCode?: number }> {
