@@ -31,7 +31,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
 const STAGING = 'trailkeeper-staging';
 const ARCHIVE = 'trailkeeper-archive';
-const FIXTURES = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 const FILE_NAME = /^AliyunLogs\/Actiontrail\/([a-z0-9-]+)\/(\d{4})\/(\d\d)\/(\d\d)\/Actiontrail_\1_(\d{14})_1002_(\d+)_(\d+)_([0-9a-f]{32})\.gz$/;
 
 type Json = Record<string, unknown>;

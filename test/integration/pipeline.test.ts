@@ -28,7 +28,7 @@ const MEMBER = '2234567890123456';
 const OTHER = '3234567890123456';
 const STAGING = 'trailkeeper-staging';
 const ARCHIVE = 'trailkeeper-archive';
-const FIXTURES = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'events');
+const FIXTURES = path.resolve(repoRoot, 'test/fixtures/events');
 
 let stack: TestStack;
 let redis: Redis;
