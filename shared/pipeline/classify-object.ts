@@ -120,7 +120,7 @@ function stagingEvents(bytes: Buffer, nowMs: number): ObjectEvents | FileError {
   return { events: checked.accepted.map((a) => a.event), receivedAtMs: at, setAside };
 }
 
-/** A backfill file: any shape ingest takes, validated with the processing time as its receipt time. */
+/** A backfill file: every shape ingest takes, validated with the processing time as its receipt time. */
 function backfillEvents(bytes: Buffer, emptyReport: Report, nowMs: number): ObjectEvents | FileError {
   const body = parseBody(bytes.toString('utf8'));
   if (!body.ok) {
