@@ -80,73 +80,86 @@ export const insightKeys = {
 /**
  * KEYS[1] queue, KEYS[2] meta, KEYS[2 + i] dynamic key i.
  * ARGV[1] D, ARGV[2..1+D] expire-at of dynamic key i; ARGV[2+D] S, then S strings (the batch's
- * distinct series, marks and signatures, each once); then per row: eventId, timeMs, minuteMs,
- * minute key i, hour key i, attribution key i (0: none), signature string j, nCounts, nMarks,
- * counts (string js)…, marks (string js)… (minute key index 0: remove uncounted).
- * Tallies the rows it removed, then writes once per distinct counter: per (minute, series) one
- * HINCRBY of the minute count n and of the hour's s (n) and q (c² − (c − n)², c the new count);
- * per (hour, mark) one HGET (+ HSET when earlier); per (minute, signature) one HINCRBY.
- * Returns {counted, dropped, duplicates, queue length}.
+ * distinct series, marks and signatures, each once); then G, then per group (the batch's rows of
+ * one minute and signature: the same counters): earliest timeMs, minuteMs, minute key i, hour
+ * key i, attribution key i (0: none), signature string j, nCounts, nMarks, counts (string js)…,
+ * marks (string js)…; then per row: eventId, group g (0: remove uncounted).
+ * HDELs each row and tallies per group the rows it removed, then writes once per distinct counter:
+ * per (minute, series) one HINCRBY of the minute count n and of the hour's s (n) and q
+ * (c² − (c − n)², c the new count); per (hour, mark) one HGET (+ HSET when earlier); per
+ * (minute, signature) one HINCRBY. Returns {counted, dropped, duplicates, queue length}.
  */
 const FOLD_SCRIPT = `
 local D = tonumber(ARGV[1])
 local s0 = 2 + D
 local S = tonumber(ARGV[s0])
+local G = tonumber(ARGV[s0 + S + 1])
+local gAt, gN = {}, {}
+local i = s0 + S + 2
+for g = 1, G do
+  gAt[g] = i
+  gN[g] = 0
+  i = i + 8 + tonumber(ARGV[i + 6]) + tonumber(ARGV[i + 7])
+end
 local counted, dropped, dups = 0, 0, 0
+local q = KEYS[1]
+while i <= #ARGV do
+  local g = tonumber(ARGV[i + 1])
+  if redis.call('HDEL', q, ARGV[i]) == 1 then
+    if g == 0 then dropped = dropped + 1 else gN[g] = gN[g] + 1 end
+  else
+    dups = dups + 1
+  end
+  i = i + 2
+end
 local touched = {}
 local counts, hourOf, marks, sigs = {}, {}, {}, {}
 local first, latest = nil, nil
-local i = s0 + S + 1
-while i <= #ARGV do
-  local id, t, m = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local mk, hk, ak, sg = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
-  local nc, nm = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
-  local c0 = i + 9
-  local m0 = c0 + nc
-  i = m0 + nm
-  if redis.call('HDEL', KEYS[1], id) == 1 then
-    if mk == 0 then
-      dropped = dropped + 1
-    else
-      counted = counted + 1
-      local mc = counts[mk]
-      if not mc then
-        mc = {}
-        counts[mk] = mc
-        hourOf[mk] = hk
-      end
-      for j = c0, m0 - 1 do
-        local s = tonumber(ARGV[j])
-        mc[s] = (mc[s] or 0) + 1
-      end
-      if nm > 0 then
-        local hm = marks[hk]
-        if not hm then
-          hm = {}
-          marks[hk] = hm
-        end
-        for j = m0, i - 1 do
-          local s = tonumber(ARGV[j])
-          local cur = hm[s]
-          if (not cur) or m < cur then hm[s] = m end
-        end
-      end
-      if ak > 0 then
-        local a = sigs[ak]
-        if not a then
-          a = {}
-          sigs[ak] = a
-        end
-        a[sg] = (a[sg] or 0) + 1
-        touched[ak] = true
-      end
-      touched[mk] = true
-      touched[hk] = true
-      if (not first) or t < first then first = t end
-      if (not latest) or m > latest then latest = m end
+for g = 1, G do
+  local n = gN[g]
+  if n > 0 then
+    counted = counted + n
+    local at = gAt[g]
+    local t, m = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    local mk, hk, ak, sg = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), tonumber(ARGV[at + 5])
+    local c0 = at + 8
+    local m0 = c0 + tonumber(ARGV[at + 6])
+    local e = m0 + tonumber(ARGV[at + 7])
+    local mc = counts[mk]
+    if not mc then
+      mc = {}
+      counts[mk] = mc
+      hourOf[mk] = hk
     end
-  else
-    dups = dups + 1
+    for j = c0, m0 - 1 do
+      local s = tonumber(ARGV[j])
+      mc[s] = (mc[s] or 0) + n
+    end
+    if e > m0 then
+      local hm = marks[hk]
+      if not hm then
+        hm = {}
+        marks[hk] = hm
+      end
+      for j = m0, e - 1 do
+        local s = tonumber(ARGV[j])
+        local cur = hm[s]
+        if (not cur) or m < cur then hm[s] = m end
+      end
+    end
+    if ak > 0 then
+      local a = sigs[ak]
+      if not a then
+        a = {}
+        sigs[ak] = a
+      end
+      a[sg] = (a[sg] or 0) + n
+      touched[ak] = true
+    end
+    touched[mk] = true
+    touched[hk] = true
+    if (not first) or t < first then first = t end
+    if (not latest) or m > latest then latest = m end
   end
 end
 for mk, mc in pairs(counts) do
@@ -201,7 +214,7 @@ const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tkInsightsFold(numKeys: number, ...args: (string | number)[]): Result<[number, number, number, number], Context>;
+    tkInsightsFold(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
     tkInsightsPut(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
   }
 }
@@ -229,6 +242,8 @@ const StateSchema = z.object({ cursorMinuteMs: z.number().optional(), open: z.ar
 
 export class RedisInsightsStore implements InsightsStore {
   private readonly token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  /** Where the last readQueue of each account stopped (HSCAN cursor). */
+  private readonly cursors = new Map<string, string>();
 
   constructor(private readonly redis: RedisClient) {
     const r = redis as Partial<Pick<Redis, 'tkInsightsFold' | 'tkInsightsPut'>>;
@@ -240,14 +255,32 @@ export class RedisInsightsStore implements InsightsStore {
     return (await this.redis.smembers(ANALYSIS_ACCOUNTS_KEY)).sort();
   }
 
+  /**
+   * Rows by HSCAN, resuming where this store's previous read of the account stopped: restarting at
+   * cursor 0 every batch walked again over the buckets the earlier batches had emptied (quadratic in
+   * the backlog). SCAN's guarantee holds across the HDELs in between (a row present throughout is
+   * returned); a row added behind the cursor is found on the next pass, which starts when the cursor
+   * wraps to 0. A scan step that returns more than the batch has room for is kept from its start.
+   */
   async readQueue(accountId: string, limit: number): Promise<QueuedAnalysisRow[]> {
     const rows: QueuedAnalysisRow[] = [];
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(analysisQueueKey(accountId), cursor, 'COUNT', Math.max(10, limit));
+    const key = analysisQueueKey(accountId);
+    let cursor = this.cursors.get(accountId) ?? '0';
+    let passStarted = cursor === '0';
+    for (;;) {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', Math.max(10, limit));
+      const fits = rows.length + flat.length / 2 <= limit;
       for (let i = 0; i + 1 < flat.length && rows.length < limit; i += 2) rows.push({ eventId: flat[i] as string, json: flat[i + 1] as string });
+      if (!fits) break; // resume at this step's cursor: its rows not taken are read next time
       cursor = next;
-    } while (cursor !== '0' && rows.length < limit);
+      if (rows.length >= limit) break;
+      if (cursor === '0') {
+        if (passStarted) break;
+        passStarted = true;
+      }
+    }
+    if (cursor === '0') this.cursors.delete(accountId);
+    else this.cursors.set(accountId, cursor);
     return rows;
   }
 
@@ -277,25 +310,52 @@ export class RedisInsightsStore implements InsightsStore {
     };
     // minutes the evaluator can still read (it looks back at most MAX_CATCHUP_MINUTES): older rows get no attributions
     const attributionFrom = nowMs - ATTRIBUTION_KEY_TTL_MS;
+    // Rows of one minute with one signature have the same counters (series.ts derives a row's
+    // counts and marks from its signature): one group each, sent once; a row sends its id and group.
+    // A group's earliest time may come from a row another run removed first: that run counted it,
+    // so it is a counted time all the same (meta's `first` stays exact).
+    const groupArgs: (string | number)[] = [];
+    const groupIndex = new Map<string, { g: number; at: number }>();
     const rowArgs: (string | number)[] = [];
     for (const item of items) {
-      if (!item.counters) {
-        rowArgs.push(item.eventId, 0, 0, 0, 0, 0, 0, 0, 0);
+      const counters = item.counters;
+      if (!counters) {
+        rowArgs.push(item.eventId, 0);
         continue;
       }
       const minute = Math.floor(item.timeMs / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
-      const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
-      const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
-      const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
-      const withAttributions = minute >= attributionFrom;
-      const ak = withAttributions ? keyIndex(insightKeys.attributions(accountId, minute), minute + ATTRIBUTION_KEY_TTL_MS) : 0;
-      const sg = withAttributions ? str(item.counters.signature) : 0;
-      const { counts, marks } = item.counters;
-      rowArgs.push(item.eventId, item.timeMs, minute, mk, hk, ak, sg, counts.length, marks.length, ...counts.map(str), ...marks.map(str));
+      const groupKey = `${minute}\x1e${counters.signature}\x1e${counters.counts.length}\x1e${counters.marks.length}`;
+      let group = groupIndex.get(groupKey);
+      if (group) {
+        if (item.timeMs < (groupArgs[group.at] as number)) groupArgs[group.at] = item.timeMs;
+      } else {
+        const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
+        const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
+        const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
+        const withAttributions = minute >= attributionFrom;
+        const ak = withAttributions ? keyIndex(insightKeys.attributions(accountId, minute), minute + ATTRIBUTION_KEY_TTL_MS) : 0;
+        const sg = withAttributions ? str(counters.signature) : 0;
+        group = { g: groupIndex.size + 1, at: groupArgs.length };
+        groupIndex.set(groupKey, group);
+        groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, counters.marks.length);
+        for (const c of counters.counts) groupArgs.push(str(c));
+        for (const m of counters.marks) groupArgs.push(str(m));
+      }
+      rowArgs.push(item.eventId, group.g);
     }
-    const argv = [keys.length, ...expires, strings.length, ...strings, ...rowArgs];
-    const allKeys = [analysisQueueKey(accountId), insightKeys.meta(accountId), ...keys];
-    const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(allKeys.length, ...allKeys, ...argv);
+    // arrays, not spread arguments: ioredis flattens them (a batch is tens of thousands of arguments)
+    const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(
+      2 + keys.length,
+      [analysisQueueKey(accountId), insightKeys.meta(accountId)],
+      keys,
+      keys.length,
+      expires,
+      strings.length,
+      strings,
+      groupIndex.size,
+      groupArgs,
+      rowArgs,
+    );
     return { counted, dropped, duplicates, remaining };
   }
 

@@ -77,9 +77,24 @@ export interface AccessKeyAuditReader {
   entries(accountId: string, accessKeyId: string, list: AuditList, nowMs: number): Promise<AuditEntry[]>;
 }
 
-/** UTF-8 byte order, as Lua's string comparison orders eventIds. */
+/**
+ * UTF-8 byte order, as Lua's string comparison orders eventIds. UTF-16 code units below U+D800
+ * order as their UTF-8 bytes do, so the usual case (ASCII ids) is decided without encoding; a
+ * surrogate at the first difference (or at the end of a prefix) falls back to the bytes.
+ */
 export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  }
+  if (a.length === b.length) return 0;
+  const last = n > 0 ? a.charCodeAt(n - 1) : 0;
+  if (last >= 0xd800 && last < 0xe000) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return a.length < b.length ? -1 : 1;
 }
 
 /** Whether `a` is a newer use than `b` (later time; on a tie, the greater eventId). */
@@ -142,13 +157,42 @@ export function isAuditable(row: AnalysisRow, accountId: string, nowMs: number):
  * how rows are split into batches.
  */
 export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], nowMs: number): KeyUsageUpdate[] {
-  const byKey = new Map<string, KeyUsageUpdate>();
+  // the newest row per key and per (key, list, entry) first; Details (a JSON text each) and the
+  // LastUse objects are made once per winning row at the end, not per row
+  interface Pending {
+    accessKeyId: string;
+    last: AnalysisRow;
+    lists: Record<AuditList, Map<string, AnalysisRow>>;
+  }
+  const newer = (a: AnalysisRow, b: AnalysisRow | undefined): boolean =>
+    !b || a.eventTimeMs > b.eventTimeMs || (a.eventTimeMs === b.eventTimeMs && compareBytes(a.eventId, b.eventId) > 0);
+  const byKey = new Map<string, Pending>();
   for (const row of rows) {
     if (!isAuditable(row, accountId, nowMs)) continue;
-    const use: KeyUse = { usedMs: row.eventTimeMs, eventId: row.eventId, detail: detailOf(row) };
-    let update = byKey.get(row.accessKeyId);
+    let pending = byKey.get(row.accessKeyId);
+    if (!pending) {
+      pending = { accessKeyId: row.accessKeyId, last: row, lists: { products: new Map(), events: new Map(), ips: new Map(), resources: new Map() } };
+      byKey.set(row.accessKeyId, pending);
+    } else if (newer(row, pending.last)) {
+      pending.last = row;
+    }
+    const members = membersOf(row);
+    for (const list of AUDIT_LISTS) {
+      const entries = pending.lists[list];
+      for (const member of members[list]) if (newer(row, entries.get(member))) entries.set(member, row);
+    }
+  }
+  const uses = new Map<AnalysisRow, KeyUse>();
+  const useOf = (row: AnalysisRow): KeyUse => {
+    let use = uses.get(row);
+    if (!use) uses.set(row, (use = { usedMs: row.eventTimeMs, eventId: row.eventId, detail: detailOf(row) }));
+    return use;
+  };
+  const out: KeyUsageUpdate[] = [];
+  for (const p of byKey.values()) {
+    const row = p.last;
     const last: LastUse = {
-      ...use,
+      ...useOf(row),
       accountId: row.accountId,
       identityType: row.identityType,
       userName: row.userName,
@@ -157,19 +201,11 @@ export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], 
       eventName: row.eventName,
       sourceIpAddress: row.sourceIpAddress,
     };
-    if (!update) {
-      update = { accessKeyId: row.accessKeyId, last, lists: { products: new Map(), events: new Map(), ips: new Map(), resources: new Map() } };
-      byKey.set(row.accessKeyId, update);
-    } else if (isNewer(use, update.last)) {
-      update.last = last;
-    }
-    const members = membersOf(row);
-    for (const list of AUDIT_LISTS) {
-      const entries = update.lists[list];
-      for (const member of members[list]) if (isNewer(use, entries.get(member))) entries.set(member, use);
-    }
+    const lists = { products: new Map(), events: new Map(), ips: new Map(), resources: new Map() } as Record<AuditList, Map<string, KeyUse>>;
+    for (const list of AUDIT_LISTS) for (const [member, r] of p.lists[list]) lists[list].set(member, useOf(r));
+    out.push({ accessKeyId: p.accessKeyId, last, lists });
   }
-  return [...byKey.values()];
+  return out;
 }
 
 /** The stored form of a last use (validated when read back). */

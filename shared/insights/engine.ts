@@ -17,7 +17,7 @@ import { allowlistMatcher } from './allowlist.ts';
 import { rowCounters, type RowCounters } from './series.ts';
 import { BASELINE_MS, HOUR_MS, INSIGHT_MINUTE_MS, type InsightType } from './types.ts';
 
-export const DEFAULT_ANALYSIS_BATCH = 500;
+export const DEFAULT_ANALYSIS_BATCH = 5000;
 /** insights-cron's timeout is 55 s: stop starting drain batches after this. */
 export const DEFAULT_INSIGHTS_BUDGET_MS = 30_000;
 /** An account evaluated for the first time starts this many minutes back. */
