@@ -30,6 +30,7 @@ import {
   type AccessKeyAuditReader,
   type AuditEntry,
   type AuditList,
+  type KeyUse,
   type LastUse,
 } from '../../shared/accesskeys/accesskey-audit.ts';
 
@@ -73,8 +74,9 @@ function decodeUse(value: string): { eventId: string; detail: string } | undefin
 
 /**
  * KEYS: per AccessKey, KEYS_PER_ACCESS_KEY keys (last, then each list's zset and use hash).
- * ARGV: now, retentionMs, cap, keysPer, then per AccessKey: lastMs, lastEventId, lastJson, and
- * per list: count, then count × (member, usedMs, encoded use).
+ * ARGV: now, retentionMs, cap, keysPer, U, then U encoded uses (the batch's distinct winning uses,
+ * each sent once: a row is often the newest of several entries), then per AccessKey: lastMs,
+ * lastEventId, lastJson, and per list: count, then count × (member, usedMs, use index 1..U).
  * Returns the number of uses written (newer than what was stored).
  */
 const MERGE_SCRIPT = `
@@ -106,7 +108,8 @@ local function remove(z, h, members)
     redis.call('HDEL', h, unpack(part))
   end
 end
-local a, written = 5, 0
+local U = tonumber(ARGV[5])
+local a, written = 6 + U, 0
 local cutoff = string.format('(%d', now - RET)
 for k = 0, #KEYS - 1, PER do
   local lastKey = KEYS[k + 1]
@@ -126,7 +129,7 @@ for k = 0, #KEYS - 1, PER do
     local c = tonumber(ARGV[a])
     a = a + 1
     for i = 1, c do
-      local m, mt, mv = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+      local m, mt, mv = ARGV[a], tonumber(ARGV[a + 1]), ARGV[5 + tonumber(ARGV[a + 2])]
       a = a + 3
       local ot = tonumber(redis.call('ZSCORE', z, m))
       local better = ot == nil or mt > ot
@@ -153,7 +156,7 @@ return written
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tkAccessKeyAuditMerge(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
+    tkAccessKeyAuditMerge(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<number, Context>;
   }
 }
 
@@ -178,17 +181,27 @@ export class RedisAccessKeyAudit implements AnalysisConsumer, AccessKeyAuditRead
     const updates = auditUpdatesOf(accountId, rows, nowMs);
     if (updates.length === 0) return 0;
     const keys: string[] = [];
-    const argv: (string | number)[] = [nowMs, ACCESS_KEY_AUDIT_RETENTION_MS, ACCESS_KEY_AUDIT_MAX_ENTRIES, KEYS_PER_ACCESS_KEY];
+    const argv: (string | number)[] = [];
+    // the batch's distinct uses (one object per winning row: auditUpdatesOf shares them), each sent once
+    const encoded: string[] = [];
+    const useIndex = new Map<KeyUse, number>();
     for (const u of updates) {
       keys.push(...keysOf(accountId, u.accessKeyId));
       argv.push(u.last.usedMs, u.last.eventId, JSON.stringify(u.last));
       for (const list of AUDIT_LISTS) {
         const entries = u.lists[list];
         argv.push(entries.size);
-        for (const [member, use] of entries) argv.push(member, use.usedMs, encodeUse(use.eventId, use.detail));
+        for (const [member, use] of entries) {
+          let i = useIndex.get(use);
+          if (i === undefined) {
+            encoded.push(encodeUse(use.eventId, use.detail));
+            useIndex.set(use, (i = encoded.length));
+          }
+          argv.push(member, use.usedMs, i);
+        }
       }
     }
-    return this.redis.tkAccessKeyAuditMerge(keys.length, ...keys, ...argv);
+    return this.redis.tkAccessKeyAuditMerge(keys.length, keys, nowMs, ACCESS_KEY_AUDIT_RETENTION_MS, ACCESS_KEY_AUDIT_MAX_ENTRIES, KEYS_PER_ACCESS_KEY, encoded.length, encoded, argv);
   }
 
   async lastUse(accountId: string, accessKeyId: string, nowMs: number): Promise<LastUse | undefined> {
