@@ -13,10 +13,14 @@
  *   fold     the insights-cron drain (runInsights) of the same busy-account rows through the fold before
  *            per-batch tallies (bench/lib/legacy-insights-fold.ts) and the current one, alternated on one
  *            private Redis: rows/s, Redis CPU and EVALSHA µs per row, HINCRBY/HGET per row;
+ *   drain    the insights-cron drain alone, in this process (runInsights with the AccessKey audit, as
+ *            insights-cron runs it) of the ingest part's rows (sampleEvents' mix, eventTimes of a live
+ *            20,000/s stream) queued on a private Redis: rows/s, this process's CPU and Redis CPU per
+ *            row, commands per row; run it under `node --cpu-prof` to see the function side;
  *   memory   Redis memory of one account's counters after a day of traffic at a busy account's rate
  *            (folded straight into Redis by the store's fold script, no stack), MEMORY USAGE by key, with
  *            the fold before this change and the current one.
- * Run: `npm run bench -- insights [--part ingest|onset|fold|memory|all] [--events 50000] [--repeats 3]
+ * Run: `npm run bench -- insights [--part ingest|onset|fold|drain|memory|all] [--events 50000] [--repeats 3]
  *      [--onset-samples 6] [--rate 10]`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -181,7 +185,9 @@ async function ingestRun(analysis: 'on' | 'off', bodies: string[], lastIds: stri
     await waitQuiet(redis);
     const rows = await redis.hlen(analysisQueueKey(ACCOUNT));
     await redis.config('RESETSTAT');
-    await redis.config('SET', 'slowlog-log-slower-than', '0');
+    // 1 ms: every script run of a batch (tens of ms) is logged, the calls inside scripts (µs) are not —
+    // logging every call (threshold 0) cost Redis ~15–20 µs a row and inflated the drain's CPU
+    await redis.config('SET', 'slowlog-log-slower-than', '1000');
     await redis.config('SET', 'slowlog-max-len', '1000000');
     await redis.slowlog('RESET');
     const d0 = await stackCpu(stack, redis);
@@ -240,7 +246,7 @@ async function waitQuiet(redis: Redis): Promise<void> {
   }
 }
 
-/** Script time inside Redis by script (the slow log with every command): fold (first key …:anq) and the audit's merge. */
+/** Script time inside Redis by script (the slow log of calls over 1 ms: every batch's script run): fold (first key …:anq) and the audit's merge. */
 async function slowlogByScript(redis: Redis): Promise<Map<string, number>> {
   const entries = (await redis.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
   await redis.config('SET', 'slowlog-log-slower-than', '10000');
@@ -436,7 +442,7 @@ async function counterDump(redis: Redis, accountId: string): Promise<Map<string,
 }
 
 /**
- * The insights-cron drain (runInsights: HSCAN, parse, rowCounters, fold, in batches of 500) of the
+ * The insights-cron drain (runInsights: HSCAN, parse, rowCounters, fold, in batches of DEFAULT_ANALYSIS_BATCH) of the
  * same busy-account rows through the fold before this change and the current one, alternated on
  * one private Redis (flushed between runs): rows/s, Redis CPU and EVALSHA µs per row, commands per
  * row (INFO commandstats counts the script's calls); first, that both leave the same counters and
@@ -521,6 +527,90 @@ async function benchFold(): Promise<(string | number)[][]> {
       ['Redis CPU µs per row, before → after', `${spread(of('before').map((r) => r.redisUsPerRow), 1)} → ${spread(of('after').map((r) => r.redisUsPerRow), 1)} (after/before ${ratio((r) => r.redisUsPerRow)})`, ''],
       ['EVALSHA µs per row (commandstats), before → after', `${spread(of('before').map((r) => r.evalshaUsPerRow), 1)} → ${spread(of('after').map((r) => r.evalshaUsPerRow), 1)}`, ''],
       ['HINCRBY / HGET per row, before → after', `${fmt(of('before')[0]?.hincrby ?? 0, 2)} / ${fmt(of('before')[0]?.hget ?? 0, 2)} → ${fmt(of('after')[0]?.hincrby ?? 0, 2)} / ${fmt(of('after')[0]?.hget ?? 0, 2)}`, ''],
+    ];
+  } finally {
+    redis.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ───────────────────────────── the drain alone, in this process ─────────────────────────────
+/** The analysis row classify makes of sampleEvent(ACCOUNT, n) at `timeMs` (bodies restart n every BATCH events). */
+function sampleRow(n: number, timeMs: number): AnalysisRow {
+  const e = sampleEvent(ACCOUNT, n) as Record<string, unknown> & { userIdentity: Record<string, string>; referencedResources?: Record<string, string[]> };
+  const resources = Object.entries(e.referencedResources ?? {}).flatMap(([type, names]) => names.map((name) => ({ type, name })));
+  const str = (k: string) => String(e[k] ?? '');
+  return {
+    eventId: str('eventId'),
+    accountId: ACCOUNT,
+    eventTimeMs: timeMs,
+    eventName: str('eventName'),
+    serviceName: str('serviceName'),
+    eventType: str('eventType'),
+    eventRW: str('eventRW'),
+    acsRegion: str('acsRegion'),
+    sourceIpAddress: str('sourceIpAddress'),
+    userAgent: str('userAgent'),
+    errorCode: '',
+    identityType: e.userIdentity['type'] ?? '',
+    userName: e.userIdentity['userName'] ?? '',
+    principalId: e.userIdentity['principalId'] ?? '',
+    accessKeyId: e.userIdentity['accessKeyId'] ?? '',
+    sensitive: false,
+    resources,
+  };
+}
+
+/**
+ * runInsights with the AccessKey audit (insights-cron's ports, without delivery) over the ingest
+ * part's rows queued on a private Redis, `--repeats` times: rows/s, this process's CPU and Redis CPU
+ * per row, and the commands per row (INFO commandstats; a script's inner calls count apart).
+ */
+async function benchDrain(): Promise<(string | number)[][]> {
+  const total = Number(values.events);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-drain-'));
+  const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
+  const redis = new Redis(server.url);
+  try {
+    const runs: { rowsPerS: number; selfUs: number; redisUs: number; batches: number; stats: string }[] = [];
+    for (let r = 0; r < Number(values.repeats); r++) {
+      await redis.flushall();
+      const end = Date.now() - MIN;
+      for (let i = 0; i < total; i += BATCH) {
+        const p = redis.pipeline();
+        for (let g = i; g < Math.min(total, i + BATCH); g++) {
+          const row = sampleRow(g - i, Math.floor(end - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000)));
+          p.hsetnx(analysisQueueKey(ACCOUNT), row.eventId, JSON.stringify(row));
+        }
+        p.sadd(ANALYSIS_ACCOUNTS_KEY, ACCOUNT);
+        await p.exec();
+      }
+      await redis.config('RESETSTAT');
+      const redis0 = await redisCpu(redis);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const report = await runInsights({ store: new RedisInsightsStore(redis), consumers: [new RedisAccessKeyAudit(redis)], deliver: async () => {}, now: () => Date.now(), region: 'cn-hangzhou' }, { budgetMs: 600_000 });
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const redisS = (await redisCpu(redis)) - redis0;
+      if (report.counted !== total) throw new Error(`drain: counted ${report.counted} of ${total}`);
+      const stats = [...(await redis.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)]
+        .map((m) => ({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]) }))
+        .filter((c) => c.command !== 'info' && c.command !== 'config')
+        .sort((a, b) => b.usec - a.usec)
+        .slice(0, 8)
+        .map((c) => `${c.command} ${fmt(c.calls / total, 2)} (${fmt(c.usec / total, 1)} µs)`)
+        .join(', ');
+      const run = { rowsPerS: total / seconds, selfUs: ((cpu.user + cpu.system) / total), redisUs: (redisS * 1e6) / total, batches: report.batches, stats };
+      runs.push(run);
+      process.stderr.write(`drain repeat ${r + 1}: ${fmt(run.rowsPerS)} rows/s, this process ${fmt(run.selfUs, 1)} µs/row, Redis ${fmt(run.redisUs, 1)} µs/row (${run.batches} batches); per row ${stats}\n`);
+    }
+    const spread = (xs: number[], d = 0) => `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
+    return [
+      [`drain in process (${fmt(total)} rows of the ingest mix, AccessKey audit on), rows/s`, spread(runs.map((r) => r.rowsPerS)), ''],
+      ['drain CPU per row: this process + Redis', `${spread(runs.map((r) => r.selfUs), 1)} + ${spread(runs.map((r) => r.redisUs), 1)} µs`, ''],
+      ['commands per row (µs in Redis), last repeat', runs.at(-1)?.stats ?? '', ''],
     ];
   } finally {
     redis.disconnect();
@@ -644,6 +734,7 @@ for (const part of parts) {
   else if (part === 'onset') rows.push(...(await benchOnset()));
   else if (part === 'memory') rows.push(...(await benchMemory()));
   else if (part === 'fold') rows.push(...(await benchFold()));
-  else throw new Error(`unknown part ${part}: ingest, onset, memory or all`);
+  else if (part === 'drain') rows.push(...(await benchDrain()));
+  else throw new Error(`unknown part ${part}: ingest, onset, fold, drain, memory or all`);
 }
 printTable(['figure', 'measured', 'goal'], rows);

@@ -19,9 +19,11 @@
  *   {tk}:ins:eval              set   accounts to evaluate                  (the `{tk}` slot)
  *
  * (US is the unit separator \x1f.) The per-hour sums of squares stay exact under increments: a
- * minute count going from c−1 to c adds 2c−1. The drain reads rows with HSCAN; one FOLD script per
- * batch HDELs each row and counts it only if that HDEL removed it, so a row is counted by exactly one
- * script run however often a crashed drain is re-run or two drainers race.
+ * minute count going from c−1 to c adds 2c−1. The drain reads rows with HSCAN (resuming at the
+ * cursor where its previous batch stopped); one FOLD script per batch HDELs each row and counts it
+ * only if that HDEL removed it, so a row is counted by exactly one script run however often a
+ * crashed drain is re-run or two drainers race. Rows of one minute and signature share their
+ * counters: they travel as one group, a row as its id and group number.
  *
  * Cost per batch, not per row: the script tallies the rows it removed in Lua tables and then writes
  * each distinct counter once — a series' minute count + n, its hour sum + n and sum of squares
