@@ -6,6 +6,7 @@
  * the account's own and its management account's organization trails.
  */
 import { describe, expect, it } from 'vitest';
+import { analysisRow } from '../helpers/analysis-row.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import type { AnalysisRow } from '../../shared/analysis/analysis-row.ts';
 import { allowlistMatcher, formatCidr, IpAllowlistSchema, MAX_INSIGHT_IP_ALLOWLIST, parseCidr } from '../../shared/insights/allowlist.ts';
@@ -102,30 +103,7 @@ describe('PutInsightIpAllowlist / GetInsightIpAllowlist', () => {
   });
 });
 
-let seq = 0;
-function row(timeMs: number, over: Partial<AnalysisRow> = {}): AnalysisRow {
-  seq += 1;
-  return {
-    eventId: `al-${seq}`,
-    accountId: A,
-    eventTimeMs: timeMs,
-    eventName: 'StartInstance',
-    serviceName: 'Ecs',
-    eventType: 'ApiCall',
-    eventRW: 'Write',
-    acsRegion: 'cn-hangzhou',
-    sourceIpAddress: '10.0.0.1',
-    userAgent: 'sdk',
-    errorCode: '',
-    identityType: 'ram-user',
-    userName: 'alice',
-    principalId: 'p-alice',
-    accessKeyId: 'AK1',
-    sensitive: false,
-    resources: [],
-    ...over,
-  };
-}
+const row = (timeMs: number, over: Partial<AnalysisRow> = {}): AnalysisRow => analysisRow(A, timeMs, { eventName: 'StartInstance', eventRW: 'Write', ...over });
 
 describe('IpInsight and the allowlist, through the engine', () => {
   it('new IPs inside allowlisted IPv4 and IPv6 blocks open no IpInsight; a new IP outside them does', async () => {

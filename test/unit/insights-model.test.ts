@@ -6,6 +6,7 @@
  * before the baseline period except a trail's concealment; one account never affects another.
  */
 import { describe, expect, it } from 'vitest';
+import { analysisRow } from '../helpers/analysis-row.ts';
 import type { AnalysisRow } from '../../shared/analysis/analysis-row.ts';
 import type { InsightEvent } from '../../shared/insights/detector.ts';
 import { runInsights } from '../../shared/insights/engine.ts';
@@ -31,30 +32,7 @@ function rng(seed: number): () => number {
   };
 }
 
-let seq = 0;
-function row(accountId: string, timeMs: number, over: Partial<AnalysisRow> = {}): AnalysisRow {
-  seq += 1;
-  return {
-    eventId: `e-${seq}`,
-    accountId,
-    eventTimeMs: timeMs,
-    eventName: 'DescribeInstances',
-    serviceName: 'Ecs',
-    eventType: 'ApiCall',
-    eventRW: 'Read',
-    acsRegion: 'cn-hangzhou',
-    sourceIpAddress: '10.0.0.1',
-    userAgent: 'sdk',
-    errorCode: '',
-    identityType: 'ram-user',
-    userName: 'alice',
-    principalId: 'p-alice',
-    accessKeyId: 'AK1',
-    sensitive: false,
-    resources: [],
-    ...over,
-  };
-}
+const row = analysisRow;
 
 /** One minute of steady traffic: 2–6 writes, 3–9 reads (5 % throttled), two users, keys and five IPs. */
 function steadyMinute(accountId: string, minuteMs: number, random: () => number): AnalysisRow[] {
