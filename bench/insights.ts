@@ -41,6 +41,7 @@ import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analy
 import { trailSchema } from '../shared/trails/model.ts';
 import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
 import { rowCounters } from '../shared/insights/series.ts';
+import { liveStreamBodies } from './lib/live-stream.ts';
 import { sampleEvent, sampleEvents } from '../scripts/lib/sample-events.ts';
 import { buildFunctions } from '../emulator/build.ts';
 import { loadProject } from '../emulator/config.ts';
@@ -262,17 +263,7 @@ async function slowlogByScript(redis: Redis): Promise<Map<string, number>> {
 
 async function benchIngest(): Promise<(string | number)[][]> {
   const total = Number(values.events);
-  const bodies: string[] = [];
-  const streamEnd = Date.now() - 60_000;
-  for (let i = 0; i < total; i += BATCH) {
-    const events = sampleEvents(ACCOUNT, Math.min(BATCH, total - i)).map((event, k) => {
-      const g = i + k;
-      const t = streamEnd - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000);
-      return { ...event, eventTime: new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') };
-    });
-    bodies.push(JSON.stringify(events));
-  }
-  const lastIds = bodies.map((b) => (JSON.parse(b) as { eventId: string }[]).at(-1)?.eventId as string);
+  const { bodies, lastIds } = liveStreamBodies(ACCOUNT, total, BATCH, STREAM_RATE);
   const runs: IngestRun[] = [];
   const pairs: { on: IngestRun; off: IngestRun }[] = [];
   for (let r = 0; r < Number(values.repeats); r++) {

@@ -18,6 +18,7 @@ import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
 import { RedisLogstore } from '../adapters/redis/logstore.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { trailSchema } from '../shared/trails/model.ts';
+import { liveStreamBodies } from './lib/live-stream.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
 import { productProject, startTestStack, s3ClientFor } from '../test/helpers/stack.ts';
 import { percentile, printTable } from './lib/report.ts';
@@ -71,19 +72,7 @@ const rows: (string | number)[][] = [];
 
 try {
   // Bodies prepared up front so the timed loop only sends.
-  const bodies: string[] = [];
-  // Event times as a live account produces them: a stream at STREAM_RATE events/s that ended a
-  // minute ago, each event up to 2 s out of order (so concurrent batches interleave in time).
-  const streamEnd = Date.now() - 60_000;
-  for (let i = 0; i < total; i += BATCH) {
-    const events = sampleEvents(ACCOUNT, Math.min(BATCH, total - i)).map((event, k) => {
-      const g = i + k;
-      const t = streamEnd - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000);
-      return { ...event, eventTime: new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') };
-    });
-    bodies.push(JSON.stringify(events));
-  }
-  const lastIds = bodies.map((b) => (JSON.parse(b) as { eventId: string }[]).at(-1)?.eventId as string);
+  const { bodies, lastIds } = liveStreamBodies(ACCOUNT, total, BATCH, STREAM_RATE);
 
   // Warm-up: one batch through every function.
   await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
