@@ -23,7 +23,9 @@ export function errorAnswer(error: unknown, requestId: string, log: Log, options
   if (error instanceof DomainError) {
     if (error.status >= 500) log.error(error.message, { code: error.code, ...errorFields(error) });
     const field = 'field' in error && typeof error.field === 'string' ? { Field: error.field } : {};
-    return json(error.status, { RequestId: requestId, Code: error.code, Message: error.expose ? error.message : 'the service is temporarily unavailable; retry', ...field });
+    // where in a query text the error points (advanced query's InvalidQuery)
+    const position = 'position' in error && typeof error.position === 'number' ? { Position: error.position } : {};
+    return json(error.status, { RequestId: requestId, Code: error.code, Message: error.expose ? error.message : 'the service is temporarily unavailable; retry', ...field, ...position });
   }
   log.error('unexpected error', errorFields(error));
   return json(500, { RequestId: requestId, Code: 'InternalError', Message: 'an internal error occurred; retry, and report the RequestId if it persists' });
