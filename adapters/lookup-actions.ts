@@ -20,6 +20,8 @@ import type { Services } from './wiring.ts';
 import { lookupEventSummaries } from '../shared/summaries/lookup-summaries.ts';
 import { INSIGHT_ACTIONS, type InsightApiPorts } from '../shared/insights/insight-api.ts';
 import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/accesskeys/accesskey-actions.ts';
+import { runAdvancedQuery, type RunQueryPorts } from '../shared/query/run-query.ts';
+import { SAVED_QUERY_ACTIONS, type SavedQueryPorts } from '../shared/query/saved-queries.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
 function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): TrailStore {
@@ -127,6 +129,15 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   // the write actions (EnableInsight, DisableInsight, PutInsightSelectors, PutInsightIpAllowlist) are recorded as the trail API's are
   for (const [name, action] of Object.entries(INSIGHT_ACTIONS)) {
     actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, insightPorts), { region, ports: services });
+  }
+  // Advanced query (docs/design.md §3.13): RunAdvancedQuery over history (and, once wired, a
+  // trail's archive), templates and history; the writes are recorded as the trail API's are
+  const queryPorts: RunQueryPorts = { history: services.history, accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
+  // Source=archive answers ArchiveQueryNotAvailable until the archive executor sets queryPorts.archiveQuery
+  actions['RunAdvancedQuery'] = (params, caller) => runAdvancedQuery(params, caller, queryPorts);
+  const savedQueryPorts: SavedQueryPorts = { store: services.savedQueries, now: lookupPorts.now };
+  for (const [name, action] of Object.entries(SAVED_QUERY_ACTIONS)) {
+    actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, savedQueryPorts), { region, ports: services });
   }
   return actions;
 }

@@ -39,6 +39,7 @@ import { RedisSummaryStore } from './redis/summary-store.ts';
 import { RedisDeadLetterStore } from './redis/dead-letter-store.ts';
 import { RedisAccessKeyAudit } from './redis/accesskey-audit.ts';
 import { RedisInsightsStore } from './redis/insights-store.ts';
+import { RedisSavedQueryStore } from './redis/saved-queries.ts';
 import type { InsightsRunPorts } from '../shared/insights/engine.ts';
 import type { InsightEvent } from '../shared/insights/detector.ts';
 import { candidateInsightTrails, routeInsightEvents } from '../shared/insights/routing.ts';
@@ -80,6 +81,8 @@ function build(env: Env) {
     accessKeyAudit: new RedisAccessKeyAudit(redis),
     /** Insights (§3.9): the analysis queue's drain, counters, open insights and insight events. */
     insights: new RedisInsightsStore(redis),
+    /** Advanced query templates and history (§3.13). */
+    savedQueries: new RedisSavedQueryStore(redis),
   };
 }
 

@@ -64,7 +64,9 @@ import {
   type HistoryPage,
   type HistoryQuery,
   type HistoryRecord,
+  type HistoryScanPage,
   type HistoryStore,
+  MAX_SCAN_LIMIT,
 } from '../../shared/history/history-store.ts';
 import { RecordRefusedError, type RefusedRecord } from '../../shared/errors.ts';
 import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf } from './history-codec.ts';
@@ -289,15 +291,30 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async lookup(query: HistoryQuery): Promise<HistoryPage> {
+    const { hits, next } = await this.page(query, 50);
+    const page: HistoryPage = { events: hits.map((hit) => decodeJson(hit.blob)) };
+    if (next) page.next = next;
+    return page;
+  }
+
+  async scan(query: HistoryQuery): Promise<HistoryScanPage> {
+    const { hits, next } = await this.page(query, MAX_SCAN_LIMIT);
+    const page: HistoryScanPage = { entries: hits.map((hit) => ({ timeMs: hit.timeMs, eventId: hit.id.toString('utf8'), json: decodeJson(hit.blob) })) };
+    if (next) page.next = next;
+    return page;
+  }
+
+  /** One page of hits (LookupEvents' limit is 1–50; a scan's 1–MAX_SCAN_LIMIT). */
+  private async page(query: HistoryQuery, maxLimit: number): Promise<{ hits: Hit[]; next?: HistoryCursor }> {
     const { direction, limit, condition, after } = query;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 50) throw new RangeError(`history: limit must be 1–50, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) throw new RangeError(`history: limit must be 1–${maxLimit}, got ${limit}`);
     if (direction !== 'BACKWARD' && direction !== 'FORWARD') throw new RangeError(`history: invalid direction ${String(direction)}`);
     if (after && !Number.isSafeInteger(after.timeMs)) throw new RangeError('history: cursor time must be an integer');
     const backward = direction === 'BACKWARD';
     const startMs = Math.max(0, Math.ceil(query.startMs));
     const endMs = Math.min(MAX_TIME, Math.floor(query.endMs));
     const accountIds = [...new Set(query.accountIds)];
-    if (accountIds.length === 0 || !(startMs <= endMs) || condition?.value === '') return { events: [] };
+    if (accountIds.length === 0 || !(startMs <= endMs) || condition?.value === '') return { hits: [] };
 
     let hits: Hit[] = [];
     let more = false;
@@ -358,9 +375,7 @@ export class RedisHistoryStore implements HistoryStore {
       hits = hits.slice(0, limit);
     }
     const last = hits[hits.length - 1];
-    const page: HistoryPage = { events: hits.map((hit) => decodeJson(hit.blob)) };
-    if (more && last) page.next = { timeMs: last.timeMs, eventId: last.id.toString('utf8') };
-    return page;
+    return more && last ? { hits, next: { timeMs: last.timeMs, eventId: last.id.toString('utf8') } } : { hits };
   }
 
   async purge(accountId: string, nowMs: number): Promise<number> {

@@ -52,7 +52,7 @@ export interface HistoryQuery {
   startMs: number;
   endMs: number;
   direction: 'BACKWARD' | 'FORWARD';
-  /** 1–50. */
+  /** 1–50 (lookup), 1–MAX_SCAN_LIMIT (scan). */
   limit: number;
   condition?: { key: LookupKey; value: string };
   after?: HistoryCursor;
@@ -65,6 +65,15 @@ export interface HistoryPage {
   next?: HistoryCursor;
 }
 
+/** Events a scan page holds at most (advanced query reads history in such pages). */
+export const MAX_SCAN_LIMIT = 1000;
+
+/** A scan page: each event with its place in the order (what a cursor is made of). */
+export interface HistoryScanPage {
+  entries: { timeMs: number; eventId: string; json: string }[];
+  next?: HistoryCursor;
+}
+
 export interface HistoryStore {
   /** Idempotent by (accountId, eventId): a record already held counts as a duplicate and changes nothing. */
   put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }>;
@@ -73,6 +82,8 @@ export interface HistoryStore {
   /** One event by id, searched in each of the given accounts. */
   get(accountIds: readonly string[], eventId: string): Promise<string | undefined>;
   lookup(query: HistoryQuery): Promise<HistoryPage>;
+  /** As lookup, with pages of 1–MAX_SCAN_LIMIT events, each with its (time, eventId). */
+  scan(query: HistoryQuery): Promise<HistoryScanPage>;
   /** Drops what is older than the retention (by eventTime) for one account; returns how many. */
   purge(accountId: string, nowMs: number): Promise<number>;
 }

@@ -39,6 +39,11 @@ export interface TokenBinding {
   direction: Direction;
   /** The conditions in effect, store condition first. */
   conditions: readonly LookupCondition[];
+  /**
+   * What else the token is bound to, for an action other than LookupEvents (RunAdvancedQuery:
+   * the action, the query text, source and trail). Absent for LookupEvents (its tokens unchanged).
+   */
+  scope?: string;
 }
 
 /** What a token carries: where to continue, in which window. */
@@ -76,6 +81,7 @@ export function bindingHash(b: TokenBinding): string {
     b.endTime ?? null,
     b.direction,
     b.conditions.map((c) => [c.key, c.value]),
+    ...(b.scope === undefined ? [] : [b.scope]),
   ]);
   return createHash('sha256').update(canonical, 'utf8').digest('base64url');
 }

@@ -47,6 +47,12 @@ export const RECORDED_ACTIONS: ReadonlySet<string> = new Set([
   'DisableInsight',
   'PutInsightSelectors',
   'PutInsightIpAllowlist',
+  // advanced query templates and history (docs/design.md §3.13)
+  'CreateAdvancedQueryTemplate',
+  'UpdateAdvancedQueryTemplate',
+  'DeleteAdvancedQueryTemplate',
+  'CreateAdvancedQueryHistory',
+  'DeleteAdvancedQueryHistory',
 ]);
 
 /** RPC common parameters and parameter names never recorded: the signature and anything secret. */

@@ -1,0 +1,235 @@
+/**
+ * Advanced query over history (docs/design.md §3.13): the 90 days in the HistoryStore, for the
+ * accounts a caller sees.
+ *
+ * STRATEGY. The filter (search AND the select's where) is split at its top-level `and`:
+ *  - the DRIVER is the most selective exact condition a lookup index covers (INDEXED_FIELDS,
+ *    ranked by DRIVER_RANK); the store streams only that index's postings. Without one, the
+ *    time index (every event) is streamed;
+ *  - `event.eventTime` comparisons narrow the time range the store walks;
+ *  - every candidate is checked against the whole filter by the reference evaluator
+ *    (evaluate.ts) — the index only has to hold a superset. Before a candidate's JSON is parsed,
+ *    its text must contain every literal a top-level exact or wildcard term needs
+ *    (requiredLiterals): the stored JSON is `JSON.stringify` of the event, so a value without
+ *    `"`, `\` or control characters appears in it verbatim.
+ * Candidates come newest first in pages of up to MAX_SCAN_LIMIT, the next page requested while
+ * the current one is evaluated.
+ *
+ * BOUNDS. A search reads at most SEARCH_SCAN_BUDGET candidates per call and answers with what it
+ * found and a NextToken (possibly no events yet) when more remain. A select reads every
+ * candidate of its range, at most SELECT_SCAN_BUDGET, else QueryTooLarge (never a partial count:
+ * an aggregate over part of a range would look right and be wrong). Groups, distinct values and
+ * rows held are bounded by the Aggregator.
+ */
+import type { HistoryCursor, HistoryScanPage, HistoryStore, LookupKey } from '../history/history-store.ts';
+import { MAX_SCAN_LIMIT } from '../history/history-store.ts';
+import { Aggregator, matches, QueryTooLargeError, type Row } from './evaluate.ts';
+import { filterOf, type Condition, type QueryPlan } from './plan.ts';
+
+/** Candidates one search call reads at most before it answers with a NextToken. */
+export const SEARCH_SCAN_BUDGET = 50_000;
+/** Candidates one select reads at most; more is QueryTooLarge. */
+export const SELECT_SCAN_BUDGET = 2_000_000;
+/** The first page of a search (small: a selective query answers from it). */
+const FIRST_SEARCH_PAGE = 100;
+
+/** Event fields whose exact value a lookup index holds (history-store.ts historyRecordOf). */
+export const INDEXED_FIELDS: Readonly<Record<string, Exclude<LookupKey, 'EventId'> | 'EventId'>> = {
+  eventId: 'EventId',
+  'userIdentity.accessKeyId': 'EventAccessKeyId',
+  'userIdentity.userName': 'User',
+  sourceIpAddress: 'SourceIpAddress',
+  eventName: 'EventName',
+  serviceName: 'ServiceName',
+  'eventAttributes.SensitiveAction': 'SensitiveAction',
+  eventType: 'EventType',
+  eventRW: 'EventRW',
+};
+/** Most selective first (typical cardinality of the value in an account's history). */
+const DRIVER_RANK: readonly LookupKey[] = ['EventId', 'EventAccessKeyId', 'User', 'SourceIpAddress', 'EventName', 'ServiceName', 'SensitiveAction', 'EventType', 'EventRW'];
+
+export interface HistoryScanPorts {
+  history: Pick<HistoryStore, 'scan'>;
+}
+
+export interface HistoryRange {
+  accountIds: readonly string[];
+  /** Inclusive, epoch ms. */
+  startMs: number;
+  endMs: number;
+}
+
+/** The condition the store can stream, if any: the best-ranked indexed exact term of the top-level and. */
+export function driverOf(filter: Condition): { key: LookupKey; value: string } | undefined {
+  const terms = filter.kind === 'and' ? filter.terms : [filter];
+  let best: { key: LookupKey; value: string; rank: number } | undefined;
+  for (const term of terms) {
+    if (term.kind !== 'exact' || term.value === '') continue;
+    const key = INDEXED_FIELDS[term.field.path.join('.')];
+    if (!key) continue;
+    // SensitiveAction's index holds only the value 'true'
+    if (key === 'SensitiveAction' && term.value !== 'true') continue;
+    const rank = DRIVER_RANK.indexOf(key);
+    if (!best || rank < best.rank) best = { key, value: term.value, rank };
+  }
+  return best && { key: best.key, value: best.value };
+}
+
+/** The range narrowed by top-level `event.eventTime` comparisons. */
+export function narrowedRange(filter: Condition, startMs: number, endMs: number): { startMs: number; endMs: number } {
+  const terms = filter.kind === 'and' ? filter.terms : [filter];
+  let start = startMs;
+  let end = endMs;
+  for (const term of terms) {
+    if (term.kind !== 'compare' || term.value.type !== 'time' || term.field.path.length !== 1 || term.field.path[0] !== 'eventTime') continue;
+    const ms = term.value.ms;
+    if (term.op === '>') start = Math.max(start, Math.floor(ms) + 1);
+    else if (term.op === '>=') start = Math.max(start, Math.ceil(ms));
+    else if (term.op === '<') end = Math.min(end, Math.ceil(ms) - 1);
+    else if (term.op === '<=') end = Math.min(end, Math.floor(ms));
+    else {
+      start = Math.max(start, Math.ceil(ms));
+      end = Math.min(end, Math.floor(ms));
+    }
+  }
+  return { startMs: start, endMs: end };
+}
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+
+/** Literals that every matching event's JSON text contains (see the header). */
+export function requiredLiterals(filter: Condition): string[] {
+  const terms = filter.kind === 'and' ? filter.terms : [filter];
+  const out: string[] = [];
+  for (const term of terms) {
+    let literal = '';
+    if (term.kind === 'exact') literal = term.value;
+    else if (term.kind === 'wildcard') literal = term.pattern.parts.reduce((a, b) => (b.length > a.length ? b : a), '');
+    if (literal !== '' && !NEEDS_ESCAPE.test(literal)) out.push(literal);
+  }
+  return out;
+}
+
+/** Streams the candidates of a range newest first, one page ahead; stops when `visit` says so. */
+async function streamCandidates(
+  ports: HistoryScanPorts,
+  range: HistoryRange,
+  condition: { key: LookupKey; value: string } | undefined,
+  after: HistoryCursor | undefined,
+  firstPage: number,
+  visit: (page: HistoryScanPage) => boolean,
+): Promise<void> {
+  let limit = firstPage;
+  const request = (cursor: HistoryCursor | undefined, size: number) =>
+    ports.history.scan({
+      accountIds: range.accountIds as string[],
+      startMs: range.startMs,
+      endMs: range.endMs,
+      direction: 'BACKWARD',
+      limit: size,
+      ...(condition ? { condition } : {}),
+      ...(cursor ? { after: cursor } : {}),
+    });
+  let pending: Promise<HistoryScanPage> | undefined = request(after, limit);
+  while (pending) {
+    const page: HistoryScanPage = await pending;
+    limit = Math.min(MAX_SCAN_LIMIT, limit * 4);
+    // ask for the next page before evaluating this one (Redis works while we parse)
+    pending = page.next ? request(page.next, limit) : undefined;
+    let goOn = false;
+    try {
+      goOn = visit(page);
+    } finally {
+      // a prefetched page that is dropped must not leave an unhandled rejection behind
+      if (!goOn) pending?.catch(() => undefined);
+    }
+    if (!goOn) return;
+  }
+}
+
+function makeMatcher(plan: QueryPlan): (json: string) => unknown {
+  const filter = filterOf(plan);
+  const literals = requiredLiterals(filter);
+  return (json) => {
+    for (const literal of literals) if (!json.includes(literal)) return undefined;
+    const event = JSON.parse(json) as unknown;
+    return matches(filter, event) ? event : undefined;
+  };
+}
+
+export interface SearchPage {
+  /** Matching events' stored JSON, newest first. */
+  events: string[];
+  /** Where to go on, when candidates remain. */
+  next?: HistoryCursor;
+  scanned: number;
+}
+
+/** One page of a search: up to maxResults matching events after the cursor. */
+export async function searchHistory(
+  plan: QueryPlan,
+  range: HistoryRange,
+  maxResults: number,
+  after: HistoryCursor | undefined,
+  ports: HistoryScanPorts,
+): Promise<SearchPage> {
+  const filter = filterOf(plan);
+  const narrowed = { ...range, ...narrowedRange(filter, range.startMs, range.endMs) };
+  if (narrowed.startMs > narrowed.endMs) return { events: [], scanned: 0 };
+  const match = makeMatcher(plan);
+  const events: string[] = [];
+  let scanned = 0;
+  let next: HistoryCursor | undefined;
+  await streamCandidates(ports, narrowed, driverOf(filter), after, Math.max(FIRST_SEARCH_PAGE, maxResults), (page) => {
+    const { entries } = page;
+    for (let i = 0; i < entries.length; i += 1) {
+      const entry = entries[i] as HistoryScanPage['entries'][number];
+      scanned += 1;
+      if (match(entry.json) !== undefined) events.push(entry.json);
+      if (events.length >= maxResults || scanned >= SEARCH_SCAN_BUDGET) {
+        // more may follow: after this entry in this page, or in the store
+        if (i < entries.length - 1 || page.next) next = { timeMs: entry.timeMs, eventId: entry.eventId };
+        return false;
+      }
+    }
+    next = undefined;
+    return page.next !== undefined;
+  });
+  return { events, scanned, ...(next ? { next } : {}) };
+}
+
+export interface SelectResult {
+  columns: string[];
+  rows: Row[];
+  scanned: number;
+  matched: number;
+}
+
+/** A select over the whole range (bounded by SELECT_SCAN_BUDGET). */
+export async function selectHistory(plan: QueryPlan, range: HistoryRange, ports: HistoryScanPorts, budget: number = SELECT_SCAN_BUDGET): Promise<SelectResult> {
+  const select = plan.select;
+  if (!select) throw new TypeError('selectHistory: the plan has no select');
+  const filter = filterOf(plan);
+  const aggregator = new Aggregator(select);
+  const narrowed = { ...range, ...narrowedRange(filter, range.startMs, range.endMs) };
+  let scanned = 0;
+  if (narrowed.startMs <= narrowed.endMs) {
+    const match = makeMatcher(plan);
+    await streamCandidates(ports, narrowed, driverOf(filter), undefined, MAX_SCAN_LIMIT, (page) => {
+      for (const entry of page.entries) {
+        scanned += 1;
+        const event = match(entry.json);
+        if (event !== undefined) aggregator.add(event);
+        if (aggregator.full) return false;
+      }
+      if (page.next && scanned >= budget) {
+        throw new QueryTooLargeError(
+          `the select would read more than ${budget} events of history: narrow the time range (StartTime/EndTime) or the search (an indexed condition such as event.eventName: X reads only its events)`,
+        );
+      }
+      return true;
+    });
+  }
+  const { columns, rows } = aggregator.result();
+  return { columns, rows, scanned, matched: aggregator.events };
+}
