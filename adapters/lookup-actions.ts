@@ -1,8 +1,8 @@
 /**
  * The RPC actions lookup-http serves, wired to their stores: the trail API, LookupEvents,
  * GetEvent, LookupEventSummaries, GetLogs, GetDigestPublicKey, GetCallerIdentity, the AccessKey
- * audit (GetAccessKeyLastUsed*, and our ListAccessKeyLastUsed) and Insights (with our
- * Put/GetInsightIpAllowlist).
+ * audit (GetAccessKeyLastUsed*, and our ListAccessKeyLastUsed), Insights (with our
+ * Put/GetInsightIpAllowlist) and the history delivery jobs.
  */
 import { bucketExists } from './s3.ts';
 import { getLogs } from '../shared/logstore/get-logs-action.ts';
@@ -22,6 +22,7 @@ import { INSIGHT_ACTIONS, type InsightApiPorts } from '../shared/insights/insigh
 import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/accesskeys/accesskey-actions.ts';
 import { runAdvancedQuery, type RunQueryPorts } from '../shared/query/run-query.ts';
 import { SAVED_QUERY_ACTIONS, type SavedQueryPorts } from '../shared/query/saved-queries.ts';
+import { HISTORY_JOB_ACTIONS, type HistoryJobApiPorts } from '../shared/history-jobs/history-job-api.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
 function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): TrailStore {
@@ -138,6 +139,15 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   const savedQueryPorts: SavedQueryPorts = { store: services.savedQueries, now: lookupPorts.now };
   for (const [name, action] of Object.entries(SAVED_QUERY_ACTIONS)) {
     actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, savedQueryPorts), { region, ports: services });
+  }
+  // History delivery jobs (docs/design.md §3.14): the caller's own account; Create and Delete are recorded
+  const historyJobPorts: HistoryJobApiPorts = {
+    getTrail: (accountId, name) => services.trails.get(accountId, name),
+    jobs: services.historyJobs.apiPorts(),
+    now: lookupPorts.now,
+  };
+  for (const [name, action] of Object.entries(HISTORY_JOB_ACTIONS)) {
+    actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, historyJobPorts), { region, ports: services });
   }
   return actions;
 }

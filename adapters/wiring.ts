@@ -43,6 +43,8 @@ import { RedisSavedQueryStore } from './redis/saved-queries.ts';
 import type { InsightsRunPorts } from '../shared/insights/engine.ts';
 import type { InsightEvent } from '../shared/insights/detector.ts';
 import { candidateInsightTrails, routeInsightEvents } from '../shared/insights/routing.ts';
+import { RedisHistoryJobs } from './redis/history-jobs.ts';
+import type { HistoryJobRunPorts } from '../shared/history-jobs/run-history-jobs.ts';
 
 /** The deliverers classify wakes after filling outboxes (s.yaml functionName values). */
 export const DELIVERER_FUNCTIONS = ['trailkeeper-deliver-oss', 'trailkeeper-deliver-logstore'] as const;
@@ -83,6 +85,8 @@ function build(env: Env) {
     insights: new RedisInsightsStore(redis),
     /** Advanced query templates and history (§3.13). */
     savedQueries: new RedisSavedQueryStore(redis),
+    /** History delivery jobs (§3.14): written by lookup-http's API, run by history-jobs-cron. */
+    historyJobs: new RedisHistoryJobs(redis),
   };
 }
 
@@ -240,5 +244,27 @@ export function insightsCronPorts(context: FcContext, services: Services = getSe
       const wake: WakeEvent = { reason: 'classified' };
       await Promise.all(DELIVERER_FUNCTIONS.map((fn) => invoker.invokeAsync(fn, wake)));
     },
+  };
+}
+
+/**
+ * What history-jobs-cron needs (docs/design.md §3.14): the jobs, the trails, history to read,
+ * the outbox sizes it waits on, and the deliverers to wake once it has appended, as classify does.
+ */
+export function historyJobsCronPorts(context: FcContext, services: Services = getServices(), now: () => number = Date.now): HistoryJobRunPorts {
+  return {
+    jobs: services.historyJobs.runPorts(now),
+    getTrail: (accountId, name) => services.trails.get(accountId, name),
+    history: services.history,
+    outboxSize: async (trail) => {
+      const sizes = await Promise.all([services.outbox.size(trail.accountId, trail.name, 'oss'), services.outbox.size(trail.accountId, trail.name, 'logstore')]);
+      return Math.max(...sizes);
+    },
+    wakeDeliverers: async () => {
+      const invoker = new FunctionInvoker(context, services.env.TK_FC_ENDPOINT);
+      const wake: WakeEvent = { reason: 'classified' };
+      await Promise.all(DELIVERER_FUNCTIONS.map((fn) => invoker.invokeAsync(fn, wake)));
+    },
+    now,
   };
 }

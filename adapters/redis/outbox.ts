@@ -2,11 +2,19 @@
  * Trail outboxes on Redis, one per trail and destination (`oss`, `logstore`):
  *   {tk:<trailAccount>}:outbox:<trail>:<dest>        zset  eventId → arrival time (ms; ties by eventId)
  *   {tk:<trailAccount>}:outbox:<trail>:<dest>:data   hash  eventId → event JSON (as the trail receives it)
- * Appending an eventId already present changes nothing (ZADD NX / HSETNX in one script).
+ *   {tk:<trailAccount>}:outbox:<trail>:claims        zset  eventId → eventTime (ms): events with an eventTime
+ *                                                    before the trail's StartLoggingTime that reached its outboxes
+ * Appending an eventId already present changes nothing (ZADD NX / HSETNX in one script). An entry
+ * with an eventTime before the trail's StartLoggingTime (a backfilled event, or a history delivery
+ * job's) is appended only if it claims its eventId first, in the same script and for every
+ * destination at once, so live delivery and a history job never both deliver it
+ * (shared/history-jobs/history-job.ts, THE BOUNDARY). Claims live as long as history holds events.
  */
 import type { RedisClient } from '../redis.ts';
 import type { Trail } from '../../shared/trails/model.ts';
 import type { OutboxEntry } from '../../shared/pipeline/classify-batch.ts';
+import { HISTORY_RETENTION_MS } from '../../shared/history/history-store.ts';
+import { needsClaim } from '../../shared/history-jobs/history-job.ts';
 
 export type Destination = 'oss' | 'logstore';
 
@@ -20,6 +28,53 @@ export function destinationsOf(trail: Trail): Destination[] {
   if (trail.ossBucketName) out.push('oss');
   if (trail.slsProjectArn) out.push('logstore');
   return out;
+}
+
+/** The trail's claims (see the key layout above). */
+export function claimsKey(accountId: string, trailName: string): string {
+  return `{tk:${accountId}}:outbox:${trailName}:claims`;
+}
+
+/** Claims outlive the last write by history's retention and a day (no claimed event is in history longer). */
+export const CLAIMS_TTL_MS = HISTORY_RETENTION_MS + 86_400_000;
+
+/**
+ * Lua shared by the scripts that claim: `claimAndAppend` claims one eventId and, if the claim is
+ * new, appends the entry to each destination (pairs zset, data in `dests`); `keepClaims` drops
+ * claims past history's retention and renews the set's expiry.
+ */
+export const CLAIM_LUA = `
+local function claimAndAppend(claims, dests, now, id, time, json)
+  if redis.call('ZADD', claims, 'NX', time, id) == 0 then return 0 end
+  for d = 1, #dests, 2 do
+    if redis.call('ZADD', dests[d], 'NX', now, id) == 1 then redis.call('HSET', dests[d + 1], id, json) end
+  end
+  return 1
+end
+local function keepClaims(claims, now, retention, ttl)
+  redis.call('ZREMRANGEBYSCORE', claims, '-inf', '(' .. (now - retention))
+  redis.call('PEXPIRE', claims, ttl)
+end
+`;
+
+/** KEYS: claims, then zset/data per destination. ARGV: now, retention, ttl, then eventId, eventTime, json per entry. */
+const CLAIMED_APPEND = `${CLAIM_LUA}
+local now = tonumber(ARGV[1])
+local dests = {}
+for k = 2, #KEYS do dests[#dests + 1] = KEYS[k] end
+local added = 0
+for i = 4, #ARGV, 3 do
+  added = added + claimAndAppend(KEYS[1], dests, now, ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2])
+end
+keepClaims(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
+return added`;
+
+/** The outbox keys of a trail's destinations, as CLAIMED_APPEND and the history job's script take them. */
+export function destinationKeys(trail: Trail): string[] {
+  return destinationsOf(trail).flatMap((d) => {
+    const key = outboxKey(trail.accountId, trail.name, d);
+    return [key, `${key}:data`];
+  });
 }
 
 const APPEND = `
@@ -43,11 +98,22 @@ export class RedisOutbox {
 
   async append(trail: Trail, entries: readonly OutboxEntry[]): Promise<number> {
     let added = 0;
-    for (const destination of destinationsOf(trail)) {
-      const key = outboxKey(trail.accountId, trail.name, destination);
-      const args = entries.flatMap((e) => [e.eventId, e.json]);
-      added += (await this.redis.eval(APPEND, 2, key, `${key}:data`, String(Date.now()), ...args)) as number;
-      await this.redis.sadd(outboxIndexKey(destination), `${trail.accountId}/${trail.name}`);
+    const claimed = entries.filter((e) => needsClaim(trail, e));
+    const plain = claimed.length === 0 ? entries : entries.filter((e) => !needsClaim(trail, e));
+    const destinations = destinationsOf(trail);
+    // indexed first: an entry is never in an outbox the deliverers do not list
+    for (const destination of destinations) await this.redis.sadd(outboxIndexKey(destination), `${trail.accountId}/${trail.name}`);
+    if (claimed.length > 0 && destinations.length > 0) {
+      const keys = [claimsKey(trail.accountId, trail.name), ...destinationKeys(trail)];
+      const args = claimed.flatMap((e) => [e.eventId, String(e.eventTimeMs), e.json]);
+      added += destinations.length * ((await this.redis.eval(CLAIMED_APPEND, keys.length, ...keys, String(Date.now()), String(HISTORY_RETENTION_MS), String(CLAIMS_TTL_MS), ...args)) as number);
+    }
+    for (const destination of destinations) {
+      if (plain.length > 0) {
+        const key = outboxKey(trail.accountId, trail.name, destination);
+        const args = plain.flatMap((e) => [e.eventId, e.json]);
+        added += (await this.redis.eval(APPEND, 2, key, `${key}:data`, String(Date.now()), ...args)) as number;
+      }
     }
     return added;
   }

@@ -2,7 +2,8 @@
  * TrailKeeper's own API calls as events of the caller's account (docs/design.md §3.14), as
  * ActionTrail records its own: a state-changing call through lookup-http (CreateTrail,
  * UpdateTrail, DeleteTrail, StartLogging, StopLogging, EnableInsight, DisableInsight,
- * PutInsightSelectors, PutInsightIpAllowlist — every write action of the API) becomes
+ * PutInsightSelectors, PutInsightIpAllowlist, CreateDeliveryHistoryJob, DeleteDeliveryHistoryJob —
+ * every write action of the API) becomes
  * an `ApiCall` / `Write` event with `serviceName` `Actiontrail`, `eventSource`
  * `actiontrail.<region>.aliyuncs.com`, `apiVersion` 2020-07-06, the verified caller's identity, the
  * source IP, the request id, the request parameters without signatures or secrets, and
@@ -53,6 +54,8 @@ export const RECORDED_ACTIONS: ReadonlySet<string> = new Set([
   'DeleteAdvancedQueryTemplate',
   'CreateAdvancedQueryHistory',
   'DeleteAdvancedQueryHistory',
+  'CreateDeliveryHistoryJob',
+  'DeleteDeliveryHistoryJob',
 ]);
 
 /** RPC common parameters and parameter names never recorded: the signature and anything secret. */

@@ -45,6 +45,14 @@ export interface RoutingOptions {
   backfill?: boolean;
 }
 
+/**
+ * Whether a trail's selection (eventRW, region, account) takes an event, whatever its logging
+ * state: what a history delivery job (shared/history-jobs/) replays for it.
+ */
+export function selectsEvent(trail: Trail, event: ClassifiedEvent, org: OrganizationDirectory): boolean {
+  return wantsRW(trail, event) && coversRegion(trail, event) && coversAccount(trail, accountOf(event), org);
+}
+
 export function trailsForEvent(event: ClassifiedEvent, trails: Trail[], org: OrganizationDirectory, options: RoutingOptions = {}): Trail[] {
   const atMs = options.backfill ? Number.POSITIVE_INFINITY : eventTimeMs(event);
   const account = accountOf(event);
