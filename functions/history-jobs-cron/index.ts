@@ -9,6 +9,7 @@ import { historyJobsCronPorts } from '../../adapters/wiring.ts';
 
 export const handler = onTrigger(['timer'], async ({ timer }, { context, log }) => {
   const report = await runHistoryJobs(historyJobsCronPorts(context));
-  if (report.accounts > 0 || report.errors.length > 0) log[report.errors.length > 0 ? 'warn' : 'info']('history jobs run', { triggerTime: timer.triggerTime, ...report });
+  const trouble = report.errors.length > 0 || report.wakeError !== undefined;
+  if (report.accounts > 0 || trouble) log[trouble ? 'warn' : 'info']('history jobs run', { triggerTime: timer.triggerTime, ...report });
   return { triggerTime: timer.triggerTime, ...report };
 });

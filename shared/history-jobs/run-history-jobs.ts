@@ -72,6 +72,8 @@ export interface HistoryJobRunReport {
   waiting: number;
   /** Accounts whose run threw (a store failed); their jobs resume next run. */
   errors: string[];
+  /** The deliverers could not be woken: what was appended waits for their minute flush timer. */
+  wakeError?: string;
 }
 
 /** Why a job stops for good: its trail is gone, was replaced, or no longer takes history. */
@@ -150,7 +152,14 @@ export async function runHistoryJobs(ports: HistoryJobRunPorts): Promise<History
       report.errors.push(`${accountId}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300));
     }
   }
-  if (report.appended > 0) await ports.wakeDeliverers();
+  if (report.appended > 0) {
+    try {
+      await ports.wakeDeliverers();
+    } catch (error) {
+      // the entries are in the outboxes already: the deliverers' flush timer takes them
+      report.wakeError = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+    }
+  }
   return report;
 }
 
