@@ -10,8 +10,9 @@
  *  - every candidate is checked against the whole filter by the reference evaluator
  *    (evaluate.ts) — the index only has to hold a superset. Before a candidate's JSON is parsed,
  *    its text must contain every literal a top-level exact or wildcard term needs
- *    (requiredLiterals): the stored JSON is `JSON.stringify` of the event, so a value without
- *    `"`, `\` or control characters appears in it verbatim.
+ *    (requiredLiterals) and the key `"<last segment>":` of every field a top-level term needs
+ *    present: the stored JSON is `JSON.stringify` of the event, so a key, and a value without
+ *    `"`, `\` or control characters, appear in it verbatim.
  * Candidates come newest first in pages of up to MAX_SCAN_LIMIT, the next page requested while
  * the current one is evaluated.
  *
@@ -102,12 +103,15 @@ export function requiredLiterals(filter: Condition): string[] {
   const terms = filter.kind === 'and' ? filter.terms : [filter];
   const out: string[] = [];
   for (const term of terms) {
+    if (term.kind !== 'exact' && term.kind !== 'wildcard' && term.kind !== 'exists' && term.kind !== 'compare') continue;
+    // the field's own key, as JSON.stringify writes it
+    out.push(`"${term.field.path[term.field.path.length - 1] ?? ''}":`);
     let literal = '';
     if (term.kind === 'exact') literal = term.value;
     else if (term.kind === 'wildcard') literal = term.pattern.parts.reduce((a, b) => (b.length > a.length ? b : a), '');
     if (literal !== '' && !NEEDS_ESCAPE.test(literal)) out.push(literal);
   }
-  return out;
+  return [...new Set(out)];
 }
 
 /** Streams the candidates of a range newest first, one page ahead; stops when `visit` says so. */
