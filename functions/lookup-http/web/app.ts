@@ -12,6 +12,7 @@ import { byId, h, showState } from './dom.ts';
 import { createEventsView } from './events-view.ts';
 import { describeError, text } from './format.ts';
 import { createInsightsView } from './insights-view.ts';
+import { createQueryView } from './query-view.ts';
 import {
   FILTERS,
   PAGE_SIZES,
@@ -162,6 +163,7 @@ const summariesView = createSummariesView(ctx);
 const trailsView = createTrailsView(ctx);
 const insightsView = createInsightsView(ctx);
 const accessKeysView = createAccessKeysView(ctx);
+const queryView = createQueryView(ctx);
 
 // ── the query form ──────────────────────────────────────────────────────────────────────
 
@@ -284,6 +286,10 @@ function showTabContent(): void {
     if (eventsView.event !== state.event) eventsView.showEvent(state.event);
     return;
   }
+  if (state.tab === 'query') {
+    if (query && queryView.query !== query) queryView.load(query);
+    return;
+  }
   const view = state.tab === 'events' ? eventsView : state.tab === 'insights' ? insightsView : summariesView;
   if (query && view.query !== query) view.load(query);
 }
@@ -329,7 +335,7 @@ function selectTab(tab: Tab, options: { focus?: boolean } = {}): void {
   }
   // Trails and AccessKeys take no range; Insights take the range only (their own objects, not the filter).
   queryForm.hidden = tab === 'trails' || tab === 'accesskeys';
-  filterBox.hidden = tab === 'insights';
+  filterBox.hidden = tab === 'insights' || tab === 'query';
   if (options.focus) tabs.get(tab)?.focus();
 }
 
@@ -365,7 +371,7 @@ window.addEventListener('hashchange', onHistory);
 
 // "/" jumps to the filter, as in many consoles.
 document.addEventListener('keydown', (e) => {
-  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || dialog.open) return;
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || state.tab === 'query' || dialog.open) return;
   const target = e.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
   e.preventDefault();
@@ -444,6 +450,7 @@ function signOut(): void {
   trailsView.clear();
   insightsView.clear();
   accessKeysView.clear();
+  queryView.clear();
   if (dialog.open) dialog.close();
   sessionBox.hidden = true;
   appSection.hidden = true;
