@@ -40,7 +40,8 @@ import { RedisDeadLetterStore } from './redis/dead-letter-store.ts';
 import { RedisAccessKeyAudit } from './redis/accesskey-audit.ts';
 import { RedisInsightsStore } from './redis/insights-store.ts';
 import { RedisSavedQueryStore } from './redis/saved-queries.ts';
-import type { InsightsRunPorts } from '../shared/insights/engine.ts';
+import { analyseBatch, type InsightsRunPorts } from '../shared/insights/engine.ts';
+import type { AnalysisConsumer, AnalysisRow } from '../shared/analysis/analysis-row.ts';
 import type { InsightEvent } from '../shared/insights/detector.ts';
 import { candidateInsightTrails, routeInsightEvents } from '../shared/insights/routing.ts';
 import { RedisHistoryJobs } from './redis/history-jobs.ts';
@@ -102,7 +103,7 @@ export function getServices(): Services {
 export function classifyObjectPorts(context: FcContext, log: Log, services: Services = getServices()): ClassifyObjectPorts {
   const invoker = new FunctionInvoker(context, services.env.TK_FC_ENDPOINT);
   return {
-    ...classifyPorts(services),
+    ...classifyPorts(services, log),
     readObject: (bucket, key, maxBytes) => readObject(services.s3, bucket, key, { maxBytes }),
     writeJson: (bucket, key, document) => putJson(services.s3, bucket, key, document),
     wakeDeliverers: async (objectKey) => {
@@ -114,7 +115,12 @@ export function classifyObjectPorts(context: FcContext, log: Log, services: Serv
   };
 }
 
-export function classifyPorts(services: Services): ClassifyPorts {
+/** The analysis consumers beside the Insights counters (docs/design.md §3.9), in classify and in insights-cron's drain. */
+export function analysisConsumers(services: Services): AnalysisConsumer[] {
+  return [services.accessKeyAudit];
+}
+
+export function classifyPorts(services: Services, log?: Log): ClassifyPorts {
   return {
     history: services.history,
     trailsOf: (accountId) => services.trails.list(accountId),
@@ -122,8 +128,25 @@ export function classifyPorts(services: Services): ClassifyPorts {
     appendOutbox: async (trail, entries) => {
       await services.outbox.append(trail, entries);
     },
-    enqueueSummaries: (accountId, rows, analysis) => services.summaryQueue.enqueue(accountId, rows, analysis),
-    queueAnalysis: services.env.TK_ANALYSIS !== 'off',
+    enqueueSummaries: (accountId, rows) => services.summaryQueue.enqueue(accountId, rows),
+    ...(services.env.TK_ANALYSIS === 'off'
+      ? {}
+      : {
+          analyse: async (accountId: string, objectId: string, rows: readonly AnalysisRow[]) => {
+            await analyseBatch(
+              {
+                store: services.insights,
+                consumers: analysisConsumers(services),
+                queue: (account, queued) => services.summaryQueue.enqueue(account, [], queued),
+                now: () => Date.now(),
+                warn: (message, fields) => log?.warn(message, fields),
+              },
+              accountId,
+              objectId,
+              rows,
+            );
+          },
+        }),
     beginObject: (objectId) => services.markers.begin(objectId),
     finishObject: (objectId) => services.markers.finish(objectId),
   };
@@ -227,7 +250,7 @@ export function rpcPorts(services: Services = getServices()): NonNullable<typeof
 export function insightsCronPorts(context: FcContext, services: Services = getServices(), now: () => number = Date.now): InsightsRunPorts {
   return {
     store: services.insights,
-    consumers: [services.accessKeyAudit],
+    consumers: analysisConsumers(services),
     now,
     region: services.env.TK_REGION,
     deliver: async (accountId: string, events: readonly InsightEvent[]) => {

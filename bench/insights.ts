@@ -40,6 +40,7 @@ import { runInsights } from '../shared/insights/engine.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
+import { encodeAnalysisRow } from '../shared/analysis/analysis-row-codec.ts';
 import { rowCounters } from '../shared/insights/series.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
 import { sampleEvent, sampleEvents } from '../scripts/lib/sample-events.ts';
@@ -453,7 +454,7 @@ async function benchFold(): Promise<(string | number)[][]> {
       await redis.flushall();
       for (let i = 0; i < rows.length; i += 1000) {
         const p = redis.pipeline();
-        for (const row of rows.slice(i, i + 1000)) p.hset(analysisQueueKey(A), row.eventId, JSON.stringify(row));
+        for (const row of rows.slice(i, i + 1000)) p.hset(analysisQueueKey(A), row.eventId, encodeAnalysisRow(row));
         p.sadd(ANALYSIS_ACCOUNTS_KEY, A);
         await p.exec();
       }
@@ -572,7 +573,7 @@ async function benchDrain(): Promise<(string | number)[][]> {
         const p = redis.pipeline();
         for (let g = i; g < Math.min(total, i + BATCH); g++) {
           const row = sampleRow(g - i, Math.floor(end - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000)));
-          p.hsetnx(analysisQueueKey(ACCOUNT), row.eventId, JSON.stringify(row));
+          p.hset(analysisQueueKey(ACCOUNT), row.eventId, encodeAnalysisRow(row));
         }
         p.sadd(ANALYSIS_ACCOUNTS_KEY, ACCOUNT);
         await p.exec();
@@ -677,7 +678,7 @@ async function memoryRun(kind: 'before' | 'after'): Promise<(string | number)[][
         });
       }
       const pipeline = redis.pipeline();
-      for (const row of rows) pipeline.hset(analysisQueueKey(A), row.eventId, JSON.stringify(row));
+      for (const row of rows) pipeline.hset(analysisQueueKey(A), row.eventId, encodeAnalysisRow(row));
       await pipeline.exec();
       if (values.audit) await audit.consume(A, rows);
       await store.fold(A, rows.map((row) => ({ eventId: row.eventId, timeMs: row.eventTimeMs, counters: rowCounters(row) })));

@@ -1,6 +1,6 @@
 /**
  * The analysis queue on Redis (docs/design.md §3.9): `{tk:<accountId>}:anq`, a hash eventId → analysis
- * row JSON (HSETNX: a row queued twice is stored once), filled by classify in the same pipeline
+ * row in its wire form (analysis-row-codec.ts; HSET: a row queued twice is stored once), filled by classify in the same pipeline
  * as the summary rows (same slot), and `{tk}:anq:accounts`, the accounts with queued rows, added
  * beside the summary queue's accounts in the same second step (same `{tk}` slot). insights-cron
  * drains it (insights-store.ts).

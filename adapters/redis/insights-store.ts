@@ -41,6 +41,7 @@
  * their minute (ATTRIBUTION_KEY_TTL_MS: MAX_CATCHUP_MINUTES + 5 min); rows older than that are folded
  * without them (their minute was evaluated, or skipped, already).
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Redis, Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
@@ -63,11 +64,18 @@ export const MINUTE_KEY_TTL_MS = 3 * HOUR_MS;
  */
 export const ATTRIBUTION_KEY_TTL_MS = (MAX_CATCHUP_MINUTES + 5) * INSIGHT_MINUTE_MS;
 const HOUR_KEY_TTL_MS = COUNTER_HORIZON_MS + HOUR_MS;
+/**
+ * How long a folded batch's marker lives: longer than classify's object markers could see a begun
+ * object retried (object-markers.ts keeps them 30 days).
+ */
+export const BATCH_MARKER_TTL_MS = 31 * 24 * HOUR_MS;
 export const EVALUATION_ACCOUNTS_KEY = '{tk}:ins:eval';
 
 const tag = (a: string) => `{tk:${a}}`;
 export const insightKeys = {
   meta: (a: string) => `${tag(a)}:ins:meta`,
+  /** A classify batch folded (foldBatch): its object id's SHA-1, so any id fits a key. */
+  batch: (a: string, batchId: string) => `${tag(a)}:ins:b:${createHash('sha1').update(batchId).digest('hex')}`,
   minute: (a: string, m: number) => `${tag(a)}:ins:m:${m}`,
   attributions: (a: string, m: number) => `${tag(a)}:ins:a:${m}`,
   hour: (a: string, h: number) => `${tag(a)}:ins:h:${h}`,
@@ -91,7 +99,7 @@ export const insightKeys = {
  * (c² − (c − n)², c the new count); per (hour, mark) one HGET (+ HSET when earlier); per
  * (minute, signature) one HINCRBY. Returns {counted, dropped, duplicates, queue length}.
  */
-const FOLD_SCRIPT = `
+const FOLD_PREAMBLE = `
 local D = tonumber(ARGV[1])
 local s0 = 2 + D
 local S = tonumber(ARGV[s0])
@@ -103,6 +111,10 @@ for g = 1, G do
   gN[g] = 0
   i = i + 8 + tonumber(ARGV[i + 6]) + tonumber(ARGV[i + 7])
 end
+`;
+
+/** Queue mode: HDELs each row and tallies per group the rows it removed. */
+const FOLD_QUEUE_ROWS = `
 local counted, dropped, dups = 0, 0, 0
 local q = KEYS[1]
 while i <= #ARGV do
@@ -114,6 +126,26 @@ while i <= #ARGV do
   end
   i = i + 2
 end
+`;
+
+/**
+ * Batch mode (classify, docs/design.md §3.9): KEYS[1] is the batch's marker; after the groups, ARGV
+ * holds each group's row count, the rows dropped uncounted, and the marker's lifetime (ms). The
+ * marker is set with the counters, atomically: a batch folded before counts nothing again.
+ */
+const FOLD_BATCH_ROWS = `
+local counted, dropped, dups = 0, 0, 0
+local total = tonumber(ARGV[i + G])
+for g = 1, G do
+  gN[g] = tonumber(ARGV[i + g - 1])
+  total = total + gN[g]
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[i + G + 1]) then return {0, 0, total, 0} end
+dropped = tonumber(ARGV[i + G])
+`;
+
+/** Writes each distinct counter once (see FOLD_SCRIPT). */
+const FOLD_COUNTERS = `
 local touched = {}
 local counts, hourOf, marks, sigs = {}, {}, {}, {}
 local first, latest = nil, nil
@@ -187,14 +219,17 @@ for ak, a in pairs(sigs) do
   for sg, n in pairs(a) do redis.call('HINCRBY', attrKey, ARGV[s0 + sg], n) end
 end
 for k in pairs(touched) do redis.call('PEXPIREAT', KEYS[2 + k], ARGV[1 + k]) end
+if counted > 0 then redis.call('HINCRBY', KEYS[2], 'counted', counted) end
 if first then
   local cur = tonumber(redis.call('HGET', KEYS[2], 'first'))
   if (not cur) or first < cur then redis.call('HSET', KEYS[2], 'first', string.format('%d', first)) end
   cur = tonumber(redis.call('HGET', KEYS[2], 'latest'))
   if (not cur) or latest > cur then redis.call('HSET', KEYS[2], 'latest', string.format('%d', latest)) end
 end
-return {counted, dropped, dups, redis.call('HLEN', KEYS[1])}
 `;
+
+const FOLD_SCRIPT = FOLD_PREAMBLE + FOLD_QUEUE_ROWS + FOLD_COUNTERS + "return {counted, dropped, dups, redis.call('HLEN', KEYS[1])}\n";
+const FOLD_BATCH_SCRIPT = FOLD_PREAMBLE + FOLD_BATCH_ROWS + FOLD_COUNTERS + 'return {counted, dropped, dups, 0}\n';
 
 /**
  * KEYS[1] insev, KEYS[2] insidx. ARGV[1] horizon member (older ones are trimmed), ARGV[2] expire-at,
@@ -217,6 +252,7 @@ const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     tkInsightsFold(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
+    tkInsightsFoldBatch(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
     tkInsightsPut(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
   }
 }
@@ -242,14 +278,86 @@ const OpenInsightSchema = z.object({
 });
 const StateSchema = z.object({ cursorMinuteMs: z.number().optional(), open: z.array(OpenInsightSchema) });
 
+/**
+ * The fold's arguments for a batch of rows (see FOLD_PREAMBLE): its dynamic keys, distinct strings
+ * and groups, and per row its group (0: dropped uncounted); groupRows counts each group's rows.
+ */
+function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number) {
+  const keys: string[] = [];
+  const expires: number[] = [];
+  const index = new Map<string, number>();
+  const keyIndex = (key: string, expireAt: number): number => {
+    let i = index.get(key);
+    if (i === undefined) {
+      keys.push(key);
+      expires.push(expireAt);
+      index.set(key, (i = keys.length));
+    }
+    return i;
+  };
+  // the batch's distinct strings (series, marks, signatures), each sent once
+  const strings: string[] = [];
+  const stringIndex = new Map<string, number>();
+  const str = (s: string): number => {
+    let i = stringIndex.get(s);
+    if (i === undefined) {
+      strings.push(s);
+      stringIndex.set(s, (i = strings.length));
+    }
+    return i;
+  };
+  // minutes the evaluator can still read (it looks back at most MAX_CATCHUP_MINUTES): older rows get no attributions
+  const attributionFrom = nowMs - ATTRIBUTION_KEY_TTL_MS;
+  // Rows of one minute with one signature have the same counters (series.ts derives a row's
+  // counts and marks from its signature): one group each, sent once; a row sends its id and group.
+  // A group's earliest time may come from a row another run removed first: that run counted it,
+  // so it is a counted time all the same (meta's `first` stays exact).
+  const groupArgs: (string | number)[] = [];
+  const groupIndex = new Map<string, { g: number; at: number }>();
+  const rowArgs: (string | number)[] = [];
+  for (const item of items) {
+    const counters = item.counters;
+    if (!counters) {
+      rowArgs.push(item.eventId, 0);
+      continue;
+    }
+    const minute = Math.floor(item.timeMs / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
+    const groupKey = `${minute}\x1e${counters.signature}\x1e${counters.counts.length}\x1e${counters.marks.length}`;
+    let group = groupIndex.get(groupKey);
+    if (group) {
+      if (item.timeMs < (groupArgs[group.at] as number)) groupArgs[group.at] = item.timeMs;
+    } else {
+      const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
+      const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
+      const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
+      const withAttributions = minute >= attributionFrom;
+      const ak = withAttributions ? keyIndex(insightKeys.attributions(accountId, minute), minute + ATTRIBUTION_KEY_TTL_MS) : 0;
+      const sg = withAttributions ? str(counters.signature) : 0;
+      group = { g: groupIndex.size + 1, at: groupArgs.length };
+      groupIndex.set(groupKey, group);
+      groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, counters.marks.length);
+      for (const c of counters.counts) groupArgs.push(str(c));
+      for (const m of counters.marks) groupArgs.push(str(m));
+    }
+    rowArgs.push(item.eventId, group.g);
+  }
+  const groupRows = new Array<number>(groupIndex.size).fill(0);
+  for (let r = 1; r < rowArgs.length; r += 2) {
+    const g = rowArgs[r] as number;
+    if (g > 0) groupRows[g - 1] = (groupRows[g - 1] ?? 0) + 1;
+  }
+  return { keys, expires, strings, groups: groupIndex.size, groupArgs, rowArgs, groupRows };
+}
+
 export class RedisInsightsStore implements InsightsStore {
   private readonly token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
   /** Where the last readQueue of each account stopped (HSCAN cursor). */
   private readonly cursors = new Map<string, string>();
 
   constructor(private readonly redis: RedisClient) {
-    const r = redis as Partial<Pick<Redis, 'tkInsightsFold' | 'tkInsightsPut'>>;
+    const r = redis as Partial<Pick<Redis, 'tkInsightsFold' | 'tkInsightsFoldBatch' | 'tkInsightsPut'>>;
     if (typeof r.tkInsightsFold !== 'function') redis.defineCommand('tkInsightsFold', { lua: FOLD_SCRIPT });
+    if (typeof r.tkInsightsFoldBatch !== 'function') redis.defineCommand('tkInsightsFoldBatch', { lua: FOLD_BATCH_SCRIPT });
     if (typeof r.tkInsightsPut !== 'function') redis.defineCommand('tkInsightsPut', { lua: PUT_EVENTS_SCRIPT });
   }
 
@@ -287,81 +395,50 @@ export class RedisInsightsStore implements InsightsStore {
   }
 
   async fold(accountId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
-    const keys: string[] = [];
-    const expires: number[] = [];
-    const index = new Map<string, number>();
-    const keyIndex = (key: string, expireAt: number): number => {
-      let i = index.get(key);
-      if (i === undefined) {
-        keys.push(key);
-        expires.push(expireAt);
-        index.set(key, (i = keys.length));
-      }
-      return i;
-    };
-    // the batch's distinct strings (series, marks, signatures), each sent once
-    const strings: string[] = [];
-    const stringIndex = new Map<string, number>();
-    const str = (s: string): number => {
-      let i = stringIndex.get(s);
-      if (i === undefined) {
-        strings.push(s);
-        stringIndex.set(s, (i = strings.length));
-      }
-      return i;
-    };
-    // minutes the evaluator can still read (it looks back at most MAX_CATCHUP_MINUTES): older rows get no attributions
-    const attributionFrom = nowMs - ATTRIBUTION_KEY_TTL_MS;
-    // Rows of one minute with one signature have the same counters (series.ts derives a row's
-    // counts and marks from its signature): one group each, sent once; a row sends its id and group.
-    // A group's earliest time may come from a row another run removed first: that run counted it,
-    // so it is a counted time all the same (meta's `first` stays exact).
-    const groupArgs: (string | number)[] = [];
-    const groupIndex = new Map<string, { g: number; at: number }>();
-    const rowArgs: (string | number)[] = [];
-    for (const item of items) {
-      const counters = item.counters;
-      if (!counters) {
-        rowArgs.push(item.eventId, 0);
-        continue;
-      }
-      const minute = Math.floor(item.timeMs / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
-      const groupKey = `${minute}\x1e${counters.signature}\x1e${counters.counts.length}\x1e${counters.marks.length}`;
-      let group = groupIndex.get(groupKey);
-      if (group) {
-        if (item.timeMs < (groupArgs[group.at] as number)) groupArgs[group.at] = item.timeMs;
-      } else {
-        const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
-        const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
-        const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
-        const withAttributions = minute >= attributionFrom;
-        const ak = withAttributions ? keyIndex(insightKeys.attributions(accountId, minute), minute + ATTRIBUTION_KEY_TTL_MS) : 0;
-        const sg = withAttributions ? str(counters.signature) : 0;
-        group = { g: groupIndex.size + 1, at: groupArgs.length };
-        groupIndex.set(groupKey, group);
-        groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, counters.marks.length);
-        for (const c of counters.counts) groupArgs.push(str(c));
-        for (const m of counters.marks) groupArgs.push(str(m));
-      }
-      rowArgs.push(item.eventId, group.g);
-    }
+    const f = foldArgsOf(accountId, items, nowMs);
     // arrays, not spread arguments: ioredis flattens them (a batch is tens of thousands of arguments)
     const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(
-      2 + keys.length,
+      2 + f.keys.length,
       [analysisQueueKey(accountId), insightKeys.meta(accountId)],
-      keys,
-      keys.length,
-      expires,
-      strings.length,
-      strings,
-      groupIndex.size,
-      groupArgs,
-      rowArgs,
+      f.keys,
+      f.keys.length,
+      f.expires,
+      f.strings.length,
+      f.strings,
+      f.groups,
+      f.groupArgs,
+      f.rowArgs,
     );
     return { counted, dropped, duplicates, remaining };
   }
 
-  /** SREM, then re-check the queue (classify HSETNXes rows before it SADDs the account). */
+  async foldBatch(accountId: string, batchId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
+    const f = foldArgsOf(accountId, items, nowMs);
+    const dropped = items.length - f.groupRows.reduce((a, b) => a + b, 0);
+    const [counted, droppedNow, duplicates] = await this.redis.tkInsightsFoldBatch(
+      2 + f.keys.length,
+      [insightKeys.batch(accountId, batchId), insightKeys.meta(accountId)],
+      f.keys,
+      f.keys.length,
+      f.expires,
+      f.strings.length,
+      f.strings,
+      f.groups,
+      f.groupArgs,
+      f.groupRows,
+      dropped,
+      BATCH_MARKER_TTL_MS,
+    );
+    // the evaluator's list of accounts lives in the {tk} slot: its own command
+    if (counted > 0) await this.markForEvaluation(accountId);
+    return { counted, dropped: droppedNow, duplicates, remaining: 0 };
+  }
+
+  async batchFolded(accountId: string, batchId: string): Promise<boolean> {
+    return (await this.redis.exists(insightKeys.batch(accountId, batchId))) === 1;
+  }
+
+  /** SREM, then re-check the queue (classify HSETs rows before it SADDs the account). */
   async forgetIfEmpty(accountId: string): Promise<void> {
     if ((await this.redis.hlen(analysisQueueKey(accountId))) > 0) return;
     await this.redis.srem(ANALYSIS_ACCOUNTS_KEY, accountId);
@@ -405,9 +482,9 @@ export class RedisInsightsStore implements InsightsStore {
     return out;
   }
 
-  async meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number }> {
-    const [first, latest] = await this.redis.hmget(insightKeys.meta(accountId), 'first', 'latest');
-    return { ...(first ? { firstMs: Number(first) } : {}), ...(latest ? { latestMinuteMs: Number(latest) } : {}) };
+  async meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number; counted: number }> {
+    const [first, latest, counted] = await this.redis.hmget(insightKeys.meta(accountId), 'first', 'latest', 'counted');
+    return { ...(first ? { firstMs: Number(first) } : {}), ...(latest ? { latestMinuteMs: Number(latest) } : {}), counted: Number(counted ?? 0) };
   }
 
   async evaluationAccounts(): Promise<string[]> {

@@ -169,7 +169,7 @@ export class RedisSummaryStore implements SummaryStore {
   }
 
   /**
-   * SREM, then re-check the queue: classify queues rows (HSETNX) before it SADDs the account,
+   * SREM, then re-check the queue: classify queues rows (HSET) before it SADDs the account,
    * so a row that arrived meanwhile is either seen here (account re-added) or re-adds it itself.
    */
   async forgetIfEmpty(accountId: string): Promise<void> {

@@ -10,7 +10,7 @@
  * the series, the insight's first minute and its state, and the cursor moves only after the
  * events are stored and delivered.
  */
-import { z } from 'zod';
+import { decodeAnalysisRow } from '../analysis/analysis-row-codec.ts';
 import type { AnalysisConsumer, AnalysisRow } from '../analysis/analysis-row.ts';
 import { candidatesOf, evaluateMinute, type BaselineStat, type InsightEvent, type MinuteData, type OpenInsight } from './detector.ts';
 import { allowlistMatcher } from './allowlist.ts';
@@ -27,96 +27,9 @@ export const MAX_CATCHUP_MINUTES = 15;
 /** Counters of rows older than this are not kept (the baseline period plus the evaluated hour). */
 export const COUNTER_HORIZON_MS = BASELINE_MS + 2 * HOUR_MS;
 
-const AnalysisRowSchema = z.object({
-  eventId: z.string().min(1),
-  accountId: z.string(),
-  eventTimeMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  eventName: z.string(),
-  serviceName: z.string(),
-  eventType: z.string(),
-  eventRW: z.string(),
-  acsRegion: z.string(),
-  sourceIpAddress: z.string(),
-  userAgent: z.string(),
-  errorCode: z.string(),
-  identityType: z.string(),
-  userName: z.string(),
-  principalId: z.string(),
-  accessKeyId: z.string(),
-  sensitive: z.boolean(),
-  mfa: z.boolean().optional(),
-  requestParameters: z.record(z.string(), z.string()).optional(),
-  resources: z.array(z.object({ type: z.string(), name: z.string() })),
-});
-
-const ROW_STRING_FIELDS = [
-  'accountId',
-  'eventName',
-  'serviceName',
-  'eventType',
-  'eventRW',
-  'acsRegion',
-  'sourceIpAddress',
-  'userAgent',
-  'errorCode',
-  'identityType',
-  'userName',
-  'principalId',
-  'accessKeyId',
-] as const;
-
-/**
- * The schema's checks written out (the drain parses every row; zod's safeParse was most of the
- * parse's cost): the same fields copied into a fresh object (unknown ones left out, as zod
- * does), or undefined — and then the schema decides.
- */
-function analysisRowOfJson(value: unknown): AnalysisRow | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const o = value as Record<string, unknown>;
-  const { eventId, eventTimeMs, sensitive, mfa, requestParameters, resources } = o;
-  if (typeof eventId !== 'string' || eventId.length === 0) return undefined;
-  if (typeof eventTimeMs !== 'number' || !Number.isSafeInteger(eventTimeMs) || eventTimeMs < 0) return undefined;
-  if (typeof sensitive !== 'boolean' || (mfa !== undefined && typeof mfa !== 'boolean')) return undefined;
-  const row = { eventId, eventTimeMs, sensitive } as Record<string, unknown>;
-  for (const f of ROW_STRING_FIELDS) {
-    const v = o[f];
-    if (typeof v !== 'string') return undefined;
-    row[f] = v;
-  }
-  if (mfa !== undefined) row['mfa'] = mfa;
-  if (requestParameters !== undefined) {
-    if (typeof requestParameters !== 'object' || requestParameters === null || Array.isArray(requestParameters)) return undefined;
-    const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(requestParameters)) {
-      if (typeof v !== 'string') return undefined;
-      params[k] = v;
-    }
-    row['requestParameters'] = params;
-  }
-  if (!Array.isArray(resources)) return undefined;
-  const kept: { type: string; name: string }[] = [];
-  for (const r of resources as unknown[]) {
-    if (typeof r !== 'object' || r === null) return undefined;
-    const { type, name } = r as Record<string, unknown>;
-    if (typeof type !== 'string' || typeof name !== 'string') return undefined;
-    kept.push({ type, name });
-  }
-  row['resources'] = kept;
-  return row as unknown as AnalysisRow;
-}
-
-/** A queued row's JSON, or undefined when it is not an analysis row. */
-export function parseAnalysisRow(json: string): AnalysisRow | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  const fast = analysisRowOfJson(value);
-  if (fast) return fast;
-  const parsed = AnalysisRowSchema.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
+/** A queued row of `accountId`'s queue, or undefined when it is not an analysis row (analysis-row-codec.ts). */
+export function parseAnalysisRow(json: string, accountId: string): AnalysisRow | undefined {
+  return decodeAnalysisRow(json, accountId);
 }
 
 export interface QueuedAnalysisRow {
@@ -148,6 +61,13 @@ export interface InsightsStore {
   readQueue(accountId: string, limit: number): Promise<QueuedAnalysisRow[]>;
   /** Atomically: removes each row from the queue and, only if it removed it, counts it. */
   fold(accountId: string, items: readonly FoldItem[], nowMs: number): Promise<FoldOutcome>;
+  /**
+   * Atomically: counts a classify batch's rows unless that batch was folded before (its marker), and
+   * lists the account for evaluation. `duplicates` is the batch's size when it was.
+   */
+  foldBatch(accountId: string, batchId: string, items: readonly FoldItem[], nowMs: number): Promise<FoldOutcome>;
+  /** Whether foldBatch counted this batch (its marker is there). */
+  batchFolded(accountId: string, batchId: string): Promise<boolean>;
   forgetIfEmpty(accountId: string): Promise<void>;
 
   minute(accountId: string, minuteMs: number): Promise<MinuteData>;
@@ -155,8 +75,8 @@ export interface InsightsStore {
   baselines(accountId: string, series: readonly string[], fromHourMs: number, toHourMs: number): Promise<Map<string, BaselineStat>>;
   /** The novelty series marked in [fromMs, beforeMinuteMs). */
   seen(accountId: string, series: readonly string[], fromMs: number, beforeMinuteMs: number): Promise<Set<string>>;
-  /** The account's earliest counted event time and latest counted minute. */
-  meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number }>;
+  /** The account's earliest counted event time, latest counted minute, and rows counted so far. */
+  meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number; counted: number }>;
 
   /** Accounts to evaluate: had rows since their last evaluation, or have open insights. */
   evaluationAccounts(): Promise<string[]>;
@@ -199,6 +119,67 @@ export interface InsightsReport {
   ms: number;
 }
 
+/**
+ * The fold items of rows: each row's counters, computed once per signature (series.ts); rows past
+ * the counters' horizon are removed uncounted.
+ */
+export function foldItemsOf(rows: readonly AnalysisRow[], nowMs: number): FoldItem[] {
+  const horizon = nowMs - COUNTER_HORIZON_MS;
+  const countersBySignature = new Map<string, RowCounters>();
+  const items: FoldItem[] = [];
+  for (const row of rows) {
+    if (row.eventTimeMs < horizon) {
+      items.push({ eventId: row.eventId, timeMs: row.eventTimeMs });
+      continue;
+    }
+    const signature = signatureOf(row);
+    let counters = countersBySignature.get(signature);
+    if (!counters) countersBySignature.set(signature, (counters = rowCounters(row)));
+    items.push({ eventId: row.eventId, timeMs: row.eventTimeMs, counters });
+  }
+  return items;
+}
+
+export interface BatchAnalysisPorts {
+  store: Pick<InsightsStore, 'foldBatch' | 'batchFolded'>;
+  /** The other analysis consumers (the AccessKey audit), as insights-cron's drain hands them rows. */
+  consumers: readonly AnalysisConsumer[];
+  /** Queues rows for insights-cron's drain (the analysis queue): the way round when analysing here fails. */
+  queue(accountId: string, rows: readonly AnalysisRow[]): Promise<void>;
+  now(): number;
+  warn(message: string, fields: Record<string, unknown>): void;
+}
+
+export interface BatchAnalysisOutcome {
+  counted: number;
+  /** The batch had been folded before (a re-run): nothing counted again. */
+  repeated: boolean;
+  /** Analysing here failed; the rows went to the analysis queue instead. */
+  queued: number;
+}
+
+/**
+ * classify's analysis of one batch's new events of one account (docs/design.md §3.9): the other
+ * consumers see the rows, then the batch's counters are folded at once — no queue, no drain —
+ * exactly once per batch (the store's marker). Detection never blocks recording: if any of it
+ * fails, the rows are queued for insights-cron's drain instead (skipped when the fold had in fact
+ * happened: its marker is there), and only a failure to queue them fails the batch.
+ */
+export async function analyseBatch(ports: BatchAnalysisPorts, accountId: string, batchId: string, rows: readonly AnalysisRow[]): Promise<BatchAnalysisOutcome> {
+  if (rows.length === 0) return { counted: 0, repeated: false, queued: 0 };
+  try {
+    // the other consumers first: a failure before the fold queues the rows, and they see them again (idempotent)
+    for (const consumer of ports.consumers) await consumer.consume(accountId, rows);
+    const outcome = await ports.store.foldBatch(accountId, batchId, foldItemsOf(rows, ports.now()), ports.now());
+    return { counted: outcome.counted, repeated: outcome.duplicates > 0 && outcome.counted === 0, queued: 0 };
+  } catch (error) {
+    ports.warn('analysis of a batch failed; its rows go to the analysis queue', { accountId, rows: rows.length, error: error instanceof Error ? error.message : String(error) });
+    if (await ports.store.batchFolded(accountId, batchId)) return { counted: 0, repeated: true, queued: 0 };
+    await ports.queue(accountId, rows);
+    return { counted: 0, repeated: false, queued: rows.length };
+  }
+}
+
 const floorMinute = (ms: number): number => Math.floor(ms / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
 const floorHour = (ms: number): number => Math.floor(ms / HOUR_MS) * HOUR_MS;
 
@@ -207,27 +188,16 @@ async function drainAccount(ports: InsightsRunPorts, accountId: string, report: 
     const rows = await ports.store.readQueue(accountId, batchSize);
     if (rows.length === 0) break;
     const parsed: AnalysisRow[] = [];
-    const items: FoldItem[] = [];
-    const horizon = ports.now() - COUNTER_HORIZON_MS;
-    // a row's counters follow from its signature (series.ts): computed once per signature and batch
-    const countersBySignature = new Map<string, RowCounters>();
+    const ids: string[] = [];
     for (const { eventId, json } of rows) {
-      const row = parseAnalysisRow(json);
-      if (!row) {
-        report.malformed += 1;
-        items.push({ eventId, timeMs: 0 });
-        continue;
-      }
-      parsed.push(row);
-      if (row.eventTimeMs < horizon) {
-        items.push({ eventId, timeMs: row.eventTimeMs });
-        continue;
-      }
-      const signature = signatureOf(row);
-      let counters = countersBySignature.get(signature);
-      if (!counters) countersBySignature.set(signature, (counters = rowCounters(row)));
-      items.push({ eventId, timeMs: row.eventTimeMs, counters });
+      const row = parseAnalysisRow(json, accountId);
+      // a row filed under another id than its own is malformed: the fold removes rows by their id
+      if (row && row.eventId === eventId) parsed.push(row);
+      else ids.push(eventId);
     }
+    report.malformed += ids.length;
+    // malformed rows are removed uncounted
+    const items: FoldItem[] = [...ids.map((eventId) => ({ eventId, timeMs: 0 })), ...foldItemsOf(parsed, ports.now())];
     // the other consumers first: a crash before the fold makes them see the batch again (idempotent)
     for (const consumer of ports.consumers) if (parsed.length > 0) await consumer.consume(accountId, parsed);
     const outcome = await ports.store.fold(accountId, items, ports.now());

@@ -3,6 +3,7 @@
  * the model's unit tests replay days of traffic through it under a test clock. Pure, no I/O.
  */
 import type { AnalysisRow } from '../analysis/analysis-row.ts';
+import { encodeAnalysisRow } from '../analysis/analysis-row-codec.ts';
 import type { BaselineStat, InsightEvent, MinuteData } from './detector.ts';
 import type { AccountInsightState, FoldItem, FoldOutcome, InsightsStore, QueuedAnalysisRow } from './engine.ts';
 import { minuteAttributions } from './series.ts';
@@ -17,6 +18,7 @@ interface Account {
   marks: Map<number, Map<string, number>>;
   firstMs?: number;
   latestMinuteMs?: number;
+  counted: number;
   state: AccountInsightState;
   enabled: Set<InsightType>;
   allow: string[];
@@ -27,11 +29,13 @@ export class MemoryInsightsStore implements InsightsStore {
   readonly accounts = new Map<string, Account>();
   private readonly queued = new Set<string>();
   private readonly evaluate = new Set<string>();
+  /** Batches folded by foldBatch (account and batch id). */
+  private readonly batches = new Set<string>();
 
   account(accountId: string): Account {
     let a = this.accounts.get(accountId);
     if (!a) {
-      a = { queue: new Map(), minutes: new Map(), attributions: new Map(), hours: new Map(), marks: new Map(), state: { open: [] }, enabled: new Set(INSIGHT_TYPE_NAMES), allow: [], events: new Map() };
+      a = { queue: new Map(), counted: 0, minutes: new Map(), attributions: new Map(), hours: new Map(), marks: new Map(), state: { open: [] }, enabled: new Set(INSIGHT_TYPE_NAMES), allow: [], events: new Map() };
       this.accounts.set(accountId, a);
     }
     return a;
@@ -39,7 +43,7 @@ export class MemoryInsightsStore implements InsightsStore {
 
   enqueue(accountId: string, rows: readonly AnalysisRow[]): void {
     const a = this.account(accountId);
-    for (const row of rows) if (!a.queue.has(row.eventId)) a.queue.set(row.eventId, JSON.stringify(row));
+    for (const row of rows) if (!a.queue.has(row.eventId)) a.queue.set(row.eventId, encodeAnalysisRow(row));
     this.queued.add(accountId);
   }
 
@@ -53,12 +57,29 @@ export class MemoryInsightsStore implements InsightsStore {
 
   async fold(accountId: string, items: readonly FoldItem[]): Promise<FoldOutcome> {
     const a = this.account(accountId);
+    const out = this.count(a, items.filter((item) => a.queue.delete(item.eventId)));
+    out.duplicates = items.length - out.counted - out.dropped;
+    out.remaining = a.queue.size;
+    return out;
+  }
+
+  async foldBatch(accountId: string, batchId: string, items: readonly FoldItem[]): Promise<FoldOutcome> {
+    const key = `${accountId}\n${batchId}`;
+    if (this.batches.has(key)) return { counted: 0, dropped: 0, duplicates: items.length, remaining: 0 };
+    this.batches.add(key);
+    const out = this.count(this.account(accountId), items);
+    if (out.counted > 0) this.evaluate.add(accountId);
+    return out;
+  }
+
+  async batchFolded(accountId: string, batchId: string): Promise<boolean> {
+    return this.batches.has(`${accountId}\n${batchId}`);
+  }
+
+  private count(a: Account, items: readonly FoldItem[]): FoldOutcome {
     const out: FoldOutcome = { counted: 0, dropped: 0, duplicates: 0, remaining: 0 };
     for (const item of items) {
-      if (!a.queue.delete(item.eventId)) {
-        out.duplicates += 1;
-        continue;
-      }
+      if (item.counters) a.counted += 1;
       if (!item.counters) {
         out.dropped += 1;
         continue;
@@ -81,7 +102,6 @@ export class MemoryInsightsStore implements InsightsStore {
       const marks = getOr(a.marks, hour, () => new Map<string, number>());
       for (const mark of item.counters.marks) marks.set(mark, Math.min(marks.get(mark) ?? minute, minute));
     }
-    out.remaining = a.queue.size;
     return out;
   }
 
@@ -125,9 +145,9 @@ export class MemoryInsightsStore implements InsightsStore {
     return out;
   }
 
-  async meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number }> {
+  async meta(accountId: string): Promise<{ firstMs?: number; latestMinuteMs?: number; counted: number }> {
     const a = this.account(accountId);
-    return { ...(a.firstMs !== undefined ? { firstMs: a.firstMs } : {}), ...(a.latestMinuteMs !== undefined ? { latestMinuteMs: a.latestMinuteMs } : {}) };
+    return { ...(a.firstMs !== undefined ? { firstMs: a.firstMs } : {}), ...(a.latestMinuteMs !== undefined ? { latestMinuteMs: a.latestMinuteMs } : {}), counted: a.counted };
   }
 
   async evaluationAccounts(): Promise<string[]> {

@@ -1,7 +1,7 @@
 /**
  * The classify use case, for one staged or backfilled object: classify each event, write the
- * kept ones to history, queue their summary rows, and append each to the outbox of every
- * trail that wants it (in the resource form that trail receives).
+ * kept ones to history, queue their summary rows, append each to the outbox of every trail
+ * that wants it (in the resource form that trail receives), then analyse the new ones.
  *
  * Safe to run twice: an object already processed is skipped; history, outboxes and the summary
  * queue are keyed by eventId. Only events new to history are routed and summarised, except on
@@ -43,13 +43,13 @@ export interface ClassifyPorts {
   managementAccountOf(accountId: string): Promise<string | undefined>;
   /** Appends to a trail's outbox; an eventId already in it is left as it is. */
   appendOutbox(trail: Trail, entries: readonly OutboxEntry[]): Promise<void>;
+  /** Queues summary rows (docs/design.md §3.8); a row whose eventId is already queued is left as it is. */
+  enqueueSummaries(accountId: string, rows: readonly SummaryRow[]): Promise<void>;
   /**
-   * Queues summary rows and, in the same round trip, the analysis rows of the same events
-   * (docs/design.md §3.9); a row whose eventId is already queued is left as it is.
+   * Analyses the object's new events of one account (docs/design.md §3.9: Insights counters, the
+   * AccessKey audit), once per object; absent when the analysis is off (TK_ANALYSIS=off).
    */
-  enqueueSummaries(accountId: string, rows: readonly SummaryRow[], analysis?: readonly AnalysisRow[]): Promise<void>;
-  /** false: no analysis rows are made or queued (TK_ANALYSIS=off); default true. */
-  queueAnalysis?: boolean;
+  analyse?(accountId: string, objectId: string, rows: readonly AnalysisRow[]): Promise<void>;
   /** Marks an object begun; says whether it was new, begun before (a crash), or finished. */
   beginObject(objectId: string): Promise<'new' | 'retry' | 'done'>;
   finishObject(objectId: string): Promise<void>;
@@ -148,12 +148,9 @@ export async function classifyObject(
   }
   outcome.kept = kept.length - setAside.filter((r) => r.stage === 'history').length;
 
-  for (const [accountId, group] of groupBy(fresh, (k) => k.accountId)) {
-    await ports.enqueueSummaries(
-      accountId,
-      group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)),
-      ports.queueAnalysis === false ? [] : group.map((k) => analysisRowOf(k.event, accountId, k.timeMs)),
-    );
+  const freshByAccount = groupBy(fresh, (k) => k.accountId);
+  for (const [accountId, group] of freshByAccount) {
+    await ports.enqueueSummaries(accountId, group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)));
   }
 
   // Routing: the account's own trails plus the organization trails of its management account.
@@ -181,6 +178,13 @@ export async function classifyObject(
   for (const [id, { trail, entries }] of perTrail) {
     await ports.appendOutbox(trail, entries);
     outcome.routed[id] = entries.length;
+  }
+
+  // Analysis last: recording and routing never wait for it (a failure queues its rows, analyse's contract).
+  if (ports.analyse) {
+    for (const [accountId, group] of freshByAccount) {
+      await ports.analyse(accountId, objectId, group.map((k) => analysisRowOf(k.event, accountId, k.timeMs)));
+    }
   }
 
   if (setAside.length > 0) {

@@ -5,6 +5,8 @@
  * ApiCallRateInsight (`Ecs:DeleteInstance`), new for IpInsight and AkInsight.
  */
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
+import type { RedisClient } from '../../adapters/redis.ts';
+import { RedisInsightsStore } from '../../adapters/redis/insights-store.ts';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -37,4 +39,9 @@ export function burstTraffic(accountId: string, nowMs = Date.now(), ip = BURST_I
   return Array.from({ length: BURST_SIZE }, (_v, i) =>
     insightEvent(accountId, firstN + i, minute + i * 1000, { eventName: 'DeleteInstance', eventRW: 'Write', serviceName: 'Ecs', sourceIpAddress: ip }, { accessKeyId: BURST_KEY, userName: 'mallory' }),
   );
+}
+
+/** Rows the account's Insights counters have counted so far: classify folds each batch's new events as it classifies them. */
+export async function countedRows(redis: RedisClient, accountId: string): Promise<number> {
+  return (await new RedisInsightsStore(redis).meta(accountId)).counted;
 }

@@ -38,5 +38,5 @@ export async function callAction(client: OpenApiClient, action: string, query: R
     reqBodyType: 'formData',
     bodyType: 'json',
   });
-  return (await client.callApi(params, new $OpenApi.OpenApiRequest({ query }), new $Util.RuntimeOptions({}))) as { statusCode: number; body: Record<string, unknown> };
+  return (await client.callApi(params, new $OpenApi.OpenApiRequest({ query }), new $Util.RuntimeOptions({ readTimeout: 30_000, connectTimeout: 10_000 }))) as { statusCode: number; body: Record<string, unknown> };
 }

@@ -10,7 +10,8 @@ import { callRpc, postEvents, type Credentials } from '../../adapters/client/sig
 import { createRedisClient, isCluster, type RedisClient } from '../../adapters/redis.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
-import { BURST_API, BURST_IP, BURST_KEY, BURST_SIZE, baselineTraffic, burstTraffic } from '../helpers/insight-traffic.ts';
+import { EVALUATION_ACCOUNTS_KEY } from '../../adapters/redis/insights-store.ts';
+import { BURST_API, BURST_IP, BURST_KEY, BURST_SIZE, baselineTraffic, burstTraffic, countedRows } from '../helpers/insight-traffic.ts';
 import { REDIS_BACKENDS } from '../helpers/redis-backends.ts';
 import { internalAuth, productProject, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
@@ -62,12 +63,14 @@ describe.runIf(REDIS_BACKENDS.includes('cluster'))('Insights on a Redis Cluster'
 
     const now = Date.now();
     const traffic = [...baselineTraffic(ACCOUNT, now), ...burstTraffic(ACCOUNT, now)];
+    const before = await countedRows(redis, ACCOUNT);
     for (let i = 0; i < traffic.length; i += 200) {
       const res = await postEvents(stack.emulator.httpUrls['ingest'] as string, key, JSON.stringify(traffic.slice(i, i + 200)));
       expect(res.status).toBe(200);
     }
-    await waitUntil(async () => (await redis.hlen(analysisQueueKey(ACCOUNT))) >= traffic.length, 30_000, 'the analysis rows');
-    expect(await redis.sismember(ANALYSIS_ACCOUNTS_KEY, ACCOUNT)).toBe(1);
+    await waitUntil(async () => (await countedRows(redis, ACCOUNT)) >= before + traffic.length, 30_000, 'the traffic counted');
+    expect(await redis.sismember(ANALYSIS_ACCOUNTS_KEY, ACCOUNT)).toBe(0);
+    expect(await redis.sismember(EVALUATION_ACCOUNTS_KEY, ACCOUNT)).toBe(1);
 
     const burstObjects = new Set([BURST_API, BURST_IP, BURST_KEY]);
     const burstStarts = async (): Promise<InsightJson[]> => {

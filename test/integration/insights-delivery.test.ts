@@ -13,10 +13,9 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
-import { analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
 import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import { trailSchema } from '../../shared/trails/model.ts';
-import { BURST_API, BURST_IP, baselineTraffic, burstTraffic } from '../helpers/insight-traffic.ts';
+import { BURST_API, BURST_IP, baselineTraffic, burstTraffic, countedRows } from '../helpers/insight-traffic.ts';
 import { internalAuth, productProject, s3ClientFor, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
 const MANAGEMENT = '5234567890123456';
@@ -140,8 +139,9 @@ describe('insight events reach the trails that select their type', () => {
 
     const now = Date.now();
     const traffic = [...baselineTraffic(MEMBER, now), ...burstTraffic(MEMBER, now), ...burstTraffic(MEMBER, now, ALLOWED_IP, 200_000).slice(0, 3)];
+    const before = await countedRows(redis, MEMBER);
     await ingest(member, traffic);
-    await waitUntil(async () => (await redis.hlen(analysisQueueKey(MEMBER))) >= traffic.length, 30_000, 'the analysis rows');
+    await waitUntil(async () => (await countedRows(redis, MEMBER)) >= before + traffic.length, 30_000, 'the traffic counted');
 
     await fireAndWait('insights-cron', 'every-minute');
     const opened = await waitUntil(async () => {

@@ -9,9 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
-import { RedisInsightsStore } from '../../adapters/redis/insights-store.ts';
-import { rowCounters } from '../../shared/insights/series.ts';
-import { parseAnalysisRow } from '../../shared/insights/engine.ts';
+import { EVALUATION_ACCOUNTS_KEY, RedisInsightsStore } from '../../adapters/redis/insights-store.ts';
+import { RedisSummaryQueue } from '../../adapters/redis/summary-queue.ts';
+import { foldItemsOf, parseAnalysisRow } from '../../shared/insights/engine.ts';
+import { analysisRow } from '../helpers/analysis-row.ts';
+import { countedRows } from '../helpers/insight-traffic.ts';
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
 import { productProject, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
@@ -64,8 +66,9 @@ async function ingest(credentials: Credentials, events: Record<string, unknown>[
   }
 }
 
-const waitQueued = (accountId: string, count: number) =>
-  waitUntil(async () => (await redis.hlen(analysisQueueKey(accountId))) >= count, 20_000, `${count} analysis rows of ${accountId}`);
+/** Waits until the account's counters have counted `count` more rows than `before`. */
+const waitCounted = (accountId: string, before: number, count: number) =>
+  waitUntil(async () => (await countedRows(redis, accountId)) >= before + count, 20_000, `${count} rows of ${accountId} counted`);
 
 beforeAll(async () => {
   stack = await startTestStack({ project: productProject, buckets: ['trailkeeper-staging', 'trailkeeper-archive', 'insights-archive'] });
@@ -80,25 +83,32 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-describe('the analysis queue', () => {
-  it('classify queues one analysis row per new event beside its summary row; a fold counts a row once however often it runs', async () => {
+describe('the analysis of new events', () => {
+  it('classify folds each new event into the counters once, as it classifies, and queues nothing; a batch folded again counts nothing; the queue (the way round) counts a row once', async () => {
     const base = baseline(B);
+    const before = await countedRows(redis, B);
     await ingest(keyB, base);
-    await waitQueued(B, base.length);
-    expect(await redis.sismember(ANALYSIS_ACCOUNTS_KEY, B)).toBe(1);
+    await waitCounted(B, before, base.length);
+    expect(await redis.hlen(analysisQueueKey(B))).toBe(0);
+    expect(await redis.sismember(ANALYSIS_ACCOUNTS_KEY, B)).toBe(0);
+    expect(await redis.sismember(EVALUATION_ACCOUNTS_KEY, B)).toBe(1);
     const store = new RedisInsightsStore(redis);
-    const rows = await store.readQueue(B, 5);
-    const items = rows.map(({ eventId, json }) => {
-      const row = parseAnalysisRow(json);
-      if (!row) throw new Error('not an analysis row');
-      return { eventId, timeMs: row.eventTimeMs, counters: rowCounters(row) };
-    });
-    const first = await store.fold(B, items);
-    const again = await store.fold(B, items);
-    expect(first).toMatchObject({ counted: 5, duplicates: 0, remaining: base.length - 5 });
-    expect(again).toMatchObject({ counted: 0, duplicates: 5 });
     const meta = await store.meta(B);
-    expect(meta.firstMs).toBeLessThanOrEqual(Math.min(...items.map((i) => i.timeMs)));
+    expect(meta.firstMs).toBeLessThanOrEqual(Math.min(...base.map((e) => Date.parse(String(e['eventTime'])))));
+    // the same rows through the store: a batch folds once, the queue counts a row once
+    const rows = base.slice(0, 5).map((e, i) => analysisRow(B, Date.parse(String(e['eventTime'])), { eventId: `again-${i}` }));
+    const items = foldItemsOf(rows, Date.now());
+    expect(await store.foldBatch(B, 'object-1', items)).toMatchObject({ counted: 5, duplicates: 0 });
+    expect(await store.foldBatch(B, 'object-1', items)).toMatchObject({ counted: 0, duplicates: 5 });
+    expect(await store.batchFolded(B, 'object-1')).toBe(true);
+    const queue = new RedisSummaryQueue(redis);
+    await queue.enqueue(B, [], rows.map((r) => ({ ...r, eventId: `queued-${r.eventId}` })));
+    const queued = await store.readQueue(B, 10);
+    const queuedItems = foldItemsOf(queued.map(({ json }) => parseAnalysisRow(json, B)).filter((r): r is NonNullable<typeof r> => r !== undefined), Date.now());
+    expect(queuedItems).toHaveLength(5);
+    expect(await store.fold(B, queuedItems)).toMatchObject({ counted: 5, duplicates: 0, remaining: 0 });
+    expect(await store.fold(B, queuedItems)).toMatchObject({ counted: 0, duplicates: 5 });
+    expect((await store.meta(B)).counted).toBe(before + base.length + 10);
   });
 });
 
@@ -121,11 +131,11 @@ describe('insights-cron and the Insight API', () => {
     const burst = Array.from({ length: 35 }, (_v, i) =>
       event(A, 1000 + i, burstMinute + i * 1000, { eventName: 'DeleteInstance', eventRW: 'Write', serviceName: 'Ecs', sourceIpAddress: BURST_IP }, { accessKeyId: BURST_KEY, userName: 'mallory' }),
     );
+    const countedBefore = await countedRows(redis, A);
     await ingest(keyA, [...base, ...burst]);
-    await waitQueued(A, base.length + burst.length);
+    await waitCounted(A, countedBefore, base.length + burst.length);
 
     await stack.emulator.fireTimer('insights-cron', 'every-minute');
-    await waitUntil(async () => (await redis.hlen(analysisQueueKey(A))) === 0 && (await redis.hlen(analysisQueueKey(B))) === 0, 20_000, 'the drain');
     const events = await waitUntil(async () => {
       const answer = await rpc(keyA, { Action: 'LookupInsightEvents', MaxResults: '50' });
       return (answer.body.Events?.length ?? 0) >= 3 ? answer.body.Events : undefined;
@@ -175,9 +185,10 @@ describe('insights-cron and the Insight API', () => {
     expect((await rpc(keyA, { Action: 'PutInsightSelectors', TrailName: trail.Name, InsightSelectors: '[{"insightType":"Nope"}]' })).body.Code).toBe('InsightTypeNotValid');
     expect((await rpc(keyB, { Action: 'GetInsightSelectors', TrailName: trail.Name })).body.Code).toBe('TrailNotFoundException');
 
+    const counted = await countedRows(redis, A);
     expect((await rpc(keyA, { Action: 'StopLogging', Name: trail.Name })).status).toBe(200);
     const stoppedAt = Date.now();
-    await waitUntil(async () => (await redis.hlen(analysisQueueKey(A))) > 0, 20_000, 'the StopLogging row');
+    await waitCounted(A, counted, 1);
     // evaluation covers complete minutes: wait for the StopLogging minute to end
     const minuteEnd = Math.floor(stoppedAt / MIN) * MIN + MIN + 500;
     await new Promise((r) => setTimeout(r, Math.max(0, minuteEnd - Date.now())));
