@@ -23,6 +23,8 @@ import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/ac
 import { runAdvancedQuery, type RunQueryPorts } from '../shared/query/run-query.ts';
 import { SAVED_QUERY_ACTIONS, type SavedQueryPorts } from '../shared/query/saved-queries.ts';
 import { HISTORY_JOB_ACTIONS, type HistoryJobApiPorts } from '../shared/history-jobs/history-job-api.ts';
+import { getComplianceReport } from '../shared/compliance/compliance-action.ts';
+import { complianceActionPorts } from './compliance/ports.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
 function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): TrailStore {
@@ -149,6 +151,9 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   for (const [name, action] of Object.entries(HISTORY_JOB_ACTIONS)) {
     actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, historyJobPorts), { region, ports: services });
   }
+  // The compliance report (docs/design.md §3.11): the caller's account, or a member its organization manages
+  const compliancePorts = complianceActionPorts(services);
+  actions['GetComplianceReport'] = (params, caller) => getComplianceReport(params, caller, compliancePorts);
   return actions;
 }
 

@@ -28,8 +28,9 @@ import { createRedisClient } from '../adapters/redis.ts';
 import { S3ArchiveReader } from '../adapters/archive/s3-archive.ts';
 import { chainHeads } from '../adapters/archive/digest-chain-store.ts';
 import { publicKey } from '../adapters/archive/signing-key-store.ts';
-import { ARCHIVE_REGION_PATTERN, normaliseOssKeyPrefix, parseDigestKey } from '../shared/archive/layout.ts';
-import { discoverScopes, emptyReport, verifyArchive, type VerifyReport, type VerifyTrail } from '../shared/archive/verify.ts';
+import { ARCHIVE_REGION_PATTERN } from '../shared/archive/layout.ts';
+import type { VerifyReport } from '../shared/archive/verify.ts';
+import { verifyTrailArchive } from '../shared/archive/verify-trail.ts';
 import { trailSchema, type Trail } from '../shared/trails/model.ts';
 import { demoFile, readLiveLock, stackRedisUrl, stackS3Credentials, stackSettings } from './lib/local-stack.ts';
 
@@ -149,37 +150,8 @@ try {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const reader = new S3ArchiveReader(s3, trail.ossBucketName);
-  const organization = trail.isOrganizationTrail ? { orgId: trail.organizationId } : undefined;
-  // Scopes: what the bucket holds, what the deliverer recorded (chain heads), and the trail's own region.
-  const found = await discoverScopes(reader, { ossKeyPrefix: trail.ossKeyPrefix, organization });
   const heads = await chainHeads(redis, trail.accountId, trail.name);
-  const foundRegions = new Set(found.regions);
-  if (!trail.isOrganizationTrail && trail.trailRegion !== 'All') foundRegions.add(trail.trailRegion);
-  for (const head of heads) {
-    const parsed = parseDigestKey(head.key);
-    if (!parsed || parsed.ossKeyPrefix !== normaliseOssKeyPrefix(trail.ossKeyPrefix)) continue;
-    if (trail.isOrganizationTrail !== (parsed.organization !== undefined)) continue;
-    foundRegions.add(parsed.region);
-    if (parsed.organization && (organization?.orgId === undefined || organization.orgId === parsed.organization.orgId)) {
-      const accounts = found.organizations.get(parsed.organization.orgId) ?? [];
-      if (!accounts.includes(parsed.organization.accountId)) found.organizations.set(parsed.organization.orgId, [...accounts, parsed.organization.accountId]);
-    }
-  }
-  const regions = values.region ?? [...foundRegions].sort();
-  const verifyTrails: VerifyTrail[] = [];
-  if (trail.isOrganizationTrail) {
-    for (const [orgId, accountIds] of found.organizations) {
-      verifyTrails.push({ name: trail.name, ossKeyPrefix: trail.ossKeyPrefix, regions, organization: { orgId, accountIds } });
-    }
-  } else {
-    verifyTrails.push({ name: trail.name, accountId: trail.accountId, ossKeyPrefix: trail.ossKeyPrefix, regions });
-  }
-  let report: VerifyReport | undefined;
-  for (const verifyTrail of verifyTrails) {
-    const part = await verifyArchive({ reader, trail: verifyTrail, from, to, publicKeyPem, now, heads });
-    report = report ? merge(report, part) : part;
-  }
-  report ??= emptyReport(trail.name, from, to);
+  const report = await verifyTrailArchive({ reader, trail, from, to, publicKeyPem, heads, now, regions: values.region });
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printReport(report, trail);
   exitCode = report.ok ? 0 : 1;
@@ -192,20 +164,3 @@ try {
 }
 process.exit(exitCode);
 
-function merge(a: VerifyReport, b: VerifyReport): VerifyReport {
-  return {
-    ok: a.ok && b.ok,
-    trailName: a.trailName,
-    from: a.from,
-    to: a.to,
-    scopes: [...a.scopes, ...b.scopes],
-    digestsChecked: a.digestsChecked + b.digestsChecked,
-    filesChecked: a.filesChecked + b.filesChecked,
-    modified: [...a.modified, ...b.modified],
-    deleted: [...a.deleted, ...b.deleted],
-    inserted: [...a.inserted, ...b.inserted],
-    badSignatures: [...a.badSignatures, ...b.badSignatures],
-    brokenChain: [...a.brokenChain, ...b.brokenChain],
-    pendingHours: [...a.pendingHours, ...b.pendingHours],
-  };
-}

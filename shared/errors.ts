@@ -78,3 +78,16 @@ export class RecordRefusedError extends DomainError {
     super(`${store} refused ${refused.length} record(s): ${refused.map((r) => `${r.eventId.slice(0, 80)}: ${r.reason}`).join('; ').slice(0, 500)}`);
   }
 }
+
+/** The caller may not do this (another account's data it does not govern): 403. */
+export class PermissionError extends DomainError {
+  readonly status = 403;
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
