@@ -6,6 +6,7 @@
  * links can be shared.
  */
 import { createAccessKeysView } from './accesskeys-view.ts';
+import { createComplianceView } from './compliance-view.ts';
 import { createApiClient, isJsonObject, type ApiClient, type Clock, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, showState } from './dom.ts';
@@ -164,6 +165,7 @@ const trailsView = createTrailsView(ctx);
 const insightsView = createInsightsView(ctx);
 const accessKeysView = createAccessKeysView(ctx);
 const queryView = createQueryView(ctx);
+const complianceView = createComplianceView(ctx);
 
 // ── the query form ──────────────────────────────────────────────────────────────────────
 
@@ -276,6 +278,10 @@ function showTabContent(): void {
     if (!accessKeysView.loaded) accessKeysView.load();
     return;
   }
+  if (state.tab === 'compliance') {
+    if (!complianceView.loaded) complianceView.load();
+    return;
+  }
   // A preset ("the last hour") searched a while ago on the other tab means the last hour now.
   const nowMs = serverNow();
   if (query && query.state.range !== 'custom' && nowMs - query.madeAt > STALE_PRESET_MS) {
@@ -333,8 +339,8 @@ function selectTab(tab: Tab, options: { focus?: boolean } = {}): void {
     button.tabIndex = selected ? 0 : -1;
     (panels.get(name) as HTMLElement).hidden = !selected;
   }
-  // Trails and AccessKeys take no range; Insights take the range only (their own objects, not the filter).
-  queryForm.hidden = tab === 'trails' || tab === 'accesskeys';
+  // Trails, AccessKeys and Compliance take no range; Insights take the range only (their own objects, not the filter).
+  queryForm.hidden = tab === 'trails' || tab === 'accesskeys' || tab === 'compliance';
   filterBox.hidden = tab === 'insights' || tab === 'query';
   if (options.focus) tabs.get(tab)?.focus();
 }
@@ -371,7 +377,7 @@ window.addEventListener('hashchange', onHistory);
 
 // "/" jumps to the filter, as in many consoles.
 document.addEventListener('keydown', (e) => {
-  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || state.tab === 'query' || dialog.open) return;
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || state.tab === 'query' || state.tab === 'compliance' || dialog.open) return;
   const target = e.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
   e.preventDefault();
@@ -451,6 +457,7 @@ function signOut(): void {
   insightsView.clear();
   accessKeysView.clear();
   queryView.clear();
+  complianceView.clear();
   if (dialog.open) dialog.close();
   sessionBox.hidden = true;
   appSection.hidden = true;
