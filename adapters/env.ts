@@ -44,6 +44,10 @@ const EnvSchema = z.object({
   TK_SLS_ENDPOINT: z.string().url().optional(),
   /** `off`: classify queues no analysis rows and insights-cron does nothing (Insights and the AccessKey audit stop; docs/design.md §3.9, §3.10). */
   TK_ANALYSIS: z.enum(['on', 'off']).default('on'),
+  /** The local folder archive queries and compaction copy objects to for the engine (default: <tmpdir>/trailkeeper-archive; docs/design.md §3.13). */
+  TK_ARCHIVE_CACHE_DIR: z.string().min(1).optional(),
+  /** Size cap of that folder in bytes (default 2 GiB; least recently used files go first). */
+  TK_ARCHIVE_CACHE_BYTES: z.coerce.number().int().min(64 * 1024 * 1024).optional(),
   /** The key AccessKey secrets, the digest signing key and the NextToken key are sealed with in Redis. */
   TK_SECRETS_KEY: SecretsKeySchema,
 });

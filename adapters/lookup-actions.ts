@@ -17,6 +17,8 @@ import type { DeliveryStatusStore } from '../shared/delivery/delivery-status.ts'
 import type { RpcAction, RpcCaller } from './fc/rpc.ts';
 import { recordingApiCalls } from '../shared/trails/api-events.ts';
 import type { Services } from './wiring.ts';
+import { archiveQueryPorts } from './archive-query-wiring.ts';
+import { archiveQueryPort } from '../shared/archive-query/archive-port.ts';
 import { lookupEventSummaries } from '../shared/summaries/lookup-summaries.ts';
 import { INSIGHT_ACTIONS, type InsightApiPorts } from '../shared/insights/insight-api.ts';
 import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/accesskeys/accesskey-actions.ts';
@@ -136,7 +138,8 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   // Advanced query (docs/design.md §3.13): RunAdvancedQuery over history (and, once wired, a
   // trail's archive), templates and history; the writes are recorded as the trail API's are
   const queryPorts: RunQueryPorts = { history: services.history, accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
-  // Source=archive answers ArchiveQueryNotAvailable until the archive executor sets queryPorts.archiveQuery
+  // Source=archive: the trail's archive through the embedded engine (shared/archive-query/, §3.13 "Over the archive")
+  queryPorts.archiveQuery = archiveQueryPort({ ...archiveQueryPorts(services), tokenKey: lookupPorts.tokenKey });
   actions['RunAdvancedQuery'] = (params, caller) => runAdvancedQuery(params, caller, queryPorts);
   const savedQueryPorts: SavedQueryPorts = { store: services.savedQueries, now: lookupPorts.now };
   for (const [name, action] of Object.entries(SAVED_QUERY_ACTIONS)) {

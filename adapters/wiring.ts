@@ -291,3 +291,6 @@ export function historyJobsCronPorts(context: FcContext, services: Services = ge
     now,
   };
 }
+
+// Archive queries and compaction (docs/design.md §3.13 "Over the archive"): adapters/archive-query-wiring.ts
+export { archiveQueryPorts, compactionPorts } from './archive-query-wiring.ts';

@@ -2,7 +2,8 @@
  * `npm run bench [-- <name> [options]]`: pipeline (ingest, visibility, floor, archive latency),
  * lookup (LookupEvents through lookup-http with 1 M events held),
  * history (memory per event, lookup latency) and insights (TK_ANALYSIS on/off, drain, onset → Start,
- * counter memory) and query (advanced query over 1 M events of history). Each prints a Markdown
+ * counter memory), query (advanced query over 1 M events of history) and archive-query (an aggregation
+ * over 30 days of archive, raw and compacted). Each prints a Markdown
  * table for the README.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', history: 'history-memory.ts', lookup: 'lookup-http.ts', insights: 'insights.ts', query: 'query.ts' };
+const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', history: 'history-memory.ts', lookup: 'lookup-http.ts', insights: 'insights.ts', query: 'query.ts', 'archive-query': 'archive-query.ts' };
 const [name, ...rest] = process.argv.slice(2);
 const selected = name && !name.startsWith('-') ? [name] : Object.keys(BENCHES);
 const args = name && !name.startsWith('-') ? rest : process.argv.slice(2);

@@ -10,7 +10,7 @@
  * `web/app.js`, and the folder's static files (.html, .css, .svg, .txt) are copied beside it.
  * The handler serves them from `path.join(__dirname, 'web')` (lookup-http's console).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -33,6 +33,29 @@ function copyRuntimeAssets(codeDir: string): void {
     }
     const source = path.join(root, asset.file);
     if (existsSync(source)) copyFileSync(source, path.join(codeDir, path.basename(asset.file)));
+  }
+}
+
+/**
+ * Native packages left out of the bundles (esbuild cannot bundle a `.node` binary): required at
+ * run time from `node_modules`. Locally that is the repository's; for a deploy (`vendorNative`),
+ * each function whose bundle requires one gets a copy of the packages under its own
+ * `node_modules/` — DuckDB's engine (docs/design.md §3.13) and its linux-x64 binding, which is
+ * what Function Compute's nodejs20 runtime runs on.
+ */
+export const NATIVE_EXTERNALS: readonly { module: string; packages: readonly string[] }[] = [
+  { module: '@duckdb/node-api', packages: ['@duckdb/node-api', '@duckdb/node-bindings', '@duckdb/node-bindings-linux-x64', 'detect-libc'] },
+];
+
+function vendorNativePackages(codeDir: string, bundle: string): void {
+  const require = createRequire(import.meta.url);
+  const text = readFileSync(bundle, 'utf8');
+  for (const native of NATIVE_EXTERNALS) {
+    if (!text.includes(`require("${native.module}")`)) continue;
+    for (const pkg of native.packages) {
+      const root = path.dirname(require.resolve(`${pkg}/package.json`));
+      cpSync(root, path.join(codeDir, 'node_modules', pkg), { recursive: true, dereference: true });
+    }
   }
 }
 
@@ -80,7 +103,12 @@ export function bundlePathOf(fn: FunctionSpec): string {
   return path.join(fn.codeDir, `${fn.handlerFile}.js`);
 }
 
-export async function buildFunctions(functions: readonly FunctionSpec[]): Promise<void> {
+export interface BuildOptions {
+  /** Copy the native packages a bundle requires into its folder (what `npm run build` / `npm run deploy` ship). */
+  vendorNative?: boolean;
+}
+
+export async function buildFunctions(functions: readonly FunctionSpec[], options: BuildOptions = {}): Promise<void> {
   await Promise.all(
     functions.map(async (fn) => {
       const entry = sourceEntryOf(fn);
@@ -96,12 +124,14 @@ export async function buildFunctions(functions: readonly FunctionSpec[]): Promis
         logLevel: 'error',
         legalComments: 'none',
         // urllib (under @alicloud/fc2) requires it only when an HTTP proxy is configured.
-        external: ['proxy-agent'],
+        external: ['proxy-agent', ...NATIVE_EXTERNALS.map((n) => n.module)],
       });
       // The bundle is CommonJS; say so, or a parent package.json with "type": "module" wins.
       mkdirSync(fn.codeDir, { recursive: true });
       writeFileSync(path.join(fn.codeDir, 'package.json'), '{ "type": "commonjs" }\n');
       copyRuntimeAssets(fn.codeDir);
+      rmSync(path.join(fn.codeDir, 'node_modules'), { recursive: true, force: true });
+      if (options.vendorNative) vendorNativePackages(fn.codeDir, bundlePathOf(fn));
       await buildWebAssets(path.dirname(entry), fn.codeDir);
     }),
   );

@@ -25,7 +25,7 @@ describe('s.yaml', () => {
   it('declares the eight product functions and the dead-letter destination, all nodejs20', () => {
     const project = loadProject(productProject, { env, accountId: '1234567890123456' });
     expect(project.functions.map((f) => f.resourceName).sort()).toEqual(
-      ['classify', 'dead-letter', 'deliver-logstore', 'deliver-oss', 'history-jobs-cron', 'ingest', 'insights-cron', 'lookup-http', 'summarize-cron'].sort(),
+      ['classify', 'compact-cron', 'dead-letter', 'deliver-logstore', 'deliver-oss', 'history-jobs-cron', 'ingest', 'insights-cron', 'lookup-http', 'summarize-cron'].sort(),
     );
     for (const f of project.functions) {
       expect(f.handler).toBe('index.handler');
@@ -42,6 +42,9 @@ describe('s.yaml', () => {
         expect.objectContaining({ triggerType: 'timer', triggerConfig: expect.objectContaining({ cronExpression: '0 * * * * *' }) }),
       ]);
     }
+    expect(fn('compact-cron').triggers).toEqual([
+      expect.objectContaining({ triggerType: 'timer', triggerConfig: expect.objectContaining({ cronExpression: '0 */30 * * * *' }) }),
+    ]);
     const prefixes = (name: string) =>
       fn(name).triggers.flatMap((t) => (t.triggerType === 'oss' ? [t.triggerConfig.filter.key.prefix] : []));
     expect(prefixes('classify').sort()).toEqual(['backfill/', 'inbox/']);

@@ -1,0 +1,69 @@
+/**
+ * A trail's bucket for archive queries and compaction (shared/archive-query/ports.ts ArchiveBucket)
+ * over the S3 API, and the scopes a trail's archive holds.
+ */
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PayloadTooLargeError } from '../../shared/errors.ts';
+import { discoverScopes } from '../../shared/archive/verify.ts';
+import type { ArchiveScope } from '../../shared/archive/layout.ts';
+import type { Trail } from '../../shared/trails/model.ts';
+import type { ArchiveBucket, StoredObject } from '../../shared/archive-query/ports.ts';
+import { isS3NotFound } from '../s3.ts';
+import { S3ArchiveReader } from './s3-archive.ts';
+
+export class S3ArchiveBucket implements ArchiveBucket {
+  constructor(private readonly s3: S3Client) {}
+
+  async list(bucket: string, prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push({ key: o.Key, size: o.Size ?? 0, eTag: o.ETag ?? '' });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async read(bucket: string, key: string, maxBytes: number): Promise<Buffer | undefined> {
+    try {
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (res.ContentLength !== undefined && res.ContentLength > maxBytes) {
+        await res.Body?.transformToByteArray();
+        throw new PayloadTooLargeError('ObjectTooLarge', `${key} is over ${maxBytes} bytes`);
+      }
+      const bytes = Buffer.from((await res.Body?.transformToByteArray()) ?? new Uint8Array());
+      if (bytes.byteLength > maxBytes) throw new PayloadTooLargeError('ObjectTooLarge', `${key} is over ${maxBytes} bytes`);
+      return bytes;
+    } catch (error) {
+      if (isS3NotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async put(bucket: string, key: string, body: Buffer, contentType: string): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.byteLength, ContentType: contentType, ServerSideEncryption: 'AES256' }));
+  }
+
+  async remove(bucket: string, key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+}
+
+/** The scopes of a trail's archive: its regions, or for an organization trail each member folder of each region. */
+export async function archiveScopesOf(s3: S3Client, trail: Trail): Promise<ArchiveScope[]> {
+  if (!trail.ossBucketName) return [];
+  const reader = new S3ArchiveReader(s3, trail.ossBucketName);
+  const ossKeyPrefix = trail.ossKeyPrefix;
+  if (!trail.isOrganizationTrail) {
+    const found = await discoverScopes(reader, { ossKeyPrefix });
+    return found.regions.map((region) => ({ ossKeyPrefix, region }));
+  }
+  const orgId = trail.organizationId ?? `rd-${trail.accountId}`;
+  const found = await discoverScopes(reader, { ossKeyPrefix, organization: { orgId } });
+  const scopes: ArchiveScope[] = [];
+  for (const accountId of found.organizations.get(orgId) ?? []) {
+    for (const region of found.regions) scopes.push({ ossKeyPrefix, region, organization: { orgId, accountId } });
+  }
+  return scopes;
+}

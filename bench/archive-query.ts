@@ -1,0 +1,197 @@
+/**
+ * `npm run bench -- archive-query [--events 1000000] [--days 30] [--runs 3]`: an aggregation over a
+ * trail's archive (docs/design.md §3.13 "Over the archive"; goal: 30 days and 1,000,000 archived
+ * events in ≤ 5 s).
+ *
+ * A private S3 server (the embedded s3rver) gets `--events` events over `--days` closed days,
+ * written as the archive deliverer writes them — gzip JSON arrays of 1,000 events in
+ * ActionTrail's layout (archiveFileKey) with signed hourly digests (createDigestDocument,
+ * signDigest) — then the archive executor (runArchiveQuery: listing, the local object cache,
+ * DuckDB) answers queries over the whole range:
+ *  - raw: every day read from its gzip files; cold (empty cache: downloads included) and warm;
+ *  - compacted: after compaction (compactArchives: verify against the digests, one Parquet file
+ *    per day), cold (a new cache and engine) and warm.
+ * Prints one Markdown table (median of `--runs` warm runs; cold runs once each).
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3ArchiveBucket, archiveScopesOf } from '../adapters/archive/archive-bucket.ts';
+import { S3ObjectCache } from '../adapters/archive/object-cache.ts';
+import { putArchiveObject } from '../adapters/archive/s3-archive.ts';
+import { DuckDbEngine } from '../adapters/duckdb/engine.ts';
+import { generateS3Credentials } from '../emulator/s3/embedded.ts';
+import { freePort, startS3 } from '../emulator/stack/processes.ts';
+import { createDigestDocument, describeArchiveFile, generateSigningKeyPair, linkTo, publicKeyFingerprint, serialiseSignedDigest, signDigest, type PreviousDigestLink } from '../shared/archive/digest.ts';
+import { archiveFileKey, DAY_MS, digestKey, HOUR_MS } from '../shared/archive/layout.ts';
+import { runArchiveQuery, type ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
+import { compactArchives } from '../shared/archive-query/compaction.ts';
+import { parseQuery } from '../shared/query/parser.ts';
+import { trailSchema } from '../shared/trails/model.ts';
+import { printTable } from './lib/report.ts';
+
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '1000000' }, days: { type: 'string', default: '30' }, runs: { type: 'string', default: '3' } },
+});
+const EVENTS = Number(values.events);
+const DAYS = Number(values.days);
+const RUNS = Number(values.runs);
+const FILE_EVENTS = 1000;
+const ACCOUNT = '1234567890123456';
+const BUCKET = 'tk-bench-archive';
+const REGION = 'cn-hangzhou';
+const PUT_CONCURRENCY = 16;
+
+const QUERIES = {
+  'the issue query (errorCode, not sourceIpAddress, group by accessKeyId)':
+    'event.errorCode: Forbidden* and not event.sourceIpAddress: 10.* | select event.userIdentity.accessKeyId, count(*) as n group by 1 order by n desc',
+  'count by day': "* | select date_trunc('day', event.eventTime) as d, count(*) as n group by d order by d",
+  'a field kept only in the event JSON (requestParameters.InstanceId)': "event.requestParameters.InstanceId: i-7* | select count(*) as n",
+};
+
+const USERS = Array.from({ length: 50 }, (_, i) => ({ user: `user${i}`, key: `LTAI5tBench${String(i).padStart(4, '0')}` }));
+const NAMES = [['Ecs', 'StopInstance'], ['Ecs', 'DescribeInstances'], ['Ram', 'CreateUser'], ['Oss', 'GetBucketAcl'], ['Sts', 'AssumeRole']] as const;
+
+function eventAt(i: number, timeMs: number): Record<string, unknown> {
+  const u = USERS[i % USERS.length] as (typeof USERS)[number];
+  const [serviceName, eventName] = NAMES[i % NAMES.length] as (typeof NAMES)[number];
+  const t = new Date(timeMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    eventId: `bench-${i.toString(36)}-${(i * 2654435761 >>> 0).toString(36)}`,
+    eventVersion: 1,
+    eventTime: t,
+    eventType: 'ApiCall',
+    eventCategory: 'Management',
+    eventName,
+    eventSource: `${serviceName.toLowerCase()}.aliyuncs.com`,
+    eventRW: i % 3 === 0 ? 'Write' : 'Read',
+    serviceName,
+    acsRegion: REGION,
+    sourceIpAddress: `${i % 4 === 0 ? '10' : '47'}.${i % 250}.${(i >> 8) % 250}.${i % 199}`,
+    userAgent: 'aliyun-sdk-java/4.5.0 Java/1.8.0 Linux/5.10',
+    requestId: createHash('md5').update(String(i)).digest('hex'),
+    apiVersion: '2014-05-26',
+    ...(i % 7 === 0 ? { errorCode: i % 14 === 0 ? 'Forbidden.RAM' : 'Forbidden', errorMessage: 'You are not authorized to do this action.' } : {}),
+    requestParameters: { RegionId: REGION, InstanceId: `i-${(i % 5000).toString().padStart(4, '0')}` },
+    referencedResources: { 'ACS::ECS::Instance': [`i-${(i % 5000).toString().padStart(4, '0')}`] },
+    userIdentity: { type: 'ram-user', principalId: `20${i % 50}`, accountId: ACCOUNT, accessKeyId: u.key, userName: u.user, sessionContext: { attributes: { mfaAuthenticated: 'false', creationDate: t } } },
+  };
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  }));
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await work();
+  return { ms: performance.now() - start, value };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function main(): Promise<void> {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-archive-'));
+  const credentials = generateS3Credentials();
+  const server = await startS3({ port: await freePort(), dir: path.join(dir, 's3'), buckets: [BUCKET], credentials });
+  const s3 = new S3Client({ endpoint: server.url, region: REGION, forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  try {
+    const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+    const first = today - DAYS * DAY_MS;
+    const trail = trailSchema.parse({ name: 'bench-trail', accountId: ACCOUNT, homeRegion: REGION, eventRW: 'All', ossBucketName: BUCKET, status: 'Enable', createdAtMs: first - DAY_MS, updatedAtMs: first - DAY_MS });
+    const keys = generateSigningKeyPair();
+    const fingerprint = publicKeyFingerprint(keys.publicKeyPem);
+
+    // The archive: files of FILE_EVENTS events, delivered a second after their last event, and a digest per hour.
+    const seed = await timed(async () => {
+      const step = (DAYS * DAY_MS) / EVENTS;
+      const files: { hour: number; key: string; body: Buffer; entry: ReturnType<typeof describeArchiveFile> }[] = [];
+      const fileCount = Math.ceil(EVENTS / FILE_EVENTS);
+      await mapLimit(Array.from({ length: fileCount }, (_, f) => f), PUT_CONCURRENCY, async (f) => {
+        const events = [];
+        for (let i = f * FILE_EVENTS; i < Math.min(EVENTS, (f + 1) * FILE_EVENTS); i += 1) events.push(eventAt(i, first + Math.floor(i * step)));
+        const body = gzipSync(Buffer.from(JSON.stringify(events)));
+        const deliveredAt = new Date(Math.min(Date.parse(String(events[events.length - 1]?.['eventTime'])) + 1_000, first + DAYS * DAY_MS - 1_000));
+        const key = archiveFileKey({ region: REGION, deliveredAt, eventCount: events.length, fileSize: body.byteLength, md5: createHash('md5').update(body).digest('hex') });
+        await putArchiveObject(s3, BUCKET, key, body);
+        files.push({ hour: Math.floor(deliveredAt.getTime() / HOUR_MS) * HOUR_MS, key, body, entry: describeArchiveFile({ key, body, events: events as { eventTime: string }[] }) });
+      });
+      let previous: PreviousDigestLink | null = null;
+      for (let hour = first; hour < first + DAYS * DAY_MS; hour += HOUR_MS) {
+        const doc = createDigestDocument({ trailName: trail.name, accountId: ACCOUNT, region: REGION, hour: new Date(hour), files: files.filter((x) => x.hour === hour).map((x) => x.entry), previous, publicKeyFingerprint: fingerprint });
+        const text = serialiseSignedDigest(signDigest(doc, keys.privateKeyPem));
+        const key = digestKey({ region: REGION, accountId: ACCOUNT, trailName: trail.name, hourStart: new Date(hour) });
+        await putArchiveObject(s3, BUCKET, key, text);
+        previous = linkTo(key, text);
+      }
+      return { files: files.length, bytes: files.reduce((n, x) => n + x.body.byteLength, 0) };
+    });
+
+    const bucket = new S3ArchiveBucket(s3);
+    let run = 0;
+    const fresh = () => {
+      const cacheDir = path.join(dir, `cache-${run++}`);
+      return { cache: new S3ObjectCache(s3, cacheDir), engine: new DuckDbEngine({ directory: cacheDir }) };
+    };
+    const portsOf = (local: ReturnType<typeof fresh>): ArchiveQueryPorts => ({
+      getTrail: async (accountId, name) => (accountId === ACCOUNT && name === trail.name ? trail : undefined),
+      scopes: (t) => archiveScopesOf(s3, t),
+      bucket,
+      ...local,
+      now: () => Date.now(),
+    });
+    const ask = (ports: ArchiveQueryPorts, query: string) =>
+      runArchiveQuery({ accountId: ACCOUNT, trailName: trail.name, plan: parseQuery(query), fromMs: first, toMs: first + DAYS * DAY_MS }, ports);
+
+    const rows: (string | number)[][] = [];
+    const measure = async (label: string, query: string, kind: 'raw' | 'compacted') => {
+      const ports = portsOf(fresh());
+      const cold = await timed(() => ask(ports, query));
+      const warm: number[] = [];
+      let answer = cold.value;
+      for (let r = 0; r < RUNS; r += 1) {
+        const t = await timed(() => ask(ports, query));
+        warm.push(t.ms);
+        answer = t.value;
+      }
+      const s = answer.stats;
+      const first = answer.kind === 'rows' ? JSON.stringify(answer.rows[0]) : '';
+      rows.push([label, kind, `${s.compactedDays} compacted + ${s.rawDays} raw days, ${(s.bytes / 1e6).toFixed(1)} MB`, seconds(cold.ms), seconds(median(warm)), first]);
+    };
+
+    for (const [label, query] of Object.entries(QUERIES)) await measure(label, query, 'raw');
+    const local = fresh();
+    const compaction = await timed(() =>
+      compactArchives(
+        { trails: async () => [trail], scopes: (t) => archiveScopesOf(s3, t), bucket, ...local, publicKeyPem: async () => keys.publicKeyPem, now: () => Date.now(), log: { info: () => undefined, warn: (m, f) => console.warn(m, f) } },
+        { fromDayMs: first, toDayMs: first + (DAYS - 1) * DAY_MS },
+      ),
+    );
+    const compacted = compaction.value.days.filter((d) => d.outcome === 'compacted').length;
+    for (const [label, query] of Object.entries(QUERIES)) await measure(label, query, 'compacted');
+
+    process.stdout.write(
+      `${EVENTS.toLocaleString('en-US')} events over ${DAYS} days in ${seed.value.files} archive files (${(seed.value.bytes / 1e6).toFixed(1)} MB gzip), written in ${seconds(seed.ms)}; ` +
+        `compaction of ${compacted} days in ${seconds(compaction.ms)}. Cold: a new cache folder and engine (downloads from the S3 server included); warm: median of ${RUNS}.\n\n`,
+    );
+    printTable(['query', 'read from', 'files read', 'cold', 'warm', 'first row'], rows);
+  } finally {
+    s3.destroy();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
