@@ -20,7 +20,9 @@
  *   memory   Redis memory of one account's counters after a day of traffic at a busy account's rate
  *            (folded straight into Redis by the store's fold script, no stack), MEMORY USAGE by key, with
  *            the fold before this change and the current one.
- * Run: `npm run bench -- insights [--part ingest|onset|fold|drain|memory|all] [--events 50000] [--repeats 3]
+ *   classify classify's use case in this process on a private Redis, analysis on and off alternated:
+ *            CPU per event of this process and of Redis (the analysis' own cost, without the stack).
+ * Run: `npm run bench -- insights [--part ingest|classify|onset|fold|drain|memory|all] [--events 50000] [--repeats 3]
  *      [--onset-samples 6] [--rate 10]`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,10 +38,15 @@ import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
 import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
 import { LegacyRedisInsightsStore } from './lib/legacy-insights-fold.ts';
-import { runInsights } from '../shared/insights/engine.ts';
+import { analyseBatch, runInsights } from '../shared/insights/engine.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
+import { RedisOutbox } from '../adapters/redis/outbox.ts';
+import { RedisSummaryQueue } from '../adapters/redis/summary-queue.ts';
+import { RedisObjectMarkers } from '../adapters/redis/object-markers.ts';
+import { classifyObject, type ClassifyPorts, type SetAsidePort } from '../shared/pipeline/classify-batch.ts';
+import type { IdentifiedEvent } from '../shared/pipeline/records.ts';
 import { encodeAnalysisRow } from '../shared/analysis/analysis-row-codec.ts';
 import { rowCounters } from '../shared/insights/series.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
@@ -685,12 +692,100 @@ async function memoryRun(kind: 'before' | 'after'): Promise<(string | number)[][
 }
 
 const rows: (string | number)[][] = [];
+// ───────────────────────────── classify in one process, analysis on / off ─────────────────────────────
+/**
+ * classify's use case (classifyObject) over the ingest part's objects in this process on a private
+ * Redis, with the analysis on (analyseBatch: the AccessKey audit and the per-object fold) and off,
+ * alternated: this process's CPU and Redis CPU per event. The analysis' own cost, without the
+ * emulator, HTTP, S3 and the deliverers that the stack adds to both sides.
+ */
+async function benchClassify(): Promise<(string | number)[][]> {
+  const total = Number(values.events);
+  const objects = liveStreamBodies(ACCOUNT, total, BATCH, STREAM_RATE).bodies.map((body) => JSON.parse(body) as IdentifiedEvent[]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-classify-'));
+  const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
+  const redis = new Redis(server.url);
+  const trail = trailSchema.parse({
+    name: 'bench-trail', accountId: ACCOUNT, homeRegion: 'cn-hangzhou', eventRW: 'All', ossBucketName: 'trailkeeper-archive',
+    status: 'Enable', createdAtMs: 0, updatedAtMs: 0, startLoggingTimeMs: 0,
+  });
+  try {
+    const runs: { analysis: 'on' | 'off'; selfUs: number; redisUs: number; eventsPerS: number }[] = [];
+    for (let r = 0; r < Number(values.repeats); r++) {
+      for (const analysis of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        await redis.flushall();
+        const history = new RedisHistoryStore(redis);
+        const outbox = new RedisOutbox(redis);
+        const queue = new RedisSummaryQueue(redis);
+        const markers = new RedisObjectMarkers(redis);
+        const insights = new RedisInsightsStore(redis);
+        const audit = new RedisAccessKeyAudit(redis);
+        const ports: ClassifyPorts & SetAsidePort = {
+          history,
+          trailsOf: async () => [trail],
+          managementAccountOf: async () => undefined,
+          appendOutbox: async (t, entries) => {
+            await outbox.append(t, entries);
+          },
+          enqueueSummaries: (accountId, rows) => queue.enqueue(accountId, rows),
+          beginObject: (id) => markers.begin(id),
+          finishObject: (id) => markers.finish(id),
+          setAside: async () => {},
+          ...(analysis === 'on'
+            ? {
+                analyse: async (accountId: string, objectId: string, rows: readonly AnalysisRow[]) => {
+                  const out = await analyseBatch(
+                    { store: insights, consumers: [audit], queue: (a, q) => queue.enqueue(a, [], q), now: () => Date.now(), warn: (m) => process.stderr.write(`${m}\n`) },
+                    accountId, objectId, rows,
+                  );
+                  if (out.queued > 0) throw new Error('the analysis went the way round');
+                },
+              }
+            : {}),
+        };
+        await redis.config('RESETSTAT');
+        const redis0 = await redisCpu(redis);
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (const [i, events] of objects.entries()) await classifyObject(`inbox/bench-${r}-${i}.json.gz`, events, { backfill: false, nowMs: Date.now() }, ports);
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const redisS = (await redisCpu(redis)) - redis0;
+        const counted = (await insights.meta(ACCOUNT)).counted;
+        if (counted !== (analysis === 'on' ? total : 0)) throw new Error(`${analysis}: counted ${counted} of ${total}`);
+        const run = { analysis, selfUs: (cpu.user + cpu.system) / total, redisUs: (redisS * 1e6) / total, eventsPerS: total / seconds };
+        runs.push(run);
+        const stats = [...(await redis.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)]
+          .map((m) => ({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]) }))
+          .sort((a, b) => b.usec - a.usec)
+          .slice(0, 8)
+          .map((c) => `${c.command} ${fmt(c.calls / total, 2)} (${fmt(c.usec / total, 1)} µs)`)
+          .join(', ');
+        process.stderr.write(`classify repeat ${r + 1} ${analysis}: ${fmt(run.eventsPerS)} events/s, this process ${fmt(run.selfUs, 1)} µs/event, Redis ${fmt(run.redisUs, 1)} µs/event; per event ${stats}\n`);
+      }
+    }
+    const of = (a: 'on' | 'off') => runs.filter((x) => x.analysis === a);
+    const spread = (xs: number[], d = 1) => `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
+    const pairs = of('on').map((on, i) => ({ on, off: of('off')[i] as (typeof runs)[number] }));
+    return [
+      [`classify in one process (${fmt(total)} events in objects of ${BATCH}), CPU per event off: this process + Redis`, `${spread(of('off').map((x) => x.selfUs))} + ${spread(of('off').map((x) => x.redisUs))} µs`, ''],
+      ['… on (the AccessKey audit and the per-object fold)', `${spread(of('on').map((x) => x.selfUs))} + ${spread(of('on').map((x) => x.redisUs))} µs`, ''],
+      ['the analysis per event (on − off, per pair): this process + Redis', `${spread(pairs.map((p) => p.on.selfUs - p.off.selfUs))} + ${spread(pairs.map((p) => p.on.redisUs - p.off.redisUs))} µs`, ''],
+    ];
+  } finally {
+    redis.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 for (const part of parts) {
   if (part === 'ingest') rows.push(...(await benchIngest()));
   else if (part === 'onset') rows.push(...(await benchOnset()));
   else if (part === 'memory') rows.push(...(await benchMemory()));
   else if (part === 'fold') rows.push(...(await benchFold()));
   else if (part === 'drain') rows.push(...(await benchDrain()));
-  else throw new Error(`unknown part ${part}: ingest, onset, fold, drain, memory or all`);
+  else if (part === 'classify') rows.push(...(await benchClassify()));
+  else throw new Error(`unknown part ${part}: ingest, classify, onset, fold, drain, memory or all`);
 }
 printTable(['figure', 'measured', 'goal'], rows);

@@ -6,7 +6,8 @@
 //   start → scripts/start.ts (the whole local stack)
 //   test  → type-check (the Node code, and each function's browser code in functions/*/web), then vitest
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,14 +29,20 @@ function run(command, args, options = {}) {
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 20) fail(`Node.js 20 or newer is required (this is ${process.version}).`);
 
-// npm dependencies: install when node_modules is missing or older than the lockfile.
+// npm dependencies: install when node_modules is missing or was installed from another lockfile.
+// The lockfile's content decides, not its time: a git checkout, rebase or worktree touches the
+// file without changing it, and a needless `npm ci` wipes node_modules under whatever else runs.
 const lock = path.join(root, 'package-lock.json');
 const installed = path.join(root, 'node_modules', '.package-lock.json');
-if (!existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs)) {
+const stamp = path.join(root, 'node_modules', '.trailkeeper-lock-sha256');
+const lockHash = existsSync(lock) ? createHash('sha256').update(readFileSync(lock)).digest('hex') : '';
+const stamped = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : undefined;
+if (!existsSync(installed) || (stamped !== undefined ? stamped !== lockHash : existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs)) {
   process.stdout.write('Installing npm dependencies…\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   if (run(npm, [existsSync(lock) ? 'ci' : 'install', '--no-audit', '--no-fund']) !== 0) fail('npm could not install the dependencies (see above).');
 }
+if (lockHash && stamped !== lockHash) writeFileSync(stamp, `${lockHash}\n`);
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
