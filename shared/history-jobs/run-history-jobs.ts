@@ -15,10 +15,10 @@ import type { HistoryCursor, HistoryQuery, HistoryStore } from '../history/histo
 import type { Trail } from '../trails/model.ts';
 import { jobEntriesOf, type HistoryJob, type JobEntry } from './history-job.ts';
 
-/** Events read per history page (LookupEvents' largest page). */
-export const HISTORY_JOB_PAGE_SIZE = 50;
-/** Most pages one run reads per account (20,000 events). */
-export const HISTORY_JOB_MAX_PAGES_PER_RUN = 400;
+/** Events read per history page (a scan page; one advance script appends them). */
+export const HISTORY_JOB_PAGE_SIZE = 500;
+/** Most pages one run reads per account (50,000 events). */
+export const HISTORY_JOB_MAX_PAGES_PER_RUN = 100;
 /** A run starts no new page after this long (history-jobs-cron's timeout in s.yaml is 60 s). */
 export const HISTORY_JOB_RUN_BUDGET_MS = 30_000;
 /** A job waits while its trail's outbox holds this many entries (the deliverers catch up first). */
@@ -50,7 +50,7 @@ export interface HistoryJobRunPorts {
     fail(job: HistoryJob, error: string): Promise<void>;
   };
   getTrail(accountId: string, name: string): Promise<Trail | undefined>;
-  history: Pick<HistoryStore, 'lookup'>;
+  history: Pick<HistoryStore, 'scan'>;
   /** The larger of the trail's outbox sizes. */
   outboxSize(trail: Trail): Promise<number>;
   wakeDeliverers(): Promise<void>;
@@ -84,7 +84,12 @@ function trailProblem(job: HistoryJob, trail: Trail | undefined): string | undef
   return undefined;
 }
 
-async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: HistoryJobRunReport, deadline: number): Promise<void> {
+export interface HistoryJobRunOptions {
+  /** Events per history page (default HISTORY_JOB_PAGE_SIZE; 1–MAX_SCAN_LIMIT). */
+  pageSize?: number;
+}
+
+async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: HistoryJobRunReport, deadline: number, pageSize: number): Promise<void> {
   const trail = await ports.getTrail(job.accountId, job.trailName);
   const problem = trailProblem(job, trail);
   if (problem || !trail) {
@@ -109,11 +114,13 @@ async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: Histor
         startMs: current.windowStartMs,
         endMs: current.windowEndMs - 1,
         direction: 'FORWARD',
-        limit: HISTORY_JOB_PAGE_SIZE,
+        limit: pageSize,
         ...(trail.eventRW !== 'All' ? { condition: { key: 'EventRW', value: trail.eventRW } } : {}),
         ...(from ? { after: from } : {}),
       };
-      ({ events, next } = await ports.history.lookup(query));
+      const page = await ports.history.scan(query);
+      events = page.entries.map((e) => e.json);
+      next = page.next;
     }
     const { entries, skipped } = jobEntriesOf(trail, current, events);
     const done = next === undefined;
@@ -136,7 +143,8 @@ async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: Histor
   }
 }
 
-export async function runHistoryJobs(ports: HistoryJobRunPorts): Promise<HistoryJobRunReport> {
+export async function runHistoryJobs(ports: HistoryJobRunPorts, options: HistoryJobRunOptions = {}): Promise<HistoryJobRunReport> {
+  const pageSize = options.pageSize ?? HISTORY_JOB_PAGE_SIZE;
   const report: HistoryJobRunReport = { accounts: 0, pages: 0, appended: 0, claimedBefore: 0, skipped: 0, finished: 0, failed: 0, contended: 0, waiting: 0, errors: [] };
   const deadline = ports.now() + HISTORY_JOB_RUN_BUDGET_MS;
   for (const accountId of await ports.jobs.runningAccounts()) {
@@ -147,7 +155,7 @@ export async function runHistoryJobs(ports: HistoryJobRunPorts): Promise<History
         continue;
       }
       report.accounts++;
-      await runJob(job, ports, report, deadline);
+      await runJob(job, ports, report, deadline, pageSize);
     } catch (error) {
       report.errors.push(`${accountId}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300));
     }

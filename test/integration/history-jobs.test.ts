@@ -32,7 +32,7 @@ const ARCHIVE = 'history-archive';
 const TRAIL = 'history-trail';
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** Three days of history: more than three pages of the job. */
+/** Three days of history: more than three pages of 50 (the cut run's), one of the timer's. */
 const HISTORY_EVENTS = 170;
 
 let stack: TestStack;
@@ -221,8 +221,8 @@ describe('a history delivery job', () => {
   });
 
   it('delivers each event once to the logstore and the archive, when cut before an append and run twice at once', async () => {
-    // a run killed before its second append: one page appended, the cursor where that page ended
-    const cut = await runHistoryJobs(inProcessPorts(1));
+    // a run (pages of 50) killed before its second append: one page appended, the cursor where it ended
+    const cut = await runHistoryJobs(inProcessPorts(1), { pageSize: 50 });
     expect(cut.errors).toEqual([expect.stringMatching(/killed before the append/)]);
     expect(cut.appended).toBeGreaterThan(0);
     const midway = (await job(keyA, jobId)).body;

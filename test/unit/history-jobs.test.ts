@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../shared/errors.ts';
-import type { HistoryCursor, HistoryPage, HistoryQuery } from '../../shared/history/history-store.ts';
+import type { HistoryCursor, HistoryQuery, HistoryScanPage } from '../../shared/history/history-store.ts';
 import { HISTORY_JOB_WINDOW_MS, JOB_STATUS, jobEntriesOf, jobWindow, needsClaim, refusalOf, type HistoryJob } from '../../shared/history-jobs/history-job.ts';
 import {
   createDeliveryHistoryJob,
@@ -130,12 +130,12 @@ class Memory {
     this.outbox.push(id);
   }
 
-  lookup(q: HistoryQuery): HistoryPage {
+  scan(q: HistoryQuery): HistoryScanPage {
     const after = (e: { timeMs: number; eventId: string }, c: HistoryCursor) => e.timeMs > c.timeMs || (e.timeMs === c.timeMs && e.eventId > c.eventId);
     const hits = this.events.filter((e) => e.timeMs >= q.startMs && e.timeMs <= q.endMs && (!q.after || after(e, q.after)));
     const page = hits.slice(0, q.limit);
     const last = page.at(-1);
-    return { events: page.map((e) => e.json), ...(hits.length > q.limit && last ? { next: { timeMs: last.timeMs, eventId: last.eventId } } : {}) };
+    return { entries: page, ...(hits.length > q.limit && last ? { next: { timeMs: last.timeMs, eventId: last.eventId } } : {}) };
   }
 
   advance(step: AdvanceStep): { moved: boolean; appended: number } {
@@ -165,7 +165,7 @@ class Memory {
         },
       },
       getTrail: async () => this.trail,
-      history: { lookup: async (q) => this.lookup(q) },
+      history: { scan: async (q) => this.scan(q) },
       outboxSize: async () => 0,
       wakeDeliverers: async () => undefined,
       now: () => NOW,
