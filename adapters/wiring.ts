@@ -289,6 +289,7 @@ export function historyJobsCronPorts(context: FcContext, services: Services = ge
       await Promise.all(DELIVERER_FUNCTIONS.map((fn) => invoker.invokeAsync(fn, wake)));
     },
     now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 }
 

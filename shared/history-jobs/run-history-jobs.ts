@@ -23,6 +23,8 @@ export const HISTORY_JOB_MAX_PAGES_PER_RUN = 100;
 export const HISTORY_JOB_RUN_BUDGET_MS = 30_000;
 /** A job waits while its trail's outbox holds this many entries (the deliverers catch up first). */
 export const HISTORY_JOB_OUTBOX_CEILING = 20_000;
+/** While it waits within a run, how often a job looks at the outbox again. */
+export const HISTORY_JOB_ROOM_POLL_MS = 1_000;
 
 export interface AdvanceStep {
   /** Where this run read from (undefined: the window's start). */
@@ -55,6 +57,7 @@ export interface HistoryJobRunPorts {
   outboxSize(trail: Trail): Promise<number>;
   wakeDeliverers(): Promise<void>;
   now(): number;
+  sleep(ms: number): Promise<void>;
 }
 
 export interface HistoryJobRunReport {
@@ -68,7 +71,7 @@ export interface HistoryJobRunReport {
   failed: number;
   /** Jobs another run was advancing. */
   contended: number;
-  /** Jobs waiting for their trail's outbox to drain. */
+  /** Jobs that stopped for this run waiting for their trail's outbox to drain. */
   waiting: number;
   /** Accounts whose run threw (a store failed); their jobs resume next run. */
   errors: string[];
@@ -89,7 +92,31 @@ export interface HistoryJobRunOptions {
   pageSize?: number;
 }
 
-async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: HistoryJobRunReport, deadline: number, pageSize: number): Promise<void> {
+interface RunContext {
+  ports: HistoryJobRunPorts;
+  report: HistoryJobRunReport;
+  pageSize: number;
+  /** Wakes the deliverers if anything was appended since the last wake-up, or always when `always` (a failure is reported, not thrown). */
+  wake(always?: boolean): Promise<void>;
+}
+
+/**
+ * Room in the trail's outbox for another page: when there is none, the deliverers are woken and
+ * the outbox looked at again every HISTORY_JOB_ROOM_POLL_MS until there is, or until the deadline (0).
+ */
+async function roomFor(trail: Trail, run: RunContext, deadline: number): Promise<number> {
+  let room = HISTORY_JOB_OUTBOX_CEILING - (await run.ports.outboxSize(trail));
+  if (room >= run.pageSize) return room;
+  await run.wake(true);
+  while (room < run.pageSize && run.ports.now() + HISTORY_JOB_ROOM_POLL_MS < deadline) {
+    await run.ports.sleep(HISTORY_JOB_ROOM_POLL_MS);
+    room = HISTORY_JOB_OUTBOX_CEILING - (await run.ports.outboxSize(trail));
+  }
+  return room >= run.pageSize ? room : 0;
+}
+
+async function runJob(job: HistoryJob, run: RunContext, deadline: number): Promise<void> {
+  const { ports, report, pageSize } = run;
   const trail = await ports.getTrail(job.accountId, job.trailName);
   const problem = trailProblem(job, trail);
   if (problem || !trail) {
@@ -97,14 +124,16 @@ async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: Histor
     report.failed++;
     return;
   }
-  const room = HISTORY_JOB_OUTBOX_CEILING - (await ports.outboxSize(trail));
-  if (room <= 0) {
-    report.waiting++;
-    return;
-  }
   let current = job;
-  let appended = 0;
-  for (let page = 0; page < HISTORY_JOB_MAX_PAGES_PER_RUN && appended < room && ports.now() < deadline; page++) {
+  let room = 0;
+  for (let page = 0; page < HISTORY_JOB_MAX_PAGES_PER_RUN && ports.now() < deadline; page++) {
+    if (room < pageSize) {
+      room = await roomFor(trail, run, deadline);
+      if (room === 0) {
+        report.waiting++;
+        return;
+      }
+    }
     const from = current.cursor;
     let events: string[] = [];
     let next: HistoryCursor | undefined;
@@ -134,7 +163,7 @@ async function runJob(job: HistoryJob, ports: HistoryJobRunPorts, report: Histor
     report.appended += result.appended;
     report.claimedBefore += entries.length - result.appended;
     report.skipped += skipped;
-    appended += result.appended;
+    room -= result.appended;
     if (done) {
       report.finished++;
       return;
@@ -147,7 +176,26 @@ export async function runHistoryJobs(ports: HistoryJobRunPorts, options: History
   const pageSize = options.pageSize ?? HISTORY_JOB_PAGE_SIZE;
   const report: HistoryJobRunReport = { accounts: 0, pages: 0, appended: 0, claimedBefore: 0, skipped: 0, finished: 0, failed: 0, contended: 0, waiting: 0, errors: [] };
   const deadline = ports.now() + HISTORY_JOB_RUN_BUDGET_MS;
-  for (const accountId of await ports.jobs.runningAccounts()) {
+  let wokenAt = 0;
+  const run: RunContext = {
+    ports,
+    report,
+    pageSize,
+    wake: async (always = false) => {
+      if (!always && report.appended === wokenAt) return;
+      wokenAt = report.appended;
+      try {
+        await ports.wakeDeliverers();
+      } catch (error) {
+        // the entries are in the outboxes already: the deliverers' flush timer takes them
+        report.wakeError = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+      }
+    },
+  };
+  const accounts = await ports.jobs.runningAccounts();
+  for (const [index, accountId] of accounts.entries()) {
+    // each account gets an equal share of what is left of the run's budget
+    const share = ports.now() + (deadline - ports.now()) / (accounts.length - index);
     try {
       const job = await ports.jobs.running(accountId);
       if (!job) {
@@ -155,19 +203,12 @@ export async function runHistoryJobs(ports: HistoryJobRunPorts, options: History
         continue;
       }
       report.accounts++;
-      await runJob(job, ports, report, deadline, pageSize);
+      await runJob(job, run, share);
     } catch (error) {
       report.errors.push(`${accountId}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300));
     }
   }
-  if (report.appended > 0) {
-    try {
-      await ports.wakeDeliverers();
-    } catch (error) {
-      // the entries are in the outboxes already: the deliverers' flush timer takes them
-      report.wakeError = (error instanceof Error ? error.message : String(error)).slice(0, 300);
-    }
-  }
+  await run.wake();
   return report;
 }
 

@@ -135,6 +135,7 @@ function inProcessPorts(killAt: number): HistoryJobRunPorts {
     outboxSize: async (trail) => Math.max(await outbox.size(trail.accountId, trail.name, 'oss'), await outbox.size(trail.accountId, trail.name, 'logstore')),
     wakeDeliverers: async () => undefined,
     now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 }
 

@@ -16,7 +16,7 @@ import {
   type CreateOutcome,
   type HistoryJobApiPorts,
 } from '../../shared/history-jobs/history-job-api.ts';
-import { HISTORY_JOB_PAGE_SIZE, runHistoryJobs, type AdvanceStep, type HistoryJobRunPorts } from '../../shared/history-jobs/run-history-jobs.ts';
+import { HISTORY_JOB_OUTBOX_CEILING, HISTORY_JOB_PAGE_SIZE, HISTORY_JOB_RUN_BUDGET_MS, runHistoryJobs, type AdvanceStep, type HistoryJobRunPorts } from '../../shared/history-jobs/run-history-jobs.ts';
 import { trailSchema, type Trail, type TrailInput } from '../../shared/trails/model.ts';
 import { syntheticEvent, type Json } from '../helpers/synthetic-event.ts';
 
@@ -112,6 +112,11 @@ class Memory {
   job: HistoryJob;
   crashBeforeAdvance = -1;
   advances = 0;
+  /** Entries waiting for the deliverers, and whether a wake-up drains them. */
+  waitingEntries = 0;
+  drainsWhenWoken = true;
+  wakes = 0;
+  clock = NOW;
 
   constructor(readonly trail: Trail) {
     this.job = { accountId: ACCOUNT, jobId: 1, trailName: trail.name, homeRegion: trail.homeRegion, trailCreatedAtMs: trail.createdAtMs, status: 0, createdMs: NOW, updatedMs: NOW, delivered: 0, regions: {}, ...jobWindow(trail, NOW) };
@@ -166,9 +171,15 @@ class Memory {
       },
       getTrail: async () => this.trail,
       history: { scan: async (q) => this.scan(q) },
-      outboxSize: async () => 0,
-      wakeDeliverers: async () => undefined,
-      now: () => NOW,
+      outboxSize: async () => this.waitingEntries,
+      wakeDeliverers: async () => {
+        this.wakes++;
+        if (this.drainsWhenWoken) this.waitingEntries = 0;
+      },
+      now: () => this.clock,
+      sleep: async (ms) => {
+        this.clock += ms;
+      },
     };
   }
 }
@@ -222,6 +233,26 @@ describe('the runner', () => {
     expect(memory.outbox.filter((id) => id === liveFirst['eventId'])).toHaveLength(1);
     expect(memory.outbox.filter((id) => id === jobFirst['eventId'])).toHaveLength(1);
     expect(memory.outbox).toHaveLength(events.length);
+  });
+
+  it('a full outbox: the deliverers are woken and the job goes on once they have made room', async () => {
+    const memory = new Memory(trail());
+    const events = threeDaysOfHistory(memory, HISTORY_JOB_PAGE_SIZE * 2);
+    memory.waitingEntries = HISTORY_JOB_OUTBOX_CEILING;
+    const report = await runHistoryJobs(memory.ports());
+    expect(report).toMatchObject({ appended: events.length, finished: 1, waiting: 0 });
+    expect(memory.wakes).toBeGreaterThan(0);
+  });
+
+  it('an outbox that stays full: the run stops within its budget and the job waits for the next', async () => {
+    const memory = new Memory(trail());
+    threeDaysOfHistory(memory, 10);
+    memory.waitingEntries = HISTORY_JOB_OUTBOX_CEILING;
+    memory.drainsWhenWoken = false;
+    const report = await runHistoryJobs(memory.ports());
+    expect(report).toMatchObject({ appended: 0, waiting: 1, pages: 0 });
+    expect(memory.clock - NOW).toBeLessThanOrEqual(HISTORY_JOB_RUN_BUDGET_MS);
+    expect(memory.job.status).toBe(JOB_STATUS.initialising);
   });
 
   it('fails the job when its trail was deleted and created again under the same name', async () => {
