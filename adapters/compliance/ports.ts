@@ -28,6 +28,26 @@ function problemsOf(report: VerifyReport): string[] {
   ];
 }
 
+/**
+ * The longest the report waits for one trail's digest verification (it reads and hashes every
+ * archive file of the last 24 hours): past it the control is UNKNOWN and names the command that
+ * verifies without a limit. lookup-http's own timeout is 30 s (s.yaml).
+ */
+export const DIGEST_CHECK_TIMEOUT_MS = 15_000;
+
+/** `work`, or unknown when it takes longer than `ms` (the work itself is not stopped). */
+async function within<T>(work: Promise<Known<T>>, ms: number, reason: string): Promise<Known<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<Known<T>>((resolve) => {
+    timer = setTimeout(() => resolve(unknown(reason)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function verifyDigests(services: Services, trail: Trail, from: Date, to: Date): Promise<Known<DigestFact>> {
   if (!trail.ossBucketName) return unknown('the trail has no bucket');
   const key = await publicKey(services.redis);
@@ -42,6 +62,7 @@ async function verifyDigests(services: Services, trail: Trail, from: Date, to: D
     filesChecked: report.filesChecked,
     problems: problemsOf(report),
     overdueHours: report.pendingHours.filter((p) => p.overdue).length,
+    pendingFiles: report.pendingHours.reduce((n, p) => n + p.files, 0),
   });
 }
 
@@ -56,7 +77,12 @@ export function complianceActionPorts(services: Services): ComplianceActionPorts
       services.env.TK_LOGSTORE === 'redis'
         ? known(LOGSTORE_RETENTION_DAYS)
         : unknown('Log Service: TrailKeeper does not read the logstore\'s retention (its ttl); check it with GetLogStore'),
-    verifyDigests: (trail, from, to) => verifyDigests(services, trail, from, to),
+    verifyDigests: (trail, from, to) =>
+      within(
+        verifyDigests(services, trail, from, to),
+        DIGEST_CHECK_TIMEOUT_MS,
+        `verifying the last 24 hours took longer than ${DIGEST_CHECK_TIMEOUT_MS / 1000} s; run npm run verify -- --trail ${trail.name} --account ${trail.accountId}`,
+      ),
     history: services.history,
     keysOf: (accountId) => services.accounts.listKeys(accountId),
     lastUses: (accountId, ids, nowMs) => services.accessKeyAudit.lastUses(accountId, ids, nowMs),

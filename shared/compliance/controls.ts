@@ -372,7 +372,7 @@ export const CONTROLS: readonly Control[] = [
           const d = t.digest;
           if (!d || !d.known) return { status: 'UNKNOWN' as const, line: `${label}: ${d ? `not verified — ${d.reason}` : 'not verified'}` };
           const v = d.value;
-          const summary = `${v.from} .. ${v.to}: ${v.digestsChecked} digest(s), ${v.filesChecked} file(s) checked${v.overdueHours > 0 ? `, ${v.overdueHours} hour(s) whose digest is overdue` : ''}`;
+          const summary = `${v.from} .. ${v.to}: ${v.digestsChecked} digest(s), ${v.filesChecked} file(s) checked${v.pendingFiles > 0 ? `, ${v.pendingFiles} newer file(s) await their hour's digest` : ''}${v.overdueHours > 0 ? `, ${v.overdueHours} hour(s) whose digest is overdue` : ''}`;
           if (v.ok) return { status: 'PASS' as const, line: `${label}: intact, ${summary}` };
           return {
             status: 'FAIL' as const,

@@ -40,6 +40,8 @@ export interface DigestFact {
   problems: string[];
   /** Hours whose digest should exist by now and does not. */
   overdueHours: number;
+  /** Files of hours whose digest is not written yet (the current hour's, normally): not checked. */
+  pendingFiles: number;
 }
 
 /** A trail that covers the account: its own, or an organization trail of its management account. */

@@ -33,7 +33,7 @@ function trail(overrides: Partial<TrailFact> = {}): TrailFact {
     ossBucketName: 'audit-logs',
     slsProjectArn: `acs:log:cn-hangzhou:${ACCOUNT}:project/audit`,
     logstoreRetentionDays: known(180),
-    digest: known({ ok: true, from: '2026-12-02T12:00:00.000Z', to: '2026-12-03T13:00:00.000Z', digestsChecked: 24, filesChecked: 100, problems: [], overdueHours: 0 }),
+    digest: known({ ok: true, from: '2026-12-02T12:00:00.000Z', to: '2026-12-03T13:00:00.000Z', digestsChecked: 24, filesChecked: 100, problems: [], overdueHours: 0, pendingFiles: 0 }),
     ...overrides,
   };
 }
@@ -255,9 +255,10 @@ describe('BP-LOGSTORE-RETENTION', () => {
 
 describe('BP-DIGEST-CHAIN', () => {
   it('fails with the problems and the verify command when the archive does not match', () => {
-    const r = control('BP-DIGEST-CHAIN', facts({ trails: [trail({ digest: known({ ok: false, from: 'a', to: 'b', digestsChecked: 3, filesChecked: 5, problems: ['modified AliyunLogs/x.gz'], overdueHours: 0 }) })] }));
+    const r = control('BP-DIGEST-CHAIN', facts({ trails: [trail({ digest: known({ ok: false, from: 'a', to: 'b', digestsChecked: 3, filesChecked: 5, problems: ['modified AliyunLogs/x.gz'], overdueHours: 0, pendingFiles: 2 }) })] }));
     expect(r.status).toBe('FAIL');
     expect(r.evidence[0]).toContain('modified AliyunLogs/x.gz');
+    expect(r.evidence[0]).toContain('2 newer file(s) await their hour\'s digest');
     expect(calls(r)).toEqual([`npm run verify -- --trail audit-trail --account ${ACCOUNT} --from a --to b`]);
   });
 
