@@ -48,6 +48,8 @@ const EnvSchema = z.object({
   TK_ARCHIVE_CACHE_DIR: z.string().min(1).optional(),
   /** Size cap of that folder in bytes (default 2 GiB; least recently used files go first). */
   TK_ARCHIVE_CACHE_BYTES: z.coerce.number().int().min(64 * 1024 * 1024).optional(),
+  /** `true`: alert webhooks may call private and loopback addresses (the local stack, tests); link-local and metadata addresses never (docs/design.md §3.12). */
+  TK_ALERTS_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
   /** The key AccessKey secrets, the digest signing key and the NextToken key are sealed with in Redis. */
   TK_SECRETS_KEY: SecretsKeySchema,
 });

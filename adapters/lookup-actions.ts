@@ -27,6 +27,9 @@ import { SAVED_QUERY_ACTIONS, type SavedQueryPorts } from '../shared/query/saved
 import { HISTORY_JOB_ACTIONS, type HistoryJobApiPorts } from '../shared/history-jobs/history-job-api.ts';
 import { getComplianceReport } from '../shared/compliance/compliance-action.ts';
 import { complianceActionPorts } from './compliance/ports.ts';
+import { ALERT_ACTIONS, type AlertApiPorts } from '../shared/alerts/alert-api.ts';
+import { openAlertChannel, sealAlertChannelSecret } from './alert-channels.ts';
+import { webhookSender } from './http/webhook-sender.ts';
 
 /** Trails as GetTrailStatus shows them: with the deliverers' latest delivery time and error. */
 function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): TrailStore {
@@ -157,6 +160,18 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   // The compliance report (docs/design.md §3.11): the caller's account, or a member its organization manages
   const compliancePorts = complianceActionPorts(services);
   actions['GetComplianceReport'] = (params, caller) => getComplianceReport(params, caller, compliancePorts);
+  // Alerts (docs/design.md §3.12): rules and channels of the caller's own account; the writes (and TestAlertChannel) recorded
+  const allowPrivateNetworks = services.env.TK_ALERTS_ALLOW_PRIVATE_NETWORKS === 'true';
+  const alertPorts: AlertApiPorts = {
+    store: services.alerts,
+    seal: (accountId, channelId, what, plaintext) => sealAlertChannelSecret(services.secrets, accountId, channelId, what, plaintext),
+    open: (channel) => openAlertChannel(services.secrets, channel),
+    send: webhookSender({ allowPrivateNetworks }),
+    allowPrivateNetworks,
+    now: lookupPorts.now,
+  };
+  for (const [name, action] of Object.entries(ALERT_ACTIONS)) {
+    actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, alertPorts), { region, ports: services });
+  }
   return actions;
 }
-

@@ -46,9 +46,15 @@ import type { InsightEvent } from '../shared/insights/detector.ts';
 import { candidateInsightTrails, routeInsightEvents } from '../shared/insights/routing.ts';
 import { RedisHistoryJobs } from './redis/history-jobs.ts';
 import type { HistoryJobRunPorts } from '../shared/history-jobs/run-history-jobs.ts';
+import { RedisAlertStore } from './redis/alerts-store.ts';
+import { AlertMatcher, alertMatcherConsumer, insightRows, type AlertsRunPorts } from '../shared/alerts/engine.ts';
+import { openAlertChannel } from './alert-channels.ts';
+import { webhookSender } from './http/webhook-sender.ts';
 
 /** The deliverers classify wakes after filling outboxes (s.yaml functionName values). */
 export const DELIVERER_FUNCTIONS = ['trailkeeper-deliver-oss', 'trailkeeper-deliver-logstore'] as const;
+/** The function that evaluates alert rules and sends notifications (s.yaml functionName). */
+export const ALERTS_FUNCTION = 'trailkeeper-alerts-cron';
 
 function build(env: Env) {
   const redis = redisFor(env.TK_REDIS_URL);
@@ -88,6 +94,8 @@ function build(env: Env) {
     savedQueries: new RedisSavedQueryStore(redis),
     /** History delivery jobs (§3.14): written by lookup-http's API, run by history-jobs-cron. */
     historyJobs: new RedisHistoryJobs(redis),
+    /** Alerts (§3.12): rules, channels, matches, deliveries and their log. */
+    alerts: new RedisAlertStore(redis),
   };
 }
 
@@ -103,7 +111,7 @@ export function getServices(): Services {
 export function classifyObjectPorts(context: FcContext, log: Log, services: Services = getServices()): ClassifyObjectPorts {
   const invoker = new FunctionInvoker(context, services.env.TK_FC_ENDPOINT);
   return {
-    ...classifyPorts(services, log),
+    ...classifyPorts(services, log, alertsWaker(context, services)),
     readObject: (bucket, key, maxBytes) => readObject(services.s3, bucket, key, { maxBytes }),
     writeJson: (bucket, key, document) => putJson(services.s3, bucket, key, document),
     wakeDeliverers: async (objectKey) => {
@@ -115,12 +123,23 @@ export function classifyObjectPorts(context: FcContext, log: Log, services: Serv
   };
 }
 
-/** The analysis consumers beside the Insights counters (docs/design.md §3.9), in classify and in insights-cron's drain. */
-export function analysisConsumers(services: Services): AnalysisConsumer[] {
-  return [services.accessKeyAudit];
+/**
+ * The analysis consumers beside the Insights counters (docs/design.md §3.9), in classify and in
+ * insights-cron's drain: the AccessKey audit, and the alert matcher (§3.12: one rules-version read
+ * per account and batch, writes only for matches; `wakeAlerts` runs when a batch recorded new ones).
+ */
+export function analysisConsumers(services: Services, wakeAlerts: () => Promise<void> = async () => undefined, now: () => number = Date.now): AnalysisConsumer[] {
+  return [services.accessKeyAudit, alertMatcherConsumer(alertMatcherOf(services, now), wakeAlerts)];
 }
 
-export function classifyPorts(services: Services, log?: Log): ClassifyPorts {
+/** Wakes alerts-cron (an async invocation), best effort: a failed wake-up never fails the analysis — its timer runs within a minute. */
+function alertsWaker(context: FcContext, services: Services): () => Promise<void> {
+  return async () => {
+    await new FunctionInvoker(context, services.env.TK_FC_ENDPOINT).invokeAsync(ALERTS_FUNCTION, { reason: 'matched' } satisfies WakeEvent).catch(() => undefined);
+  };
+}
+
+export function classifyPorts(services: Services, log?: Log, wakeAlerts?: () => Promise<void>): ClassifyPorts {
   return {
     history: services.history,
     trailsOf: (accountId) => services.trails.list(accountId),
@@ -136,7 +155,7 @@ export function classifyPorts(services: Services, log?: Log): ClassifyPorts {
             await analyseBatch(
               {
                 store: services.insights,
-                consumers: analysisConsumers(services),
+                consumers: analysisConsumers(services, wakeAlerts),
                 queue: (account, queued) => services.summaryQueue.enqueue(account, [], queued),
                 now: () => Date.now(),
                 warn: (message, fields) => log?.warn(message, fields),
@@ -248,12 +267,18 @@ export function rpcPorts(services: Services = getServices()): NonNullable<typeof
  * organization trails (shared/insights/routing.ts) — then the deliverers are woken, as classify does.
  */
 export function insightsCronPorts(context: FcContext, services: Services = getServices(), now: () => number = Date.now): InsightsRunPorts {
+  // alerts (§3.12): the drained rows (as in classify) and the insights opened are matched against the
+  // account's rules; new matches wake alerts-cron at once
+  const wakeAlerts = alertsWaker(context, services);
+  const alertConsumer = alertMatcherConsumer(alertMatcherOf(services, now), wakeAlerts);
   return {
     store: services.insights,
-    consumers: analysisConsumers(services),
+    consumers: analysisConsumers(services, wakeAlerts, now),
     now,
     region: services.env.TK_REGION,
     deliver: async (accountId: string, events: readonly InsightEvent[]) => {
+      const insightsAsRows = insightRows(accountId, events);
+      if (insightsAsRows.length > 0) await alertConsumer.consume(accountId, insightsAsRows);
       const management = await services.accounts.managementAccountOf(accountId);
       const candidates = candidateInsightTrails(await services.trails.list(accountId), management ? await services.trails.list(management) : []);
       let appended = 0;
@@ -290,6 +315,31 @@ export function historyJobsCronPorts(context: FcContext, services: Services = ge
     },
     now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  };
+}
+
+const matchers = new WeakMap<Services, AlertMatcher>();
+
+/** The instance's alert matcher (its compiled rules are cached per account and rules version). */
+function alertMatcherOf(services: Services, now: () => number): AlertMatcher {
+  if (now !== Date.now) return new AlertMatcher(services.alerts, now);
+  let matcher = matchers.get(services);
+  if (!matcher) matchers.set(services, (matcher = new AlertMatcher(services.alerts, now)));
+  return matcher;
+}
+
+/** What alerts-cron needs (docs/design.md §3.12): the store, the guarded sender, the sealed channels opened, a delayed re-run for a retry. */
+export function alertsCronPorts(context: FcContext, log: Log, services: Services = getServices(), now: () => number = Date.now): AlertsRunPorts {
+  return {
+    store: services.alerts,
+    send: webhookSender({ allowPrivateNetworks: services.env.TK_ALERTS_ALLOW_PRIVATE_NETWORKS === 'true' }),
+    openChannel: (channel) => openAlertChannel(services.secrets, channel),
+    now,
+    scheduleRun: async (delayMs) => {
+      const wake: WakeEvent = { reason: 'retry' };
+      await new FunctionInvoker(context, services.env.TK_FC_ENDPOINT).invokeAsync(context.function.name, wake, { delaySeconds: Math.max(1, Math.ceil(delayMs / 1000)) });
+    },
+    log: (level, message, fields) => log[level](message, fields),
   };
 }
 

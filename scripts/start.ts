@@ -106,6 +106,8 @@ try {
     TK_STAGING_BUCKET: settings.stagingBucket,
     TK_FC_ENDPOINT: invokeUrl,
     TK_SECRETS_KEY: process.env['TK_SECRETS_KEY'] ?? secrets.secretsKey,
+    // alert webhooks to a receiver on this machine or LAN (never link-local or metadata addresses)
+    TK_ALERTS_ALLOW_PRIVATE_NETWORKS: process.env['TK_ALERTS_ALLOW_PRIVATE_NETWORKS'] ?? 'true',
   };
   const project = loadProject(path.join(repoRoot, 's.yaml'), { env, accountId: account.accountId });
   say('Building functions…');

@@ -19,7 +19,7 @@ export const MAX_TRIGGER_EVENT_BYTES = 32 * 1024 * 1024;
 
 /** An async invocation between our functions: why it was sent, and what it concerns. */
 export const WakeEventSchema = z.object({
-  reason: z.enum(['classified', 'deferred-flush', 'manual']),
+  reason: z.enum(['classified', 'deferred-flush', 'manual', 'matched', 'retry']),
   object: z.string().max(1024).optional(),
 });
 export type WakeEvent = z.infer<typeof WakeEventSchema>;

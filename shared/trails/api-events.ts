@@ -2,8 +2,8 @@
  * TrailKeeper's own API calls as events of the caller's account (docs/design.md §3.14), as
  * ActionTrail records its own: a state-changing call through lookup-http (CreateTrail,
  * UpdateTrail, DeleteTrail, StartLogging, StopLogging, EnableInsight, DisableInsight,
- * PutInsightSelectors, PutInsightIpAllowlist, CreateDeliveryHistoryJob, DeleteDeliveryHistoryJob —
- * every write action of the API) becomes
+ * PutInsightSelectors, PutInsightIpAllowlist, CreateDeliveryHistoryJob, DeleteDeliveryHistoryJob,
+ * the alert rule and channel writes and TestAlertChannel — every write action of the API) becomes
  * an `ApiCall` / `Write` event with `serviceName` `Actiontrail`, `eventSource`
  * `actiontrail.<region>.aliyuncs.com`, `apiVersion` 2020-07-06, the verified caller's identity, the
  * source IP, the request id, the request parameters without signatures or secrets, and
@@ -56,10 +56,18 @@ export const RECORDED_ACTIONS: ReadonlySet<string> = new Set([
   'DeleteAdvancedQueryHistory',
   'CreateDeliveryHistoryJob',
   'DeleteDeliveryHistoryJob',
+  // alert rules and channels, and sending a test (docs/design.md §3.12)
+  'CreateAlertRule',
+  'UpdateAlertRule',
+  'DeleteAlertRule',
+  'CreateAlertChannel',
+  'UpdateAlertChannel',
+  'DeleteAlertChannel',
+  'TestAlertChannel',
 ]);
 
 /** RPC common parameters and parameter names never recorded: the signature and anything secret. */
-const UNRECORDED_PARAMETERS: ReadonlySet<string> = new Set(['Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'SignatureType', 'SecurityToken', 'AccessKeySecret']);
+const UNRECORDED_PARAMETERS: ReadonlySet<string> = new Set(['Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'SignatureType', 'SecurityToken', 'AccessKeySecret', 'WebhookUrl']);
 const SECRET_NAME = /secret|password|signature|token|credential/i;
 
 export interface ApiCaller {

@@ -22,10 +22,10 @@ function fn(name: string): FunctionSpec {
 }
 
 describe('s.yaml', () => {
-  it('declares the eight product functions and the dead-letter destination, all nodejs20', () => {
+  it('declares the ten product functions and the dead-letter destination, all nodejs20', () => {
     const project = loadProject(productProject, { env, accountId: '1234567890123456' });
     expect(project.functions.map((f) => f.resourceName).sort()).toEqual(
-      ['classify', 'compact-cron', 'dead-letter', 'deliver-logstore', 'deliver-oss', 'history-jobs-cron', 'ingest', 'insights-cron', 'lookup-http', 'summarize-cron'].sort(),
+      ['alerts-cron', 'classify', 'compact-cron', 'dead-letter', 'deliver-logstore', 'deliver-oss', 'history-jobs-cron', 'ingest', 'insights-cron', 'lookup-http', 'summarize-cron'].sort(),
     );
     for (const f of project.functions) {
       expect(f.handler).toBe('index.handler');
@@ -37,7 +37,7 @@ describe('s.yaml', () => {
   it('wires each function to its trigger', () => {
     expect(fn('ingest').triggers).toEqual([expect.objectContaining({ triggerType: 'http' })]);
     expect(fn('lookup-http').triggers).toEqual([expect.objectContaining({ triggerType: 'http' })]);
-    for (const name of ['summarize-cron', 'insights-cron', 'history-jobs-cron']) {
+    for (const name of ['summarize-cron', 'insights-cron', 'history-jobs-cron', 'alerts-cron']) {
       expect(fn(name).triggers).toEqual([
         expect.objectContaining({ triggerType: 'timer', triggerConfig: expect.objectContaining({ cronExpression: '0 * * * * *' }) }),
       ]);
