@@ -16,11 +16,12 @@
  * Candidates come newest first in pages of up to MAX_SCAN_LIMIT, the next page requested while
  * the current one is evaluated.
  *
- * BOUNDS. A search reads at most SEARCH_SCAN_BUDGET candidates per call and answers with what it
- * found and a NextToken (possibly no events yet) when more remain. A select reads every
- * candidate of its range, at most SELECT_SCAN_BUDGET, else QueryTooLarge (never a partial count:
- * an aggregate over part of a range would look right and be wrong). Groups, distinct values and
- * rows held are bounded by the Aggregator.
+ * BOUNDS. A search reads at most SEARCH_SCAN_BUDGET candidates, or for SEARCH_TIME_BUDGET_MS,
+ * per call and answers with what it found and a NextToken (possibly no events yet) when more
+ * remain. A select reads every candidate of its range, at most SELECT_SCAN_BUDGET and for
+ * SELECT_TIME_BUDGET_MS, else QueryTooLarge (never a partial count: an aggregate over part of a
+ * range would look right and be wrong). Groups, distinct values and rows held are bounded by the
+ * Aggregator.
  */
 import type { HistoryCursor, HistoryScanPage, HistoryStore, LookupKey } from '../history/history-store.ts';
 import { MAX_SCAN_LIMIT } from '../history/history-store.ts';
@@ -31,6 +32,10 @@ import { filterOf, type Condition, type QueryPlan } from './plan.ts';
 export const SEARCH_SCAN_BUDGET = 50_000;
 /** Candidates one select reads at most; more is QueryTooLarge. */
 export const SELECT_SCAN_BUDGET = 2_000_000;
+/** Wall-clock time a search call reads for before it answers with what it has and a NextToken. */
+export const SEARCH_TIME_BUDGET_MS = 5_000;
+/** Wall-clock time a select reads for before it is QueryTooLarge (lookup-http's timeout is 30 s). */
+export const SELECT_TIME_BUDGET_MS = 20_000;
 /** The first page of a search (small: a selective query answers from it). */
 const FIRST_SEARCH_PAGE = 100;
 
@@ -51,6 +56,8 @@ const DRIVER_RANK: readonly LookupKey[] = ['EventId', 'EventAccessKeyId', 'User'
 
 export interface HistoryScanPorts {
   history: Pick<HistoryStore, 'scan'>;
+  /** A monotonic clock in ms for the time budgets (default performance.now). */
+  clock?: () => number;
 }
 
 export interface HistoryRange {
@@ -184,6 +191,8 @@ export async function searchHistory(
   const events: string[] = [];
   let scanned = 0;
   let next: HistoryCursor | undefined;
+  const clock = ports.clock ?? (() => performance.now());
+  const deadline = clock() + SEARCH_TIME_BUDGET_MS;
   await streamCandidates(ports, narrowed, driverOf(filter), after, Math.max(FIRST_SEARCH_PAGE, maxResults), (page) => {
     const { entries } = page;
     for (let i = 0; i < entries.length; i += 1) {
@@ -197,6 +206,10 @@ export async function searchHistory(
       }
     }
     next = undefined;
+    if (page.next && clock() > deadline) {
+      next = page.next;
+      return false;
+    }
     return page.next !== undefined;
   });
   return { events, scanned, ...(next ? { next } : {}) };
@@ -209,30 +222,38 @@ export interface SelectResult {
   matched: number;
 }
 
-/** A select over the whole range (bounded by SELECT_SCAN_BUDGET). */
-export async function selectHistory(plan: QueryPlan, range: HistoryRange, ports: HistoryScanPorts, budget: number = SELECT_SCAN_BUDGET): Promise<SelectResult> {
+/** A select over the whole range (bounded by SELECT_SCAN_BUDGET — or a lower scanBudget — and SELECT_TIME_BUDGET_MS). */
+export async function selectHistory(
+  plan: QueryPlan,
+  range: HistoryRange,
+  ports: HistoryScanPorts,
+  options: { scanBudget?: number } = {},
+): Promise<SelectResult> {
+  const budget = options.scanBudget ?? SELECT_SCAN_BUDGET;
   const select = plan.select;
   if (!select) throw new TypeError('selectHistory: the plan has no select');
   const filter = filterOf(plan);
   const aggregator = new Aggregator(select);
   const narrowed = { ...range, ...narrowedRange(filter, range.startMs, range.endMs) };
   let scanned = 0;
+  const clock = ports.clock ?? (() => performance.now());
+  const deadline = clock() + SELECT_TIME_BUDGET_MS;
   if (narrowed.startMs <= narrowed.endMs) {
     const match = makeMatcher(plan);
-    await streamCandidates(ports, narrowed, driverOf(filter), undefined, MAX_SCAN_LIMIT, (page) => {
+    const driver = driverOf(filter);
+    const narrow = 'narrow the time range (StartTime/EndTime) or the search (an exact condition on an indexed field such as event.eventName: X reads only its events)';
+    const visit = (page: HistoryScanPage): boolean => {
       for (const entry of page.entries) {
         scanned += 1;
         const event = match(entry.json);
         if (event !== undefined) aggregator.add(event);
         if (aggregator.full) return false;
       }
-      if (page.next && scanned >= budget) {
-        throw new QueryTooLargeError(
-          `the select would read more than ${budget} events of history: narrow the time range (StartTime/EndTime) or the search (an indexed condition such as event.eventName: X reads only its events)`,
-        );
-      }
+      if (page.next && scanned >= budget) throw new QueryTooLargeError(`the select would read more than ${budget} events of history: ${narrow}`);
+      if (page.next && clock() > deadline) throw new QueryTooLargeError(`the select read ${scanned} events in ${SELECT_TIME_BUDGET_MS / 1000} s without reaching the end of its range: ${narrow}`);
       return true;
-    });
+    };
+    await streamCandidates(ports, narrowed, driver, undefined, MAX_SCAN_LIMIT, visit);
   }
   const { columns, rows } = aggregator.result();
   return { columns, rows, scanned, matched: aggregator.events };

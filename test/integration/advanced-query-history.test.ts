@@ -275,8 +275,15 @@ describe.each(REDIS_BACKENDS)('RunAdvancedQuery over history (%s)', (backendName
     const capped = await runAdvancedQuery({ QuerySql: '| select event.eventId', ...window }, { accountId: A }, ports);
     expect((capped.Rows as unknown[]).length).toBe(100);
     const plan = parseQuery('| select event.eventName, count(*) group by 1');
-    await expect(selectHistory(plan, { accountIds: [A], startMs: NOW - 11 * DAY, endMs: NOW }, ports, 1000)).rejects.toBeInstanceOf(QueryTooLargeError);
+    await expect(selectHistory(plan, { accountIds: [A], startMs: NOW - 11 * DAY, endMs: NOW }, ports, { scanBudget: 1000 })).rejects.toBeInstanceOf(QueryTooLargeError);
     await expect(runAdvancedQuery({ QuerySql: '('.repeat(5000), ...window }, { accountId: A }, ports)).rejects.toBeInstanceOf(ValidationError);
+    // time budgets, on a clock that jumps 30 s at every look: a select refuses, a search answers early with a NextToken
+    let t = 0;
+    const slow = { ...ports, clock: () => (t += 30_000) };
+    await expect(selectHistory(plan, { accountIds: [A], startMs: NOW - 11 * DAY, endMs: NOW }, slow)).rejects.toThrow(/without reaching the end of its range/);
+    const early = await runAdvancedQuery({ QuerySql: 'event.errorCode: NoSuchCode*', ...window }, { accountId: A }, slow);
+    expect(early.Events).toEqual([]);
+    expect(early.NextToken).toEqual(expect.any(String));
     await expect(runAdvancedQuery({ QuerySql: '*', Source: 'archive', TrailName: 't', ...window }, { accountId: A }, ports)).rejects.toMatchObject({ code: 'ArchiveQueryNotAvailable' });
   });
 });
