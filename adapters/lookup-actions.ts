@@ -138,8 +138,8 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   for (const [name, action] of Object.entries(INSIGHT_ACTIONS)) {
     actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, insightPorts), { region, ports: services });
   }
-  // Advanced query (docs/design.md §3.13): RunAdvancedQuery over history (and, once wired, a
-  // trail's archive), templates and history; the writes are recorded as the trail API's are
+  // Advanced query (docs/design.md §3.13): RunAdvancedQuery over history or a trail's archive,
+  // templates and history; the template and history writes are recorded as the trail API's are
   const queryPorts: RunQueryPorts = { history: services.history, accountsVisibleTo: lookupPorts.accountsVisibleTo, tokenKey: lookupPorts.tokenKey, now: lookupPorts.now };
   // Source=archive: the trail's archive through the embedded engine (shared/archive-query/, §3.13 "Over the archive")
   queryPorts.archiveQuery = archiveQueryPort({ ...archiveQueryPorts(services), tokenKey: lookupPorts.tokenKey });
