@@ -201,9 +201,13 @@ for mk, mc in pairs(counts) do
   for s, n in pairs(mc) do
     local name = ARGV[s0 + s]
     local c = redis.call('HINCRBY', minuteKey, name, n)
-    local b = c - n
-    redis.call('HINCRBY', hourKey, name .. '\\31s', n)
-    redis.call('HINCRBY', hourKey, name .. '\\31q', string.format('%d', c * c - b * b))
+    -- baselines are of rate series only ("<type>|r|<object>"): novelties and immediates need none
+    local bar = string.find(name, '|', 1, true)
+    if bar and string.sub(name, bar + 1, bar + 2) == 'r|' then
+      local b = c - n
+      redis.call('HINCRBY', hourKey, name .. '\\31s', n)
+      redis.call('HINCRBY', hourKey, name .. '\\31q', string.format('%d', c * c - b * b))
+    end
   end
 end
 for hk, hm in pairs(marks) do
@@ -278,11 +282,42 @@ const OpenInsightSchema = z.object({
 });
 const StateSchema = z.object({ cursorMinuteMs: z.number().optional(), open: z.array(OpenInsightSchema) });
 
+/** Most novelty marks a store remembers (MarkCache); past it, it starts afresh. */
+export const MARK_CACHE_MAX_ENTRIES = 200_000;
+/** How long a remembered mark is trusted before the fold checks it in Redis again (a key lost to a failover). */
+export const MARK_CACHE_TRUST_MS = 10 * 60_000;
+
+/**
+ * Novelty marks this process knows are stored at or before a minute. A mark only ever moves earlier
+ * (the fold keeps the first minute it was seen in the hour), so a row of a later minute cannot change
+ * it: its HGET is skipped. Most marks recur (the same IP, the same key and network), so a steady
+ * stream sends each mark once per hour and process instead of once per batch.
+ */
+export class MarkCache {
+  private readonly entries = new Map<string, { minute: number; atMs: number }>();
+  static key(accountId: string, hourMs: number, mark: string): string {
+    return `${accountId}\x1f${hourMs}\x1f${mark}`;
+  }
+  covers(key: string, minuteMs: number, nowMs: number): boolean {
+    const e = this.entries.get(key);
+    return e !== undefined && e.minute <= minuteMs && nowMs - e.atMs < MARK_CACHE_TRUST_MS;
+  }
+  /** After a fold that sent the mark with this minute: what Redis holds is at or before it. */
+  note(key: string, minuteMs: number, nowMs: number): void {
+    if (this.covers(key, minuteMs, nowMs)) return;
+    if (this.entries.size >= MARK_CACHE_MAX_ENTRIES) this.entries.clear();
+    this.entries.set(key, { minute: minuteMs, atMs: nowMs });
+  }
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
 /**
  * The fold's arguments for a batch of rows (see FOLD_PREAMBLE): its dynamic keys, distinct strings
  * and groups, and per row its group (0: dropped uncounted); groupRows counts each group's rows.
  */
-function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number) {
+function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number, marks: MarkCache) {
   const keys: string[] = [];
   const expires: number[] = [];
   const index = new Map<string, number>();
@@ -314,6 +349,7 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
   // so it is a counted time all the same (meta's `first` stays exact).
   const groupArgs: (string | number)[] = [];
   const groupIndex = new Map<string, { g: number; at: number }>();
+  const sentMarks: [string, number][] = [];
   const rowArgs: (string | number)[] = [];
   for (const item of items) {
     const counters = item.counters;
@@ -335,9 +371,14 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
       const sg = withAttributions ? str(counters.signature) : 0;
       group = { g: groupIndex.size + 1, at: groupArgs.length };
       groupIndex.set(groupKey, group);
-      groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, counters.marks.length);
+      // marks this process knows are stored at or before this minute cannot change: not sent
+      const sent = counters.marks.filter((m) => !marks.covers(MarkCache.key(accountId, hour, m), minute, nowMs));
+      groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, sent.length);
       for (const c of counters.counts) groupArgs.push(str(c));
-      for (const m of counters.marks) groupArgs.push(str(m));
+      for (const m of sent) {
+        groupArgs.push(str(m));
+        sentMarks.push([MarkCache.key(accountId, hour, m), minute]);
+      }
     }
     rowArgs.push(item.eventId, group.g);
   }
@@ -346,11 +387,13 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
     const g = rowArgs[r] as number;
     if (g > 0) groupRows[g - 1] = (groupRows[g - 1] ?? 0) + 1;
   }
-  return { keys, expires, strings, groups: groupIndex.size, groupArgs, rowArgs, groupRows };
+  return { keys, expires, strings, groups: groupIndex.size, groupArgs, rowArgs, groupRows, sentMarks };
 }
 
 export class RedisInsightsStore implements InsightsStore {
   private readonly token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  /** Novelty marks known stored (skipped by the next folds). */
+  readonly marks = new MarkCache();
   /** Where the last readQueue of each account stopped (HSCAN cursor). */
   private readonly cursors = new Map<string, string>();
 
@@ -395,7 +438,7 @@ export class RedisInsightsStore implements InsightsStore {
   }
 
   async fold(accountId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
-    const f = foldArgsOf(accountId, items, nowMs);
+    const f = foldArgsOf(accountId, items, nowMs, this.marks);
     // arrays, not spread arguments: ioredis flattens them (a batch is tens of thousands of arguments)
     const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(
       2 + f.keys.length,
@@ -409,11 +452,12 @@ export class RedisInsightsStore implements InsightsStore {
       f.groupArgs,
       f.rowArgs,
     );
+    for (const [key, minute] of f.sentMarks) this.marks.note(key, minute, nowMs);
     return { counted, dropped, duplicates, remaining };
   }
 
   async foldBatch(accountId: string, batchId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
-    const f = foldArgsOf(accountId, items, nowMs);
+    const f = foldArgsOf(accountId, items, nowMs, this.marks);
     const dropped = items.length - f.groupRows.reduce((a, b) => a + b, 0);
     const [counted, droppedNow, duplicates] = await this.redis.tkInsightsFoldBatch(
       2 + f.keys.length,
@@ -429,6 +473,7 @@ export class RedisInsightsStore implements InsightsStore {
       dropped,
       BATCH_MARKER_TTL_MS,
     );
+    for (const [key, minute] of f.sentMarks) this.marks.note(key, minute, nowMs);
     // the evaluator's list of accounts lives in the {tk} slot: its own command
     if (counted > 0) await this.markForEvaluation(accountId);
     return { counted, dropped: droppedNow, duplicates, remaining: 0 };

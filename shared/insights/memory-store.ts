@@ -6,7 +6,7 @@ import type { AnalysisRow } from '../analysis/analysis-row.ts';
 import { encodeAnalysisRow } from '../analysis/analysis-row-codec.ts';
 import type { BaselineStat, InsightEvent, MinuteData } from './detector.ts';
 import type { AccountInsightState, FoldItem, FoldOutcome, InsightsStore, QueuedAnalysisRow } from './engine.ts';
-import { minuteAttributions } from './series.ts';
+import { minuteAttributions, parseSeriesKey } from './series.ts';
 import { HOUR_MS, INSIGHT_MINUTE_MS, INSIGHT_TYPE_NAMES, type InsightType } from './types.ts';
 
 interface Account {
@@ -96,6 +96,8 @@ export class MemoryInsightsStore implements InsightsStore {
       for (const series of item.counters.counts) {
         const c = (counts.get(series) ?? 0) + 1;
         counts.set(series, c);
+        // baselines are of rate series only
+        if (parseSeriesKey(series)?.kind !== 'rate') continue;
         const s = hourStats.get(series) ?? { sum: 0, sumSq: 0 };
         hourStats.set(series, { sum: s.sum + 1, sumSq: s.sumSq + 2 * c - 1 });
       }
