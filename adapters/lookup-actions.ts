@@ -25,6 +25,7 @@ import { ACCESS_KEY_AUDIT_ACTIONS, type AccessKeyAuditPorts } from '../shared/ac
 import { runAdvancedQuery, type RunQueryPorts } from '../shared/query/run-query.ts';
 import { SAVED_QUERY_ACTIONS, type SavedQueryPorts } from '../shared/query/saved-queries.ts';
 import { HISTORY_JOB_ACTIONS, type HistoryJobApiPorts } from '../shared/history-jobs/history-job-api.ts';
+import { describeTrailDeliveryMetricData, type MetricApiPorts } from '../shared/delivery/delivery-metrics.ts';
 import { getComplianceReport } from '../shared/compliance/compliance-action.ts';
 import { complianceActionPorts } from './compliance/ports.ts';
 import { ALERT_ACTIONS, type AlertApiPorts } from '../shared/alerts/alert-api.ts';
@@ -157,6 +158,9 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
   for (const [name, action] of Object.entries(HISTORY_JOB_ACTIONS)) {
     actions[name] = recordingApiCalls(name, (params, caller: RpcCaller) => action(params, caller, historyJobPorts), { region, ports: services });
   }
+  // Delivery metrics of the caller's own trails (docs/design.md §3.14), counted by the deliverers
+  const metricPorts: MetricApiPorts = { getTrail: (accountId, name) => services.trails.get(accountId, name), metrics: services.deliveryMetrics, now: lookupPorts.now };
+  actions['DescribeTrailDeliveryMetricData'] = (params, caller) => describeTrailDeliveryMetricData(params, caller, metricPorts);
   // The compliance report (docs/design.md §3.11): the caller's account, or a member its organization manages
   const compliancePorts = complianceActionPorts(services);
   actions['GetComplianceReport'] = (params, caller) => getComplianceReport(params, caller, compliancePorts);

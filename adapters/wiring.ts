@@ -45,6 +45,7 @@ import type { AnalysisConsumer, AnalysisRow } from '../shared/analysis/analysis-
 import type { InsightEvent } from '../shared/insights/detector.ts';
 import { candidateInsightTrails, routeInsightEvents } from '../shared/insights/routing.ts';
 import { RedisHistoryJobs } from './redis/history-jobs.ts';
+import { RedisDeliveryMetrics } from './redis/delivery-metrics.ts';
 import type { HistoryJobRunPorts } from '../shared/history-jobs/run-history-jobs.ts';
 import { RedisAlertStore } from './redis/alerts-store.ts';
 import { AlertMatcher, alertMatcherConsumer, insightRows, type AlertsRunPorts } from '../shared/alerts/engine.ts';
@@ -96,6 +97,8 @@ function build(env: Env) {
     historyJobs: new RedisHistoryJobs(redis),
     /** Alerts (§3.12): rules, channels, matches, deliveries and their log. */
     alerts: new RedisAlertStore(redis),
+    /** Per-minute delivery counts per trail (§3.14 DescribeTrailDeliveryMetricData), kept by the deliverers. */
+    deliveryMetrics: new RedisDeliveryMetrics(redis),
   };
 }
 
@@ -211,6 +214,7 @@ export function archivePassPorts(context: FcContext, log: Log, services: Service
     },
     signingKey: () => ensureSigningKey(redis, services.secrets),
     status: services.deliveryStatus,
+    metrics: services.deliveryMetrics,
     rejected: rejectedObjectPorts(services, log),
     now: () => Date.now(),
     // One deferred pass at a time, however many wake-ups find entries too young to write.
@@ -234,6 +238,7 @@ export function logstorePassPorts(context: FcContext, log: Log, services: Servic
     logstore: logstoreOf(services, context),
     rejected: rejectedObjectPorts(services, log),
     status: services.deliveryStatus,
+    metrics: services.deliveryMetrics,
     now: () => Date.now(),
   };
 }

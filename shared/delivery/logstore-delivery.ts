@@ -15,6 +15,7 @@ import type { RejectedObjectPorts } from '../pipeline/set-aside.ts';
 import type { DeliveryStatusStore } from './delivery-status.ts';
 import { RetryableError } from '../errors.ts';
 import { parseEntry, setAsideEntries, type OutboxEntryRead, type RefusedEntry } from './set-aside-entries.ts';
+import type { DeliveryMetricsPort } from './delivery-metrics.ts';
 
 /** Entries moved per logstore write. */
 export const LOGSTORE_DELIVERY_BATCH = 500;
@@ -36,6 +37,8 @@ export interface LogstoreDeliveryPorts {
   /** Where entries the logstore cannot take are set aside (the staging bucket's `rejected/`). */
   rejected: RejectedObjectPorts;
   status: DeliveryStatusStore;
+  /** delivery_sls_{success,fail}_count (delivery-metrics.ts); not counted when absent. */
+  metrics?: DeliveryMetricsPort;
   now(): number;
 }
 
@@ -110,6 +113,8 @@ export async function deliverToLogstores(ports: LogstoreDeliveryPorts): Promise<
       await setAsideEntries('deliver-logstore', { accountId, trailName }, refused, ports.rejected);
       await ports.outbox.ack(accountId, trailName, batch.map((e) => e.eventId));
       await ports.status.record(accountId, trailName, 'logstore', { ok: true, atMs: ports.now() });
+      await ports.metrics?.add(accountId, trailName, 'delivery_sls_success_count', written, ports.now());
+      await ports.metrics?.add(accountId, trailName, 'delivery_sls_fail_count', refused.length, ports.now());
       delivered += written;
       setAside += refused.length;
       if (batch.length < LOGSTORE_DELIVERY_BATCH) return;

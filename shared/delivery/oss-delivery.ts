@@ -32,6 +32,7 @@ import type { DeliveryStatusStore } from './delivery-status.ts';
 import { RetryableError } from '../errors.ts';
 import type { RejectedObjectPorts } from '../pipeline/set-aside.ts';
 import { parseEntry, setAsideEntries, type EntryRefusal, type RefusedEntry } from './set-aside-entries.ts';
+import type { DeliveryMetricsPort } from './delivery-metrics.ts';
 
 /** Most events in one archive file. */
 export const ARCHIVE_FILE_MAX_EVENTS = 1000;
@@ -103,6 +104,8 @@ export interface OssDeliveryPorts {
   status: DeliveryStatusStore;
   /** Where entries that cannot be archived are set aside (the staging bucket's `rejected/`). */
   rejected: RejectedObjectPorts;
+  /** delivery_oss_{success,fail}_count (delivery-metrics.ts); not counted when absent. */
+  metrics?: DeliveryMetricsPort;
   now(): number;
 }
 
@@ -149,6 +152,7 @@ async function finishPending(trail: Trail, pending: PendingFile, ports: OssDeliv
   await ports.fileLog.add(trail.accountId, trail.name, pending.scope, pending.hourStartMs, pending.entry);
   await ports.ack(trail.accountId, trail.name, pending.eventIds);
   await ports.pending.clear(trail.accountId, trail.name);
+  await ports.metrics?.add(trail.accountId, trail.name, 'delivery_oss_success_count', pending.eventIds.length, ports.now());
 }
 
 /** Writes one file for `items` (all of one scope) and acknowledges them. */
@@ -203,6 +207,7 @@ async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts)
     await setAsideEntries('deliver-oss', { accountId: trail.accountId, trailName: trail.name }, refused, ports.rejected);
     for (const group of groups.values()) await writeFile(trail, group.scope, group.items, ports);
     await ports.ack(trail.accountId, trail.name, refused.map((r) => r.entry.eventId));
+    await ports.metrics?.add(trail.accountId, trail.name, 'delivery_oss_fail_count', refused.length, ports.now());
     delivered += items.length - refused.length;
     setAside += refused.length;
     if (items.length < ARCHIVE_FILE_MAX_EVENTS) break;

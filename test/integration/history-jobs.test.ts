@@ -23,7 +23,7 @@ import { RedisOutbox } from '../../adapters/redis/outbox.ts';
 import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import { runHistoryJobs, type HistoryJobRunPorts } from '../../shared/history-jobs/run-history-jobs.ts';
 import { internalAuth, productProject, s3ClientFor, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
-import { syntheticEvent, type Json } from '../helpers/synthetic-event.ts';
+import { syntheticEvent, utcSeconds, type Json } from '../helpers/synthetic-event.ts';
 
 const A = '3234567890123456';
 const B = '4234567890123456';
@@ -265,6 +265,17 @@ describe('a history delivery job', () => {
     // the job delivered what live delivery did not: the window's events less the backfilled ones
     const windowed = expected.filter((e) => e.timeMs < startMs).length;
     expect(done['DeliveredCount']).toBe(windowed - early.length);
+
+    // the deliverers counted what they wrote (DescribeTrailDeliveryMetricData), per minute, nothing failed
+    const metric = async (MetricName: string) => {
+      const { body } = await rpc(keyA, { Action: 'DescribeTrailDeliveryMetricData', TrailName: TRAIL, MetricName, StartTime: utcSeconds(startMs - HOUR), EndTime: utcSeconds(Date.now() + 120_000), Period: '60' });
+      return ((body['MetricList'] ?? []) as { Count: number }[]).reduce((n, p) => n + p.Count, 0);
+    };
+    expect(await metric('delivery_oss_success_count')).toBe([...counts.archived.values()].reduce((a, b) => a + b, 0));
+    expect(await metric('delivery_sls_success_count')).toBe([...counts.logged.values()].reduce((a, b) => a + b, 0));
+    expect(await metric('delivery_oss_fail_count')).toBe(0);
+    expect(await metric('delivery_sls_fail_count')).toBe(0);
+    expect((await rpc(keyB, { Action: 'DescribeTrailDeliveryMetricData', TrailName: TRAIL, MetricName: 'delivery_oss_success_count', StartTime: utcSeconds(startMs), EndTime: utcSeconds(Date.now()), Period: '60' })).body).toMatchObject({ Code: 'TrailNotFoundException' });
   }, 300_000);
 
   it('once done can be deleted; a second job over the same window delivers nothing again', async () => {
