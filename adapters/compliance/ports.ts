@@ -48,12 +48,22 @@ async function within<T>(work: Promise<Known<T>>, ms: number, reason: string): P
   }
 }
 
-async function verifyDigests(services: Services, trail: Trail, from: Date, to: Date): Promise<Known<DigestFact>> {
+async function verifyDigests(services: Services, trail: Trail, from: Date, to: Date, memberAccountId: string | undefined): Promise<Known<DigestFact>> {
   if (!trail.ossBucketName) return unknown('the trail has no bucket');
   const key = await publicKey(services.redis);
   if (!key) return unknown('no digest signing key exists yet (nothing was ever delivered)');
   const heads = await chainHeads(services.redis, trail.accountId, trail.name);
-  const report = await verifyTrailArchive({ reader: new S3ArchiveReader(services.s3, trail.ossBucketName), trail, from, to, publicKeyPem: key, heads, now: to });
+  const report = await verifyTrailArchive({
+    reader: new S3ArchiveReader(services.s3, trail.ossBucketName),
+    trail,
+    from,
+    to,
+    publicKeyPem: key,
+    // a member's report: its own folder, and the chain heads of its own scopes only
+    heads: memberAccountId ? heads.filter((h) => h.key.includes(`/${memberAccountId}/`)) : heads,
+    now: to,
+    ...(memberAccountId ? { memberAccountIds: [memberAccountId] } : {}),
+  });
   return known({
     ok: report.ok,
     from: report.from,
@@ -77,9 +87,9 @@ export function complianceActionPorts(services: Services): ComplianceActionPorts
       services.env.TK_LOGSTORE === 'redis'
         ? known(LOGSTORE_RETENTION_DAYS)
         : unknown('Log Service: TrailKeeper does not read the logstore\'s retention (its ttl); check it with GetLogStore'),
-    verifyDigests: (trail, from, to) =>
+    verifyDigests: (trail, from, to, memberAccountId) =>
       within(
-        verifyDigests(services, trail, from, to),
+        verifyDigests(services, trail, from, to, memberAccountId),
         DIGEST_CHECK_TIMEOUT_MS,
         `verifying the last 24 hours took longer than ${DIGEST_CHECK_TIMEOUT_MS / 1000} s; run npm run verify -- --trail ${trail.name} --account ${trail.accountId}`,
       ),

@@ -20,6 +20,11 @@ export interface VerifyTrailOptions {
   now: Date;
   /** Verify only these regions (default: every region found). */
   regions?: readonly string[] | undefined;
+  /**
+   * Organization trails: verify only these member accounts' folders (default: every member
+   * found) — what a member may see of its organization's archive is its own folder.
+   */
+  memberAccountIds?: readonly string[] | undefined;
 }
 
 export async function verifyTrailArchive(options: VerifyTrailOptions): Promise<VerifyReport> {
@@ -39,10 +44,13 @@ export async function verifyTrailArchive(options: VerifyTrailOptions): Promise<V
     }
   }
   const regions = options.regions ? [...options.regions] : [...foundRegions].sort();
+  const foundOrganizations = found.organizations;
   const verifyTrails: VerifyTrail[] = [];
   if (trail.isOrganizationTrail) {
-    for (const [orgId, accountIds] of found.organizations) {
-      verifyTrails.push({ name: trail.name, ossKeyPrefix: trail.ossKeyPrefix, regions, organization: { orgId, accountIds } });
+    const only = options.memberAccountIds ? new Set(options.memberAccountIds) : undefined;
+    for (const [orgId, found] of foundOrganizations) {
+      const accountIds = only ? found.filter((a) => only.has(a)) : found;
+      if (accountIds.length > 0) verifyTrails.push({ name: trail.name, ossKeyPrefix: trail.ossKeyPrefix, regions, organization: { orgId, accountIds } });
     }
   } else {
     verifyTrails.push({ name: trail.name, accountId: trail.accountId, ossKeyPrefix: trail.ossKeyPrefix, regions });

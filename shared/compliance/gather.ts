@@ -48,8 +48,11 @@ export interface ComplianceFactPorts {
   bucketSettings(bucket: string): Promise<BucketFact>;
   /** Days the trail's logstore keeps entries, or why that is not known. */
   logstoreRetentionDays(trail: Trail): Promise<Known<number>>;
-  /** The trail's archive verified against its digests over [from, to), or why it could not be. */
-  verifyDigests(trail: Trail, from: Date, to: Date): Promise<Known<DigestFact>>;
+  /**
+   * The trail's archive verified against its digests over [from, to), or why it could not be;
+   * for an organization trail with `memberAccountId`, only that member's folder.
+   */
+  verifyDigests(trail: Trail, from: Date, to: Date, memberAccountId?: string): Promise<Known<DigestFact>>;
   history: Pick<HistoryStore, 'lookup'>;
   keysOf(accountId: string): Promise<AccessKeySummary[]>;
   lastUses(accountId: string, accessKeyIds: readonly string[], nowMs: number): Promise<Map<string, LastUse>>;
@@ -230,14 +233,15 @@ async function coveringTrails(ports: ComplianceFactPorts, accountId: string, man
   return [...own, ...organization];
 }
 
-async function trailFact(ports: ComplianceFactPorts, trail: Trail, inherited: boolean, nowMs: number): Promise<TrailFact> {
+async function trailFact(ports: ComplianceFactPorts, accountId: string, trail: Trail, inherited: boolean, nowMs: number): Promise<TrailFact> {
   const logging = trail.status === 'Enable';
   const to = new Date(nowMs);
   const from = new Date(nowMs - DIGEST_CHECK_WINDOW_MS);
   const [status, retention, digest] = await Promise.all([
     ports.deliveryStatus(trail.accountId, trail.name).catch((): DeliveryStatus => ({})),
     trail.slsProjectArn ? ports.logstoreRetentionDays(trail).catch((error: unknown) => unknown<number>(reasonOf(error))) : Promise.resolve(undefined),
-    logging && trail.ossBucketName ? ports.verifyDigests(trail, from, to).catch((error: unknown) => unknown<DigestFact>(reasonOf(error))) : Promise.resolve(undefined),
+    // a member sees only its own folder of its organization's archive
+    logging && trail.ossBucketName ? ports.verifyDigests(trail, from, to, inherited ? accountId : undefined).catch((error: unknown) => unknown<DigestFact>(reasonOf(error))) : Promise.resolve(undefined),
   ]);
   return {
     name: trail.name,
@@ -264,7 +268,7 @@ export async function gatherComplianceFacts(accountId: string, ports: Compliance
   const covering = await coveringTrails(ports, accountId, management);
   const buckets = [...new Set(covering.filter((c) => c.trail.status === 'Enable' && c.trail.ossBucketName).map((c) => c.trail.ossBucketName as string))].sort();
   const [trails, bucketFacts, gov] = await Promise.all([
-    Promise.all(covering.map((c) => trailFact(ports, c.trail, c.inherited, nowMs))),
+    Promise.all(covering.map((c) => trailFact(ports, accountId, c.trail, c.inherited, nowMs))),
     Promise.all(buckets.map((b) => ports.bucketSettings(b))),
     governance(ports, accountId, nowMs),
   ]);

@@ -35,6 +35,8 @@ const STOP = '3000000000000004';
 const TAMPER = '3000000000000005';
 const MEMBER = '3000000000000006';
 const MANAGEMENT = '3000000000000007';
+/** Another member of the organization: its folder of the organization archive is not MEMBER's to see. */
+const OTHER_MEMBER = '3000000000000008';
 const BUCKETS = ['trailkeeper-staging', 'tk-pass-logs', 'tk-narrow-logs', 'tk-stop-logs', 'tk-tamper-logs', 'tk-org-logs'];
 const ROOT_KEY = 'LTAI5tRootKeyOfMember01';
 
@@ -93,6 +95,7 @@ beforeAll(async () => {
   const accounts = new RedisAccountStore(redis, stack.secrets);
   for (const account of [PASS, NARROW, NONE, STOP, TAMPER, MEMBER, MANAGEMENT]) keys.set(account, await accounts.createKey(account));
   await accounts.addMember(MANAGEMENT, MEMBER, 'rd-compliance');
+  await accounts.addMember(MANAGEMENT, OTHER_MEMBER, 'rd-compliance');
   // the digest signing key exists from the first start (npm start creates it), so the chain can be verified
   await ensureSigningKey(redis, stack.secrets);
 
@@ -112,6 +115,9 @@ beforeAll(async () => {
   await s3.send(new PutObjectCommand({ Bucket: 'tk-tamper-logs', Key: file, Body: body }));
   const forged = digestKey({ trailName: 'tamper-trail', region: 'cn-hangzhou', accountId: TAMPER, hourStart: hourAgo });
   await s3.send(new PutObjectCommand({ Bucket: 'tk-tamper-logs', Key: forged, Body: '{"forged": true}' }));
+  // a forged digest in the other member's folder of the organization trail's archive
+  const otherForged = digestKey({ trailName: 'org-trail', region: 'cn-hangzhou', organization: { orgId: 'rd-compliance', accountId: OTHER_MEMBER }, hourStart: hourAgo });
+  await s3.send(new PutObjectCommand({ Bucket: 'tk-org-logs', Key: otherForged, Body: '{"forged": true}' }));
   s3.destroy();
 
   // the member's governance events: four root console logons without MFA, a RAM user's with MFA, two calls with a root AccessKey
@@ -219,6 +225,17 @@ describe('GetComplianceReport on stacks configured to pass and to fail', () => {
     expect(cis.Evidence[0]).toContain(`trail org-trail (organization trail of management account ${MANAGEMENT})`);
     // the member reads its own report the same
     expect(statusOf(await report(MEMBER), 'GOV-ROOT-CONSOLE-LOGON')).toBe('FAIL');
+  });
+
+  it("an organization trail's digest check covers every member for the management account, and only its own folder for a member", async () => {
+    const own = control(await report(MANAGEMENT), 'BP-DIGEST-CHAIN');
+    expect(own.Status).toBe('FAIL');
+    expect(own.Evidence.join('\n')).toContain(`rd-compliance/${OTHER_MEMBER}/cn-hangzhou/`);
+    for (const r of [await report(MEMBER), await report(MANAGEMENT, { AccountId: MEMBER })]) {
+      const member = control(r, 'BP-DIGEST-CHAIN');
+      expect(member.Status).toBe('PASS');
+      expect(member.Evidence.join('\n')).not.toContain(OTHER_MEMBER);
+    }
   });
 
   it('AccountId of an account the caller does not manage is NoPermission (403), whether it exists or not; a malformed one is InvalidParameter', async () => {
