@@ -148,6 +148,8 @@ async function main(): Promise<void> {
       bucket,
       ...local,
       now: () => Date.now(),
+      // Measured to the end, however long (the product stops a statement after ARCHIVE_QUERY_TIMEOUT_MS).
+      timeoutMs: 600_000,
     });
     const ask = (ports: ArchiveQueryPorts, query: string) =>
       runArchiveQuery({ accountId: ACCOUNT, trailName: trail.name, plan: parseQuery(query), fromMs: first, toMs: first + DAYS * DAY_MS }, ports);

@@ -4,7 +4,9 @@
  * TK_ACCESS_KEY_SECRET), as `npm run lookup` does.
  *
  *   --from T, --to T       UTC yyyy-MM-ddTHH:mm:ssZ, or a span back from now: 90d, 12h, 30m
- *                          (default: the last 7 days; --from alone ends now)
+ *                          (default: the last 7 days — with --source archive, the archive's whole
+ *                          span, which the archive executor starts at the trail's creation; --from
+ *                          alone ends now)
  *   --format table|json|csv   how the answer is printed (default table)
  *   --limit N              events of a search to print, following NextToken (default 20)
  *   --export FILE          writes the whole result to FILE.ndjson or FILE.csv, page by page
@@ -93,6 +95,10 @@ const params: Record<string, string> = { Action: 'RunAdvancedQuery', QuerySql: o
 if (options.from !== undefined || options.to !== undefined) {
   params.StartTime = timeOf(options.from ?? '7d', now);
   params.EndTime = options.to === undefined ? utc(now) : timeOf(options.to, now);
+} else if (options.source === 'archive') {
+  // The archive's whole span (docs/design.md §3.13 "Over the archive": day folders from the trail's creation on).
+  params.StartTime = '1970-01-01T00:00:00Z';
+  params.EndTime = utc(now);
 }
 if (options.source !== undefined) params.Source = options.source;
 if (options.trail !== undefined) params.TrailName = options.trail;

@@ -6,7 +6,7 @@ import type { CompactionRange } from './compaction.ts';
 /** Longest payload read. */
 export const MAX_COMPACTION_PAYLOAD_BYTES = 1024;
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a UTC day YYYY-MM-DD' }).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), { error: 'is not a real day' });
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a UTC day YYYY-MM-DD' }).refine((d) => { const ms = Date.parse(`${d}T00:00:00Z`); return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === d; }, { error: 'is not a real day' });
 
 const payloadSchema = z.looseObject({ fromDay: day.optional(), toDay: day.optional() });
 

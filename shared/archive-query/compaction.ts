@@ -174,7 +174,7 @@ export function compactionSelectSql(paths: readonly string[]): string {
   const source = paths.length === 0
     ? `(SELECT ${eventColumnsFromJsonSql('json')} FROM (SELECT NULL::JSON AS json) WHERE false)`
     : `(SELECT ${eventColumnsFromJsonSql('json')} FROM read_json_objects([${paths.map(pathLiteral).join(', ')}], format = 'array', compression = 'gzip'))`;
-  return `SELECT * FROM ${source} QUALIFY row_number() OVER (PARTITION BY coalesce(${id}, "event") ORDER BY "event") = 1 ORDER BY ${quoteIdentifier(TIME_COLUMN)}, ${id}`;
+  return `SELECT * FROM (SELECT DISTINCT ON (${id}) * FROM ${source}) ORDER BY ${quoteIdentifier(TIME_COLUMN)}, ${id}`;
 }
 
 /** Compacts one (trail, scope, day) folder. */

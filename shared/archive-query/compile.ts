@@ -19,6 +19,7 @@
  */
 import { BUCKET_UNITS, filterOf, type AggregateExpr, type ColumnExpr, type CompareOp, type Condition, type KeyExpr, type QueryPlan } from '../query/plan.ts';
 import { ACCOUNT_COLUMN, EVENT_COLUMN, TIME_COLUMN, fieldAccess, quoteIdentifier } from './event-columns.ts';
+import type { FieldRef } from '../query/plan.ts';
 
 /** Deepest condition tree compiled (the parser bounds plans further; this guards the recursion). */
 export const MAX_CONDITION_DEPTH = 64;
@@ -190,6 +191,31 @@ export interface CompiledQuery {
 const col = (i: number) => quoteIdentifier(`c${i}`);
 
 /**
+ * The columns a plan reads past its filter: its extracted fields, and `event` (the JSON text) when
+ * it names any other path, searches free text or answers events. Carrying only these through the
+ * deduplication keeps a select over a million events from moving their JSON around.
+ */
+function columnsRead(plan: QueryPlan): { columns: Set<string>; event: boolean } {
+  const columns = new Set<string>();
+  let event = !plan.select;
+  const field = (f: FieldRef) => {
+    const access = fieldAccess(f.path);
+    if (access.kind === 'column') columns.add(access.sql);
+    else event = true;
+  };
+  const walk = (c: Condition): void => {
+    if (c.kind === 'text') event = true;
+    else if (c.kind === 'and' || c.kind === 'or') c.terms.forEach(walk);
+    else if (c.kind === 'not') walk(c.term);
+    else if (c.kind !== 'all') field(c.field);
+  };
+  walk(filterOf(plan));
+  for (const c of plan.select?.columns ?? []) if ('field' in c.expr) field(c.expr.field);
+  for (const k of plan.select?.groupBy ?? []) field(k.field);
+  return { columns, event };
+}
+
+/**
  * The statement: the sources' events in the range and of their accounts, filtered by the plan,
  * deduplicated by eventId, then the select (or the newest events first).
  */
@@ -205,10 +231,13 @@ export function compilePlan(input: CompileInput): CompiledQuery {
       ? `SELECT NULL::VARCHAR AS ${id}, NULL::TIMESTAMP AS ${time}, NULL::VARCHAR AS ${event} WHERE false`
       : input.sources.map((s) => `SELECT * FROM ${s.fromSql} WHERE ${quoteIdentifier(ACCOUNT_COLUMN)} = ${params.add(s.accountId)}`).join('\nUNION ALL BY NAME\n');
   const filter = conditionSql(filterOf(input.plan), params, 0);
+  const read = columnsRead(input.plan);
+  const carried = [id, time, ...[...read.columns].filter((c) => c !== id && c !== time), ...(read.event ? [event] : [])].join(', ');
+  // Each eventId once (an event re-delivered into another file); any copy will do: they are the same event.
   const base =
     `WITH events AS (\n${union}\n),\n` +
-    `matched AS (SELECT * FROM events WHERE ${time} >= epoch_ms(CAST(${from} AS BIGINT)) AND ${time} < epoch_ms(CAST(${to} AS BIGINT)) AND ${filter}),\n` +
-    `deduped AS (SELECT * FROM matched QUALIFY row_number() OVER (PARTITION BY coalesce(${id}, ${event}) ORDER BY ${event}) = 1)\n`;
+    `matched AS (SELECT ${carried} FROM events WHERE ${time} >= epoch_ms(CAST(${from} AS BIGINT)) AND ${time} < epoch_ms(CAST(${to} AS BIGINT)) AND ${filter}),\n` +
+    `deduped AS (SELECT DISTINCT ON (${id}) * FROM matched)\n`;
   const select = input.plan.select;
   if (!select) {
     let after = '';
