@@ -1,7 +1,9 @@
 /**
  * How query results are written out (CLI `npm run query`, console export; docs/design.md §3.13):
  * NDJSON — one event (as stored) or one row object per line; CSV (RFC 4180: comma, CRLF, a
- * field quoted when it holds a comma, quote, CR or LF, quotes doubled). Events in CSV get the
+ * field quoted when it holds a comma, quote, CR or LF, quotes doubled; a text a spreadsheet would
+ * run as a formula — starting with = + - @, a tab or CR — is prefixed with an apostrophe, as event
+ * fields such as userAgent or errorMessage are whatever the caller sent; numbers stay numbers). Events in CSV get the
  * fixed EVENT_COLUMNS; a select's rows its own columns. Pure and browser-safe (no Node imports).
  */
 
@@ -39,9 +41,13 @@ export function eventRow(event: unknown): (string | number | boolean | null)[] {
   });
 }
 
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = FORMULA_START.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
