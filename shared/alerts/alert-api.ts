@@ -239,18 +239,17 @@ function secretParam(params: Record<string, string>): string | undefined {
 export const ALERT_ACTIONS: Readonly<Record<string, AlertAction>> = {
   ListAlertTemplates: async () => ({
     Templates: ALERT_TEMPLATES.map((t) => {
-      const spec = t.expand(t.defaults);
+      // a template with a required parameter (the IP allowlist) has no default expansion to show
+      const parsed = t.parameters.safeParse({});
+      const spec = parsed.success ? t.expand(parsed.data) : undefined;
       return {
         Id: t.id,
         Name: t.name,
         Description: t.description,
         Parameters: t.defaults,
-        Condition: spec.condition,
-        Threshold: spec.threshold,
-        WindowMinutes: spec.windowMinutes,
-        ...(spec.groupBy ? { GroupBy: spec.groupBy } : {}),
+        ...(spec ? { Condition: spec.condition, Threshold: spec.threshold, WindowMinutes: spec.windowMinutes, ...(spec.groupBy ? { GroupBy: spec.groupBy } : {}) } : {}),
       };
-    }).concat(),
+    }),
   }),
 
   CreateAlertRule: async (params, caller, ports) => {

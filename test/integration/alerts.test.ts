@@ -210,6 +210,13 @@ describe.each(REDIS_BACKENDS)('alerts (%s)', (backendName) => {
     expect(s.requests()).toHaveLength(1);
   });
 
+  it('lists every template, with its default expansion where it has one', async () => {
+    const { Templates } = (await call('ListAlertTemplates', '7000000000009998', {})) as { Templates: { Id: string; Condition?: unknown; Parameters: unknown }[] };
+    expect(Templates.map((t) => t.Id)).toEqual(expect.arrayContaining(['root-logon', 'logon-without-mfa', 'logon-failures', 'logon-unauthorized-ip', 'logon-outside-hours', 'accesskey-change', 'trail-change', 'ram-policy-change', 'unauthorized-calls', 'any-insight']));
+    expect(Templates.find((t) => t.Id === 'logon-failures')).toMatchObject({ Parameters: { count: 5, windowMinutes: 10 }, Condition: expect.any(Object) });
+    expect(Templates.find((t) => t.Id === 'logon-unauthorized-ip')?.Condition).toBeUndefined();
+  });
+
   it('bad input is refused with the field named', async () => {
     const a = '7000000000009999';
     const refused = async (action: string, params: Record<string, string>) => {

@@ -42,7 +42,8 @@ export interface ApiClient {
   readonly endpoint: string;
   /** The server's time, as far as the Date headers seen so far tell (epoch ms). */
   now(): number;
-  call(action: string, params?: Record<string, string>, signal?: AbortSignal): Promise<JsonObject>;
+  /** `post`: the signed parameters go in a form body, not the URL (for secrets such as a webhook URL). */
+  call(action: string, params?: Record<string, string>, signal?: AbortSignal, options?: { post?: boolean }): Promise<JsonObject>;
 }
 
 export interface ApiClientOptions {
@@ -51,7 +52,7 @@ export interface ApiClientOptions {
   credentials: Credentials;
   hmac: HmacSha1;
   randomBytes: (bytes: Uint8Array<ArrayBuffer>) => void;
-  fetch: (url: string, init: { signal?: AbortSignal; cache: 'no-store'; headers: Record<string, string> }) => Promise<Response>;
+  fetch: (url: string, init: { signal?: AbortSignal; cache: 'no-store'; headers: Record<string, string>; method?: 'POST'; body?: string }) => Promise<Response>;
   /** Local time (epoch ms); Date.now by default. */
   now?: () => number;
   /** Shared with the page's other clients, so a skew learnt once holds for all; a new one by default. */
@@ -84,16 +85,25 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const clock = options.clock ?? { skewMs: 0 };
   const serverNow = () => localNow() + clock.skewMs;
 
-  async function send(action: string, params: Record<string, string>, signal: AbortSignal | undefined): Promise<{ response: Response; body: unknown; skewMs: number | undefined }> {
+  async function send(action: string, params: Record<string, string>, signal: AbortSignal | undefined, post = false): Promise<{ response: Response; body: unknown; skewMs: number | undefined }> {
     const signed = await signRpcParams({ Action: action, ...params }, options.credentials, {
       hmac: options.hmac,
       nonce: randomNonce(options.randomBytes),
       now: new Date(serverNow()),
+      method: post ? 'POST' : 'GET',
     });
     const sentMs = localNow();
     let response: Response;
     try {
-      response = await options.fetch(`${options.endpoint}?${queryString(signed)}`, { cache: 'no-store', headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
+      response = post
+        ? await options.fetch(options.endpoint, {
+            method: 'POST',
+            cache: 'no-store',
+            headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+            body: queryString(signed),
+            ...(signal ? { signal } : {}),
+          })
+        : await options.fetch(`${options.endpoint}?${queryString(signed)}`, { cache: 'no-store', headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
     } catch (error) {
       if (signal?.aborted) throw error;
       throw new NetworkError(options.endpoint, error);
@@ -113,12 +123,13 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   return {
     endpoint: options.endpoint,
     now: serverNow,
-    async call(action, params = {}, signal) {
-      let { response, body, skewMs } = await send(action, params, signal);
+    async call(action, params = {}, signal, callOptions = {}) {
+      const post = callOptions.post === true;
+      let { response, body, skewMs } = await send(action, params, signal, post);
       if (!response.ok && isJsonObject(body) && CLOCK_CODES.has(String(body['Code'])) && skewMs !== undefined) {
         // Refused for the time: sign again (a new nonce) with the server's time, once.
         clock.skewMs = skewMs;
-        ({ response, body } = await send(action, params, signal));
+        ({ response, body } = await send(action, params, signal, post));
       }
       if (response.ok && isJsonObject(body)) return body;
       if (isJsonObject(body) && typeof body['Code'] === 'string') {

@@ -7,6 +7,7 @@
  */
 import { createAccessKeysView } from './accesskeys-view.ts';
 import { createComplianceView } from './compliance-view.ts';
+import { createAlertsView } from './alerts-view.ts';
 import { createApiClient, isJsonObject, type ApiClient, type Clock, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, showState } from './dom.ts';
@@ -166,6 +167,7 @@ const insightsView = createInsightsView(ctx);
 const accessKeysView = createAccessKeysView(ctx);
 const queryView = createQueryView(ctx);
 const complianceView = createComplianceView(ctx);
+const alertsView = createAlertsView(ctx);
 
 // ── the query form ──────────────────────────────────────────────────────────────────────
 
@@ -282,6 +284,10 @@ function showTabContent(): void {
     if (!complianceView.loaded) complianceView.load();
     return;
   }
+  if (state.tab === 'alerts') {
+    if (!alertsView.loaded) alertsView.load();
+    return;
+  }
   // A preset ("the last hour") searched a while ago on the other tab means the last hour now.
   const nowMs = serverNow();
   if (query && query.state.range !== 'custom' && nowMs - query.madeAt > STALE_PRESET_MS) {
@@ -340,7 +346,7 @@ function selectTab(tab: Tab, options: { focus?: boolean } = {}): void {
     (panels.get(name) as HTMLElement).hidden = !selected;
   }
   // Trails, AccessKeys and Compliance take no range; Insights take the range only (their own objects, not the filter).
-  queryForm.hidden = tab === 'trails' || tab === 'accesskeys' || tab === 'compliance';
+  queryForm.hidden = tab === 'trails' || tab === 'accesskeys' || tab === 'compliance' || tab === 'alerts';
   filterBox.hidden = tab === 'insights' || tab === 'query';
   if (options.focus) tabs.get(tab)?.focus();
 }
@@ -377,7 +383,7 @@ window.addEventListener('hashchange', onHistory);
 
 // "/" jumps to the filter, as in many consoles.
 document.addEventListener('keydown', (e) => {
-  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || state.tab === 'query' || state.tab === 'compliance' || dialog.open) return;
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !session || state.tab === 'trails' || state.tab === 'accesskeys' || state.tab === 'insights' || state.tab === 'query' || state.tab === 'compliance' || state.tab === 'alerts' || dialog.open) return;
   const target = e.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
   e.preventDefault();
@@ -458,6 +464,7 @@ function signOut(): void {
   accessKeysView.clear();
   queryView.clear();
   complianceView.clear();
+  alertsView.clear();
   if (dialog.open) dialog.close();
   sessionBox.hidden = true;
   appSection.hidden = true;

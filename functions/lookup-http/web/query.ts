@@ -5,7 +5,7 @@
  * LookupEventSummaries parameters.
  */
 
-export const TABS = ['events', 'summaries', 'insights', 'accesskeys', 'trails', 'query', 'compliance'] as const;
+export const TABS = ['events', 'summaries', 'insights', 'accesskeys', 'trails', 'query', 'compliance', 'alerts'] as const;
 export type Tab = (typeof TABS)[number];
 
 const MINUTE = 60_000;
