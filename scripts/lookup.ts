@@ -24,6 +24,8 @@ for (const arg of process.argv.slice(2)) {
 }
 const fromLock = readLiveLock(settings.stateDir)?.endpoints['lookup-http'];
 const base = process.env['TK_LOOKUP_URL'] ?? fromLock ?? `http://${settings.host}:${settings.ports.lookup}/`;
-const res = await callRpc(base, { accessKeyId: credentials.accessKeyId, accessKeySecret: credentials.accessKeySecret }, params);
+// an alert channel's webhook URL and secret travel in a signed POST body, never in a request URL
+const post = Object.hasOwn(params, 'WebhookUrl') || Object.hasOwn(params, 'Secret');
+const res = await callRpc(base, { accessKeyId: credentials.accessKeyId, accessKeySecret: credentials.accessKeySecret }, params, post ? { method: 'POST' } : {});
 process.stdout.write(`${JSON.stringify(await res.json(), null, 2)}\n`);
 process.exit(res.ok ? 0 : 1);
