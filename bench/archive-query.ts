@@ -50,7 +50,7 @@ const QUERIES = {
   'the issue query (errorCode, not sourceIpAddress, group by accessKeyId)':
     'event.errorCode: Forbidden* and not event.sourceIpAddress: 10.* | select event.userIdentity.accessKeyId, count(*) as n group by 1 order by n desc',
   'count by day': "* | select date_trunc('day', event.eventTime) as d, count(*) as n group by d order by d",
-  'a field kept only in the event JSON (requestParameters.InstanceId)': "event.requestParameters.InstanceId: i-7* | select count(*) as n",
+  'a field kept only in the event JSON (requestParameters.InstanceId)': 'event.requestParameters.InstanceId: i-00* | select count(*) as n',
 };
 
 const USERS = Array.from({ length: 50 }, (_, i) => ({ user: `user${i}`, key: `LTAI5tBench${String(i).padStart(4, '0')}` }));

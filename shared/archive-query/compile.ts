@@ -44,6 +44,15 @@ export function likeLiteral(part: string): string {
   return part.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/**
+ * A string column's time in epoch ms. `eventTime` is read from the relation's `__time`, parsed once
+ * per row when the row was read (archived events carry a strict UTC eventTime, which both parsings
+ * read alike, to the millisecond); other columns through the evaluator's time rule.
+ */
+function columnTimeMs(path: readonly string[], sql: string): string {
+  return path.length === 1 && path[0] === 'eventTime' ? `epoch_ms(${quoteIdentifier(TIME_COLUMN)})` : `tk_time_ms(${sql})`;
+}
+
 const twoValued = (predicate: string) => `coalesce(${predicate}, false)`;
 const anyOf = (list: string, lambda: string) => `(len(list_filter(${list}, lambda x: ${lambda})) > 0)`;
 
@@ -74,7 +83,7 @@ function conditionSql(condition: Condition, params: Params, depth: number): stri
         return twoValued(f.kind === 'column' ? `tk_num(${f.sql}) ${op} ${n}` : anyOf(`tk_values(${f.sql})`, `tk_json_num(x) ${op} ${n}`));
       }
       const ms = `CAST(${params.add(condition.value.ms)} AS BIGINT)`;
-      return twoValued(f.kind === 'column' ? `tk_time_ms(${f.sql}) ${op} ${ms}` : anyOf(`tk_values(${f.sql})`, `tk_json_time_ms(x) ${op} ${ms}`));
+      return twoValued(f.kind === 'column' ? `${columnTimeMs(condition.field.path, f.sql)} ${op} ${ms}` : anyOf(`tk_values(${f.sql})`, `tk_json_time_ms(x) ${op} ${ms}`));
     }
     case 'text': {
       const word = params.add(condition.text.toLowerCase());
@@ -113,7 +122,7 @@ function keySql(expr: KeyExpr): ColumnPlan {
   const f = fieldAccess(expr.field.path);
   if (expr.kind === 'field') return f.kind === 'column' ? { sql: `nullif(${f.sql}, '')`, kind: 'string' } : { sql: `tk_key(${f.sql})`, kind: 'json' };
   if (!(BUCKET_UNITS as readonly string[]).includes(expr.unit)) throw new PlanNotSupportedError(`bucket unit ${String(expr.unit)} is not supported`);
-  const ms = f.kind === 'column' ? `tk_time_ms(${f.sql})` : `tk_json_time_ms(${f.sql})`;
+  const ms = f.kind === 'column' ? columnTimeMs(expr.field.path, f.sql) : `tk_json_time_ms(${f.sql})`;
   return { sql: `strftime(date_trunc('${expr.unit}', epoch_ms(${ms})), '${BUCKET_FORMAT}')`, kind: 'string' };
 }
 
@@ -226,13 +235,15 @@ export function compilePlan(input: CompileInput): CompiledQuery {
   const event = quoteIdentifier(EVENT_COLUMN);
   const from = params.add(input.fromMs);
   const to = params.add(input.toMs);
-  const union =
-    input.sources.length === 0
-      ? `SELECT NULL::VARCHAR AS ${id}, NULL::TIMESTAMP AS ${time}, NULL::VARCHAR AS ${event} WHERE false`
-      : input.sources.map((s) => `SELECT * FROM ${s.fromSql} WHERE ${quoteIdentifier(ACCOUNT_COLUMN)} = ${params.add(s.accountId)}`).join('\nUNION ALL BY NAME\n');
   const filter = conditionSql(filterOf(input.plan), params, 0);
   const read = columnsRead(input.plan);
-  const carried = [id, time, ...[...read.columns].filter((c) => c !== id && c !== time), ...(read.event ? [event] : [])].join(', ');
+  // Only the columns the plan reads leave the sources (Parquet then reads no other column, and the JSON of raw files no other field).
+  const carriedList = [id, time, ...[...read.columns].filter((c) => c !== id && c !== time), ...(read.event ? [event] : [])];
+  const carried = carriedList.join(', ');
+  const union =
+    input.sources.length === 0
+      ? `SELECT ${carriedList.map((c) => `NULL::${c === time ? 'TIMESTAMP' : 'VARCHAR'} AS ${c}`).join(', ')} WHERE false`
+      : input.sources.map((s) => `SELECT ${carried} FROM ${s.fromSql} WHERE ${quoteIdentifier(ACCOUNT_COLUMN)} = ${params.add(s.accountId)}`).join('\nUNION ALL\n');
   // Each eventId once (an event re-delivered into another file); any copy will do: they are the same event.
   const base =
     `WITH events AS (\n${union}\n),\n` +

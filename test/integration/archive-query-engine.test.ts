@@ -144,6 +144,11 @@ describe('archive SQL bounds and isolation', () => {
     expect(theirs).toEqual({ kind: 'rows', columns: ['n'], rows: [[6 * 8]] });
   });
 
+  it('a trail with no archive files in the range answers an empty result (one row of count 0 for an overall aggregate)', async () => {
+    expect(await archiveAnswer('event.errorCode: Forbidden* | select count(*) as n, max(event.eventName) as m', [])).toEqual({ kind: 'rows', columns: ['n', 'm'], rows: [[0, null]] });
+    expect(await archiveAnswer('event.requestParameters.Note: x', [])).toEqual({ kind: 'events', eventIds: [] });
+  });
+
   it('user text is bound as parameters: quotes, comments and statements in values are only values', async () => {
     const hostile = [
       `event.eventName: "x'); DROP TABLE t; --"`,
