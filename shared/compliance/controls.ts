@@ -431,17 +431,17 @@ export const CONTROLS: readonly Control[] = [
     evaluate: (f) =>
       withScan(f.governance.consoleSignins, (s) => {
         const users = [...new Set(s.withoutMfa.map((e) => e.userName ?? ''))].filter((u) => u !== '');
+        const root = s.withoutMfa.some((e) => e.userName === 'root' || e.userName === undefined);
         const evidence = [
           `${s.withoutMfa.length} console logon(s) without MFA${users.length > 0 ? ` by ${users.slice(0, MAX_EVIDENCE_ITEMS).join(', ')}` : ''}`,
           ...capped(s.withoutMfa, ref),
           ...(s.noMfaFlag > 0 ? [`${s.noMfaFlag} logon(s) carry no MFA flag (not counted)`] : []),
+          // no API binds the root account's MFA device: say so rather than name a call that does not do it
+          ...(root ? ['the root account logged on without MFA: bind its MFA device in the console (Security Settings) — no API call does it'] : []),
           scanLine(s, f.governance.windowDays, 'console logons'),
         ];
         if (s.withoutMfa.length > 0) {
-          const root = s.withoutMfa.some((e) => e.userName === 'root' || e.userName === undefined);
-          const fixes = users.filter((u) => u !== 'root').map((u) => remediation('RAM', 'UpdateLoginProfile', { UserName: u, MFABindRequired: 'true' }));
-          if (root) fixes.push(remediation('RAM', 'BindMFADevice', { UserName: 'root', SerialNumber: '<virtual-mfa-serial>', AuthenticationCode1: '<code1>', AuthenticationCode2: '<code2>' }));
-          return result('FAIL', evidence, fixes);
+          return result('FAIL', evidence, users.filter((u) => u !== 'root').map((u) => remediation('RAM', 'UpdateLoginProfile', { UserName: u, MFABindRequired: 'true' })));
         }
         return result(s.capped ? 'UNKNOWN' : 'PASS', evidence);
       }),

@@ -90,7 +90,8 @@ interface ScannedEvent {
   trailName?: string | undefined;
 }
 
-function scanned(json: string): ScannedEvent | undefined {
+/** The fields the checks read from a stored event (undefined: not an event). */
+function readScanned(json: string): ScannedEvent | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
@@ -146,7 +147,7 @@ async function scan(ports: ComplianceFactPorts, accountId: string, condition: { 
     });
     for (const json of page.events) {
       read += 1;
-      const e = scanned(json);
+      const e = readScanned(json);
       if (e) visit(e);
     }
     if (!page.next) return { scanned: read, capped: false };
