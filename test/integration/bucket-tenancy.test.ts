@@ -73,7 +73,7 @@ async function flushArchives(): Promise<void> {
     const res = await fetch(`${stack.emulator.invokeUrl}/-/async/${requestId ?? ''}`, { headers: internalAuth(stack) });
     const status = (await res.json()) as { state?: string };
     return status.state === 'Succeeded' || status.state === 'Failed' ? status.state : undefined;
-  }, 15_000, 'deliver-oss flush');
+  }, 45_000, 'deliver-oss flush');
 }
 
 beforeAll(async () => {
@@ -123,7 +123,7 @@ describe('bucket tenancy through lookup-http', () => {
     const inA = await archivedIds(ARCHIVE, `${A_PREFIX}/`);
     expect(inA).toContain(ofA['eventId']);
     expect(inA).not.toContain(ofC['eventId']);
-  }, 60_000);
+  }, 150_000);
 
   it("frees A's bucket when A's last trail on it is deleted", async () => {
     expect(await new RedisBucketClaims(redis).holders(ARCHIVE)).toEqual([A]);

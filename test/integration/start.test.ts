@@ -61,7 +61,7 @@ describe('npm start', () => {
     };
     const env = { ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), TK_STATE_DIR: stateDir, TK_LOG_LEVEL: 'warn' };
     const first = npmStart(env);
-    await waitUntil(async () => first.output().includes('TrailKeeper is running'), 90_000, `the stack to start:\n${first.output()}`);
+    await waitUntil(async () => first.output().includes('TrailKeeper is running'), 240_000, `the stack to start:\n${first.output()}`);
     expect(first.output()).toContain(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/`);
     expect(first.output()).toContain(`Open the console at http://127.0.0.1:${ports.TK_LOOKUP_PORT}/console`);
     const page = await fetch(`http://127.0.0.1:${ports.TK_LOOKUP_PORT}/console`);
@@ -80,5 +80,5 @@ describe('npm start', () => {
     expect(await first.exited).toBe(0);
     expect(first.output()).toContain('Stopped.');
     for (const port of Object.values(ports)) expect(await portInUse(port)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 });
