@@ -119,7 +119,7 @@ describe('bucket tenancy through lookup-http', () => {
       const inA = await archivedIds(ARCHIVE, `${A_PREFIX}/`);
       const inC = await archivedIds('trailkeeper-c-own', '');
       return inA.includes(ofA['eventId'] as string) && inC.includes(ofC['eventId'] as string) ? true : undefined;
-    }, 30_000, 'both archives');
+    }, 90_000, 'both archives');
     const inA = await archivedIds(ARCHIVE, `${A_PREFIX}/`);
     expect(inA).toContain(ofA['eventId']);
     expect(inA).not.toContain(ofC['eventId']);
