@@ -279,11 +279,13 @@ async function evaluateAccount(ports: AlertsRunPorts, accountId: string, report:
       const deliveries: Delivery[] = rule.channelIds.map((channelId) => ({ id: `${notificationId}:${channelId}`, ruleId: rule.id, channelId, notification, attempts: 0, createdMs: nowMs }));
       const claimed = await store.claim(accountId, rule.id, groupKey(fired.group), nowMs, ALERT_DEDUP_MS, deliveries);
       if (!claimed) report.suppressed += 1;
-      logs.push({ ruleId: rule.id, entry: { timeMs: nowMs, outcome: claimed ? 'sent' : 'suppressed', notificationId, group: fired.group, events: fired.events.length } });
+      // a claimed notification's log lines come from its deliveries; a rule without channels says so here
+      if (!claimed || deliveries.length === 0) {
+        logs.push({ ruleId: rule.id, entry: { timeMs: nowMs, outcome: claimed ? 'no-channel' : 'suppressed', notificationId, group: fired.group, events: fired.events.length } });
+      }
     }
   }
-  // only suppressions are logged here; a claimed notification's log lines come from its deliveries
-  for (const { ruleId, entry } of logs) if (entry.outcome === 'suppressed') await store.appendLog(accountId, ruleId, [entry]);
+  for (const { ruleId, entry } of logs) await store.appendLog(accountId, ruleId, [entry]);
   await store.ackPending(accountId, pending.map((p) => p.member));
   await store.prune(accountId, nowMs - ALERT_LATENESS_MS - ALERT_MAX_WINDOW_MINUTES * 60_000);
   report.evaluated += 1;

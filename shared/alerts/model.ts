@@ -127,7 +127,8 @@ export interface AlertMatch {
   event: MatchedEvent;
 }
 
-export type DeliveryOutcome = 'sent' | 'retrying' | 'gave-up' | 'suppressed';
+/** `no-channel`: the rule fired but names no channel (nothing was sent). */
+export type DeliveryOutcome = 'sent' | 'retrying' | 'gave-up' | 'suppressed' | 'no-channel';
 
 /** One line of a rule's delivery log (DescribeAlertHistory). */
 export interface DeliveryLogEntry {

@@ -204,10 +204,16 @@ describe.each(REDIS_BACKENDS)('alerts (%s)', (backendName) => {
     // the test action sends a signed test message
     expect(await call('TestAlertChannel', s.accountId, { ChannelId: s.channelId })).toMatchObject({ Delivered: true, Status: 200 });
     expect(s.requests().at(-1)?.signatureValid).toBe(true);
+    // a rule without channels fires into its log only
+    const quiet = (await call('CreateAlertRule', s.accountId, { Name: 'quiet', Template: 'root-logon' })) as { Rule: { RuleId: string } };
+    await drain(s.accountId, [rootSignin(s.accountId, clock - 2000)]);
+    expect(await runAlerts(runPorts())).toMatchObject({ fired: 2, sent: 1 });
+    expect(((await call('DescribeAlertHistory', s.accountId, { RuleId: quiet.Rule.RuleId })) as { History: { Outcome: string }[] }).History).toEqual([expect.objectContaining({ Outcome: 'no-channel' })]);
+    await call('DeleteAlertRule', s.accountId, { RuleId: quiet.Rule.RuleId });
     await call('UpdateAlertRule', s.accountId, { RuleId: s.ruleId, Enabled: 'false' });
     await drain(s.accountId, [rootSignin(s.accountId, clock - 1000)]);
     expect(await runAlerts(runPorts())).toMatchObject({ fired: 0 });
-    expect(s.requests()).toHaveLength(1);
+    expect(s.requests()).toHaveLength(2);
   });
 
   it('lists every template, with its default expansion where it has one', async () => {
