@@ -23,7 +23,8 @@
  *   classify classify's use case in this process on a private Redis, analysis on and off alternated:
  *            CPU per event of this process and of Redis (the analysis' own cost, without the stack).
  * Run: `npm run bench -- insights [--part ingest|classify|onset|fold|drain|memory|all] [--events 50000] [--repeats 3]
- *      [--onset-samples 6] [--rate 10]`.
+ *      [--onset-samples 6] [--rate 10] [--alert-rules 0]`; `--alert-rules N` adds the alert matcher with N
+ *      enabled rules to the drain's consumers (docs/design.md §3.12), as the functions run it.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -37,6 +38,9 @@ import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
 import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
+import { RedisAlertStore } from '../adapters/redis/alerts-store.ts';
+import { AlertMatcher, alertMatcherConsumer } from '../shared/alerts/engine.ts';
+import { ALERT_TEMPLATES } from '../shared/alerts/templates.ts';
 import { LegacyRedisInsightsStore } from './lib/legacy-insights-fold.ts';
 import { analyseBatch, runInsights } from '../shared/insights/engine.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
@@ -77,6 +81,8 @@ const { values } = parseArgs({
     'fold-minutes': { type: 'string', default: '15' },
     /** memory: also feed the rows to the AccessKey audit (its keys are reported apart) */
     audit: { type: 'boolean', default: true },
+    /** drain: also run the alert matcher (docs/design.md §3.12) with this many enabled rules, as insights-cron does */
+    'alert-rules': { type: 'string', default: '0' },
   },
   allowPositionals: true,
 });
@@ -531,6 +537,18 @@ function sampleRow(n: number, timeMs: number): AnalysisRow {
  * part's rows queued on a private Redis, `--repeats` times: rows/s, this process's CPU and Redis CPU
  * per row, and the commands per row (INFO commandstats; a script's inner calls count apart).
  */
+/** `count` enabled alert rules of ACCOUNT: the built-in templates, then custom ones (none match the mix's reads). */
+async function seedAlertRules(redis: Redis, count: number): Promise<number> {
+  const store = new RedisAlertStore(redis);
+  const now = Date.now();
+  const specs = ALERT_TEMPLATES.map((t) => t.expand(t.id === 'logon-unauthorized-ip' ? { allowlist: ['10.0.0.0/8'] } : t.defaults));
+  for (let i = 0; specs.length < count; i++) specs.push({ condition: { field: 'eventName', in: [`DeleteThing${i}`] }, threshold: 1, windowMinutes: 1 });
+  for (const [i, spec] of specs.slice(0, count).entries()) {
+    await store.putRule({ id: `ar-${String(i).padStart(16, '0')}`, accountId: ACCOUNT, name: `bench ${i}`, enabled: true, ...spec, channelIds: [], createdAtMs: now, updatedAtMs: now });
+  }
+  return count;
+}
+
 async function benchDrain(): Promise<(string | number)[][]> {
   const total = Number(values.events);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-drain-'));
@@ -550,11 +568,13 @@ async function benchDrain(): Promise<(string | number)[][]> {
         p.sadd(ANALYSIS_ACCOUNTS_KEY, ACCOUNT);
         await p.exec();
       }
+      const alertRules = await seedAlertRules(redis, Number(values['alert-rules']));
+      const consumers = [new RedisAccessKeyAudit(redis), ...(alertRules > 0 ? [alertMatcherConsumer(new AlertMatcher(new RedisAlertStore(redis)), async () => {})] : [])];
       await redis.config('RESETSTAT');
       const redis0 = await redisCpu(redis);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const report = await runInsights({ store: new RedisInsightsStore(redis), consumers: [new RedisAccessKeyAudit(redis)], deliver: async () => {}, now: () => Date.now(), region: 'cn-hangzhou' }, { budgetMs: 600_000 });
+      const report = await runInsights({ store: new RedisInsightsStore(redis), consumers, deliver: async () => {}, now: () => Date.now(), region: 'cn-hangzhou' }, { budgetMs: 600_000 });
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       const redisS = (await redisCpu(redis)) - redis0;
@@ -572,7 +592,7 @@ async function benchDrain(): Promise<(string | number)[][]> {
     }
     const spread = (xs: number[], d = 0) => `${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}`;
     return [
-      [`drain in process (${fmt(total)} rows of the ingest mix, AccessKey audit on), rows/s`, spread(runs.map((r) => r.rowsPerS)), ''],
+      [`drain in process (${fmt(total)} rows of the ingest mix, AccessKey audit on, ${values['alert-rules']} alert rules), rows/s`, spread(runs.map((r) => r.rowsPerS)), ''],
       ['drain CPU per row: this process + Redis', `${spread(runs.map((r) => r.selfUs), 1)} + ${spread(runs.map((r) => r.redisUs), 1)} µs`, ''],
       ['commands per row (µs in Redis), last repeat', runs.at(-1)?.stats ?? '', ''],
     ];
