@@ -13,10 +13,11 @@
  * Needs /usr/bin/chromium (apt-get install -y chromium) or CHROMIUM_PATH; TK_SKIP_BROWSER=1
  * runs only the browser-less check.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchConsoleBrowser, signIn } from '../helpers/console-browser.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
@@ -24,7 +25,6 @@ import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receive
 import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 import { syntheticEvent } from '../helpers/synthetic-event.ts';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SKIP_BROWSER = process.env['TK_SKIP_BROWSER'] === '1';
 const ARTIFACTS = path.join(repoRoot, '.test-artifacts', 'console');
 
@@ -70,25 +70,8 @@ describe.skipIf(SKIP_BROWSER)('the Alerts tab in Chromium', () => {
   const dingtalk = () => receiver.received.filter((r) => r.path === '/dingtalk/web');
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}. Install it with: apt-get install -y chromium (or set CHROMIUM_PATH; TK_SKIP_BROWSER=1 skips the browser test).`);
-    }
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, timezoneId: 'Asia/Shanghai' });
-    await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('request', (request) => requested.push(request.url()));
-    page.on('dialog', (dialog) => void dialog.accept());
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // a refused call (the bad condition's 400) is logged by the browser as a failed load; that one is expected
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
-    });
+    ({ browser, page } = await launchConsoleBrowser({ problems, requested }, { acceptDialogs: true }));
   }, 30_000);
 
   afterAll(async () => {
@@ -100,11 +83,7 @@ describe.skipIf(SKIP_BROWSER)('the Alerts tab in Chromium', () => {
   });
 
   it('signs in, opens Alerts and adds a DingTalk channel: the URL and secret are sent once and shown back as the host only', async () => {
-    await page.goto(`${lookupUrl}/console`);
-    await page.getByLabel('AccessKey ID').fill(key.accessKeyId);
-    await page.getByLabel('AccessKey secret').fill(key.accessKeySecret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#session-account', { hasText: A }).waitFor();
+    await signIn(page, lookupUrl, key, A);
     await page.getByRole('tab', { name: 'Alerts' }).click();
     expect(new URLSearchParams(new URL(page.url()).hash.slice(1)).get('tab')).toBe('alerts');
     await page.locator('#alerts-rules-body', { hasText: 'No alert rules yet' }).waitFor();

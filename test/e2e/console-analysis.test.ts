@@ -14,10 +14,11 @@
  * Needs /usr/bin/chromium (apt-get install -y chromium) or CHROMIUM_PATH; TK_SKIP_BROWSER=1
  * runs only the browser-less seeding checks.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchConsoleBrowser, signIn } from '../helpers/console-browser.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countedRows } from '../helpers/insight-traffic.ts';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
@@ -26,7 +27,6 @@ import { RedisInsightsStore } from '../../adapters/redis/insights-store.ts';
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
 import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SKIP_BROWSER = process.env['TK_SKIP_BROWSER'] === '1';
 const ARTIFACTS = path.join(repoRoot, '.test-artifacts', 'console');
 const MIN = 60_000;
@@ -119,25 +119,8 @@ describe.skipIf(SKIP_BROWSER)('the Insights and AccessKeys tabs in Chromium', ()
   const hashOf = () => new URLSearchParams(new URL(page.url()).hash.slice(1));
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}. Install it with: apt-get install -y chromium (or set CHROMIUM_PATH; TK_SKIP_BROWSER=1 skips the browser test).`);
-    }
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
-    });
-    const context = await browser.newContext({ viewport: { width: 1366, height: 800 }, timezoneId: 'Asia/Shanghai' });
-    // Report CSP (and Trusted Types) violations as console errors (init scripts run outside the CSP).
-    await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`);
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('request', (request) => requested.push(request.url()));
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // The unknown key's 404 is logged by the browser as a failed load; that one is expected.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
-    });
+    ({ browser, page } = await launchConsoleBrowser({ problems, requested }, {}));
   }, 30_000);
 
   afterAll(async () => {
@@ -149,11 +132,7 @@ describe.skipIf(SKIP_BROWSER)('the Insights and AccessKeys tabs in Chromium', ()
   });
 
   it('signs in and opens Insights: the insights of three types on the timeline, one lane per type with its count', async () => {
-    await page.goto(`${lookupUrl}/console`);
-    await page.getByLabel('AccessKey ID').fill(key.accessKeyId);
-    await page.getByLabel('AccessKey secret').fill(key.accessKeySecret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#session-account', { hasText: A }).waitFor();
+    await signIn(page, lookupUrl, key, A);
     await page.getByRole('tab', { name: 'Insights' }).click();
     expect(hashOf().get('tab')).toBe('insights');
     await page.locator('#insights-caption', { hasText: /^4 insights in the last day, 4 still open, newest first\.$/ }).waitFor();

@@ -9,10 +9,11 @@
  *
  * Needs /usr/bin/chromium or CHROMIUM_PATH; TK_SKIP_BROWSER=1 skips the browser part.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchConsoleBrowser, signIn } from '../helpers/console-browser.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
@@ -20,7 +21,6 @@ import { RedisHistoryStore } from '../../adapters/redis/history-store.ts';
 import { productProject, repoRoot, startTestStack, waitUntil, type TestStack } from '../helpers/stack.ts';
 import { syntheticEvent } from '../helpers/synthetic-event.ts';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const SKIP_BROWSER = process.env['TK_SKIP_BROWSER'] === '1';
 const ARTIFACTS = path.join(repoRoot, '.test-artifacts', 'console');
 const A = '6234567890123459';
@@ -67,18 +67,8 @@ describe.skipIf(SKIP_BROWSER)('the Query tab in Chromium', () => {
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `query-${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium, or CHROMIUM_PATH; TK_SKIP_BROWSER=1 skips)`);
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'] });
-    const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, timezoneId: 'UTC', acceptDownloads: true });
-    await context.addInitScript(`document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));`);
-    page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // an invalid query's 400 is logged by the browser as a failed load; that one is expected
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(message.text());
-    });
+    ({ browser, page } = await launchConsoleBrowser({ problems }, { viewport: { width: 1366, height: 900 }, timezoneId: 'UTC', acceptDownloads: true, timeoutMs: 20_000 }));
   }, 30_000);
 
   afterAll(async () => {
@@ -90,11 +80,7 @@ describe.skipIf(SKIP_BROWSER)('the Query tab in Chromium', () => {
   });
 
   it('signs in, opens Query and runs the worked query from its example', async () => {
-    await page.goto(`${lookupUrl}/console`);
-    await page.getByLabel('AccessKey ID').fill(key.accessKeyId);
-    await page.getByLabel('AccessKey secret').fill(key.accessKeySecret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#session-account', { hasText: A }).waitFor();
+    await signIn(page, lookupUrl, key, A);
     await page.getByRole('tab', { name: 'Query' }).click();
     expect(new URLSearchParams(new URL(page.url()).hash.slice(1)).get('tab')).toBe('query');
     // the time range stays, the one-condition filter does not
