@@ -31,6 +31,7 @@ import { freePort, startRedis } from '../emulator/stack/processes.ts';
 import { productProject, startTestStack } from '../test/helpers/stack.ts';
 import { startAlertReceiver } from '../test/helpers/alert-receiver.ts';
 import { percentile, printTable } from './lib/report.ts';
+import { sampleAnalysisRow } from './lib/sample-row.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
@@ -135,30 +136,6 @@ async function benchLatency(): Promise<(string | number)[][]> {
 }
 
 // ───────────────────────────── matcher cost per row ─────────────────────────────
-function sampleRow(n: number, timeMs: number): AnalysisRow {
-  const e = sampleEvent(ACCOUNT, n) as Record<string, unknown> & { userIdentity: Record<string, string>; referencedResources?: Record<string, string[]> };
-  const resources = Object.entries(e.referencedResources ?? {}).flatMap(([type, names]) => names.map((name) => ({ type, name })));
-  const str = (k: string) => String(e[k] ?? '');
-  return {
-    eventId: str('eventId'),
-    accountId: ACCOUNT,
-    eventTimeMs: timeMs,
-    eventName: str('eventName'),
-    serviceName: str('serviceName'),
-    eventType: str('eventType'),
-    eventRW: str('eventRW'),
-    acsRegion: str('acsRegion'),
-    sourceIpAddress: str('sourceIpAddress'),
-    userAgent: str('userAgent'),
-    errorCode: n % 50 === 0 ? 'Forbidden.RAM' : '',
-    identityType: e.userIdentity['type'] ?? '',
-    userName: e.userIdentity['userName'] ?? '',
-    principalId: e.userIdentity['principalId'] ?? '',
-    accessKeyId: e.userIdentity['accessKeyId'] ?? '',
-    sensitive: false,
-    resources,
-  };
-}
 
 async function benchMatch(): Promise<(string | number)[][]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-alerts-'));
@@ -170,7 +147,7 @@ async function benchMatch(): Promise<(string | number)[][]> {
   const out: (string | number)[][] = [];
   try {
     const now = Date.now();
-    const rows = Array.from({ length: total }, (_v, i) => sampleRow(i, now - 60_000 + (i % 60_000)));
+    const rows = Array.from({ length: total }, (_v, i) => sampleAnalysisRow(ACCOUNT, i, now - 60_000 + (i % 60_000), { errorCode: i % 50 === 0 ? 'Forbidden.RAM' : '' }));
     for (const withRules of [false, true]) {
       await redis.flushall();
       if (withRules) {

@@ -54,6 +54,7 @@ import type { IdentifiedEvent } from '../shared/pipeline/records.ts';
 import { encodeAnalysisRow } from '../shared/analysis/analysis-row-codec.ts';
 import { parseSeriesKey, rowCounters } from '../shared/insights/series.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
+import { sampleAnalysisRow } from './lib/sample-row.ts';
 import { sampleEvent, sampleEvents } from '../scripts/lib/sample-events.ts';
 import { buildFunctions } from '../emulator/build.ts';
 import { loadProject } from '../emulator/config.ts';
@@ -506,37 +507,6 @@ async function benchFold(): Promise<(string | number)[][]> {
 }
 
 // ───────────────────────────── the drain alone, in this process ─────────────────────────────
-/** The analysis row classify makes of sampleEvent(ACCOUNT, n) at `timeMs` (bodies restart n every BATCH events). */
-function sampleRow(n: number, timeMs: number): AnalysisRow {
-  const e = sampleEvent(ACCOUNT, n) as Record<string, unknown> & { userIdentity: Record<string, string>; referencedResources?: Record<string, string[]> };
-  const resources = Object.entries(e.referencedResources ?? {}).flatMap(([type, names]) => names.map((name) => ({ type, name })));
-  const str = (k: string) => String(e[k] ?? '');
-  return {
-    eventId: str('eventId'),
-    accountId: ACCOUNT,
-    eventTimeMs: timeMs,
-    eventName: str('eventName'),
-    serviceName: str('serviceName'),
-    eventType: str('eventType'),
-    eventRW: str('eventRW'),
-    acsRegion: str('acsRegion'),
-    sourceIpAddress: str('sourceIpAddress'),
-    userAgent: str('userAgent'),
-    errorCode: '',
-    identityType: e.userIdentity['type'] ?? '',
-    userName: e.userIdentity['userName'] ?? '',
-    principalId: e.userIdentity['principalId'] ?? '',
-    accessKeyId: e.userIdentity['accessKeyId'] ?? '',
-    sensitive: false,
-    resources,
-  };
-}
-
-/**
- * runInsights with the AccessKey audit (insights-cron's ports, without delivery) over the ingest
- * part's rows queued on a private Redis, `--repeats` times: rows/s, this process's CPU and Redis CPU
- * per row, and the commands per row (INFO commandstats; a script's inner calls count apart).
- */
 /** `count` enabled alert rules of ACCOUNT: the built-in templates, then custom ones (none match the mix's reads). */
 async function seedAlertRules(redis: Redis, count: number): Promise<number> {
   const store = new RedisAlertStore(redis);
@@ -549,6 +519,12 @@ async function seedAlertRules(redis: Redis, count: number): Promise<number> {
   return count;
 }
 
+/**
+ * runInsights with the AccessKey audit (insights-cron's ports, without delivery) over the ingest
+ * part's rows (the analysis rows of sampleEvent(ACCOUNT, n), n restarting every BATCH events) queued
+ * on a private Redis, `--repeats` times: rows/s, this process's CPU and Redis CPU per row, and the
+ * commands per row (INFO commandstats; a script's inner calls count apart).
+ */
 async function benchDrain(): Promise<(string | number)[][]> {
   const total = Number(values.events);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-drain-'));
@@ -562,7 +538,7 @@ async function benchDrain(): Promise<(string | number)[][]> {
       for (let i = 0; i < total; i += BATCH) {
         const p = redis.pipeline();
         for (let g = i; g < Math.min(total, i + BATCH); g++) {
-          const row = sampleRow(g - i, Math.floor(end - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000)));
+          const row = sampleAnalysisRow(ACCOUNT, g - i, Math.floor(end - ((total - g) / STREAM_RATE) * 1000 - ((g * 7919) % 2000)));
           p.hset(analysisQueueKey(ACCOUNT), row.eventId, encodeAnalysisRow(row));
         }
         p.sadd(ANALYSIS_ACCOUNTS_KEY, ACCOUNT);
