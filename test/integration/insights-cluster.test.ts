@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRpc, postEvents, type Credentials } from '../../adapters/client/signed-fetch.ts';
 import { createRedisClient, isCluster, type RedisClient } from '../../adapters/redis.ts';
 import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
-import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
+import { analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
 import { EVALUATION_ACCOUNTS_KEY } from '../../adapters/redis/insights-store.ts';
 import { BURST_API, BURST_IP, BURST_KEY, BURST_SIZE, baselineTraffic, burstTraffic, countedRows } from '../helpers/insight-traffic.ts';
 import { REDIS_BACKENDS } from '../helpers/redis-backends.ts';
@@ -68,8 +68,12 @@ describe.runIf(REDIS_BACKENDS.includes('cluster'))('Insights on a Redis Cluster'
       const res = await postEvents(stack.emulator.httpUrls['ingest'] as string, key, JSON.stringify(traffic.slice(i, i + 200)));
       expect(res.status).toBe(200);
     }
-    await waitUntil(async () => (await countedRows(redis, ACCOUNT)) >= before + traffic.length, 30_000, 'the traffic counted');
-    expect(await redis.sismember(ANALYSIS_ACCOUNTS_KEY, ACCOUNT)).toBe(0);
+    await waitUntil(async () => {
+      if ((await countedRows(redis, ACCOUNT)) >= before + traffic.length) return true;
+      // a batch whose analysis failed in classify went the way round: insights-cron's drain counts it
+      if ((await redis.hlen(analysisQueueKey(ACCOUNT))) > 0) await runCron();
+      return undefined;
+    }, 60_000, 'the traffic counted');
     expect(await redis.sismember(EVALUATION_ACCOUNTS_KEY, ACCOUNT)).toBe(1);
 
     const burstObjects = new Set([BURST_API, BURST_IP, BURST_KEY]);
