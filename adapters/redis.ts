@@ -19,14 +19,19 @@ export function isCluster(client: RedisClient): client is Cluster {
 /**
  * A client for a TK_REDIS_URL: `Redis` for one server, `Cluster` for a cluster URL. `options`
  * are per-connection options (for a cluster, each node's); the few that are the cluster
- * client's own (`enableAutoPipelining`, `lazyConnect`, `enableOfflineQueue`) apply to it.
+ * client's own (`lazyConnect`, `enableOfflineQueue`) apply to it.
+ *
+ * No auto-pipelining on a cluster: ioredis routes an auto-pipelined call by its first key, and for
+ * our Lua commands (defineCommand: `numKeys` first, then the keys) it takes the number for the key,
+ * so a script could share a pipeline with commands of another node's slots and fail with "All keys in
+ * the pipeline should belong to the same slots allocation group" (seen on the local three-master
+ * cluster when concurrent classify invocations ran in one instance).
  */
 export function createRedisClient(url: string, options: RedisOptions = {}, clusterOptions: ClusterOptions = {}): RedisClient {
   const target = parseRedisUrl(url);
   if (target.kind === 'standalone') return new Redis(target.url, options);
-  const { enableAutoPipelining, lazyConnect, enableOfflineQueue, ...nodeOptions } = options;
+  const { enableAutoPipelining: _notOnACluster, lazyConnect, enableOfflineQueue, ...nodeOptions } = options;
   return new Cluster(target.nodes, {
-    ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
     ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
     ...clusterOptions,
