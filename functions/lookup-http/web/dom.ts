@@ -1,7 +1,7 @@
 /** A few DOM helpers: elements from data with textContent only (never HTML from data). */
 import { formatLocal, formatUtc } from './format.ts';
 
-type Child = Node | string | null | undefined | false;
+export type Child = Node | string | null | undefined | false;
 export type Attrs = Record<string, string | number | boolean | undefined>;
 
 function setAttrs(el: Element, attrs: Attrs): void {

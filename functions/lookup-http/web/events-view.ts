@@ -8,7 +8,8 @@
 import { ApiError, isJsonObject, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, isAbort, showState, timeElement } from './dom.ts';
-import { describeError, eventDetails, eventResources, eventTimeMs, eventUser, formatLocal, text, zoneLabel } from './format.ts';
+import { toggleEventRow } from './event-row.ts';
+import { describeError, eventResources, eventTimeMs, eventUser, formatLocal, text, zoneLabel } from './format.ts';
 import { describeQuery, lookupParams, widerPreset, PRESETS } from './query.ts';
 
 interface Page {
@@ -225,31 +226,17 @@ export function createEventsView(ctx: ConsoleContext): EventsView {
   }
 
   function toggle(body: Element, event: JsonObject): void {
-    const button = body.querySelector('button.expand');
-    const detail = body.querySelector('tr.event-detail');
-    const cell = detail?.firstElementChild;
-    if (!(button instanceof HTMLButtonElement) || !(detail instanceof HTMLTableRowElement) || !cell) return;
-    const open = button.getAttribute('aria-expanded') !== 'true';
-    if (open && cell.childElementCount === 0) {
-      const list = h('dl', { class: 'details' });
-      for (const [label, value] of eventDetails(event)) list.append(h('div', {}, h('dt', {}, label), h('dd', {}, value)));
+    toggleEventRow(body, event, () => {
       const eventId = text(event, 'eventId');
-      cell.append(
-        list,
-        h(
-          'div',
-          { class: 'actions' },
-          h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event'),
-          // The link is made when the row opens: the search on screen, to go back to from it.
-          eventId !== undefined && h('button', { type: 'button', class: 'secondary', 'data-action': 'copy-link', 'data-link': ctx.eventLink(eventId), 'aria-label': `Copy link to event ${eventId}` }, 'Copy link'),
-          eventId !== undefined && h('span', { class: 'copy-link-status muted small', 'aria-live': 'polite' }),
-        ),
-      );
-    }
-    button.setAttribute('aria-expanded', String(open));
-    detail.hidden = !open;
-    body.classList.toggle('open', open);
+      return [
+        h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event'),
+        // The link is made when the row opens: the search on screen, to go back to from it.
+        eventId !== undefined && h('button', { type: 'button', class: 'secondary', 'data-action': 'copy-link', 'data-link': ctx.eventLink(eventId), 'aria-label': `Copy link to event ${eventId}` }, 'Copy link'),
+        eventId !== undefined && h('span', { class: 'copy-link-status muted small', 'aria-live': 'polite' }),
+      ];
+    });
   }
+
 
   table.addEventListener('click', (e) => {
     if (!(e.target instanceof Element)) return;

@@ -9,7 +9,8 @@
 import { ApiError, isJsonObject, type Json, type JsonObject } from './api.ts';
 import type { ConsoleContext, Query } from './context.ts';
 import { byId, h, isAbort, s, showState, timeElement } from './dom.ts';
-import { describeError, eventDetails, eventTimeMs, eventUser, niceMax, text } from './format.ts';
+import { describeError, eventTimeMs, eventUser, niceMax, text } from './format.ts';
+import { toggleEventRow } from './event-row.ts';
 import { csvLine, EVENT_COLUMNS, eventRow, rowObject } from '../../../shared/query/export-format.ts';
 
 export interface QueryView {
@@ -152,20 +153,9 @@ export function createQueryView(ctx: ConsoleContext): QueryView {
   }
 
   function toggle(body: Element, event: JsonObject): void {
-    const button = body.querySelector('button.expand');
-    const detail = body.querySelector('tr.event-detail');
-    const cell = detail?.firstElementChild;
-    if (!(button instanceof HTMLButtonElement) || !(detail instanceof HTMLTableRowElement) || !cell) return;
-    const open = button.getAttribute('aria-expanded') !== 'true';
-    if (open && cell.childElementCount === 0) {
-      const list = h('dl', { class: 'details' });
-      for (const [label, value] of eventDetails(event)) list.append(h('div', {}, h('dt', {}, label), h('dd', {}, value)));
-      cell.append(list, h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event')));
-    }
-    button.setAttribute('aria-expanded', String(open));
-    detail.hidden = !open;
-    body.classList.toggle('open', open);
+    toggleEventRow(body, event, () => [h('button', { type: 'button', class: 'secondary', 'data-action': 'view' }, 'View event')]);
   }
+
 
   function renderEvents(events: JsonObject[], append: boolean): void {
     if (!append) {
