@@ -27,11 +27,6 @@ export const MAX_CATCHUP_MINUTES = 15;
 /** Counters of rows older than this are not kept (the baseline period plus the evaluated hour). */
 export const COUNTER_HORIZON_MS = BASELINE_MS + 2 * HOUR_MS;
 
-/** A queued row of `accountId`'s queue, or undefined when it is not an analysis row (analysis-row-codec.ts). */
-export function parseAnalysisRow(json: string, accountId: string): AnalysisRow | undefined {
-  return decodeAnalysisRow(json, accountId);
-}
-
 export interface QueuedAnalysisRow {
   eventId: string;
   json: string;
@@ -190,7 +185,7 @@ async function drainAccount(ports: InsightsRunPorts, accountId: string, report: 
     const parsed: AnalysisRow[] = [];
     const ids: string[] = [];
     for (const { eventId, json } of rows) {
-      const row = parseAnalysisRow(json, accountId);
+      const row = decodeAnalysisRow(json, accountId);
       // a row filed under another id than its own is malformed: the fold removes rows by their id
       if (row && row.eventId === eventId) parsed.push(row);
       else ids.push(eventId);

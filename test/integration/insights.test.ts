@@ -11,7 +11,8 @@ import { RedisAccountStore } from '../../adapters/redis/account-store.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../../adapters/redis/analysis-queue.ts';
 import { EVALUATION_ACCOUNTS_KEY, RedisInsightsStore } from '../../adapters/redis/insights-store.ts';
 import { RedisSummaryQueue } from '../../adapters/redis/summary-queue.ts';
-import { foldItemsOf, parseAnalysisRow } from '../../shared/insights/engine.ts';
+import { foldItemsOf } from '../../shared/insights/engine.ts';
+import { decodeAnalysisRow } from '../../shared/analysis/analysis-row-codec.ts';
 import { analysisRow } from '../helpers/analysis-row.ts';
 import { countedRows } from '../helpers/insight-traffic.ts';
 import { sampleEvent } from '../../scripts/lib/sample-events.ts';
@@ -104,7 +105,7 @@ describe('the analysis of new events', () => {
     const queue = new RedisSummaryQueue(redis);
     await queue.enqueue(B, [], rows.map((r) => ({ ...r, eventId: `queued-${r.eventId}` })));
     const queued = await store.readQueue(B, 10);
-    const queuedItems = foldItemsOf(queued.map(({ json }) => parseAnalysisRow(json, B)).filter((r): r is NonNullable<typeof r> => r !== undefined), Date.now());
+    const queuedItems = foldItemsOf(queued.map(({ json }) => decodeAnalysisRow(json, B)).filter((r): r is NonNullable<typeof r> => r !== undefined), Date.now());
     expect(queuedItems).toHaveLength(5);
     expect(await store.fold(B, queuedItems)).toMatchObject({ counted: 5, duplicates: 0, remaining: 0 });
     expect(await store.fold(B, queuedItems)).toMatchObject({ counted: 0, duplicates: 5 });
