@@ -18,6 +18,8 @@ import { callRpc, type Credentials } from '../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
 import { HISTORY_RETENTION_MS, type HistoryRecord } from '../shared/history/history-store.ts';
+import { buildFunctions } from '../emulator/build.ts';
+import { loadProject } from '../emulator/config.ts';
 import { productProject, startTestStack } from '../test/helpers/stack.ts';
 import { recordOf, rng, syntheticEvents } from './history-memory.ts';
 import type { LookupClientData } from './lib/lookup-client.ts';
@@ -43,6 +45,8 @@ const { values } = parseArgs({
 const total = Number(values.events);
 const queries = Number(values.queries);
 
+// the functions as this checkout's source builds them (the stack itself does not build)
+await buildFunctions(loadProject(productProject, { env: {}, accountId: 'ACCOUNT_ID', lenient: true }).functions);
 const stack = await startTestStack({
   project: productProject,
   buckets: ['trailkeeper-staging', 'trailkeeper-archive'],
@@ -136,7 +140,7 @@ try {
   const call = async (params: Record<string, string>): Promise<{ Events: unknown[]; NextToken?: string }> => {
     const res = await callRpc(lookupUrl, credentials, params);
     const body = (await res.json()) as { Events?: unknown[]; NextToken?: string; Code?: string; Message?: string };
-    if (!res.ok || !body.Events) throw new Error(`LookupEvents answered ${res.status} ${body.Code}: ${body.Message}`);
+    if (!res.ok || !body.Events) throw new Error(`LookupEvents answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
     return { Events: body.Events, ...(body.NextToken ? { NextToken: body.NextToken } : {}) };
   };
   // warm every instance and connection

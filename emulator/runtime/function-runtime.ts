@@ -68,7 +68,8 @@ class Instance {
     this.worker = new Worker(hostPath, {
       workerData: data,
       env,
-      execArgv: ['--enable-source-maps'],
+      // --cpu-prof* given to the emulator's process (as --flag=value) reach its instances too: a profile per thread
+      execArgv: [...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')), '--enable-source-maps'],
       resourceLimits: { maxOldGenerationSizeMb: fn.memorySize },
       stdout: true,
       stderr: true,
