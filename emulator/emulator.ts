@@ -15,7 +15,7 @@ import type { FcAuthFailure } from './fc-signature.ts';
 import { generateInternalToken } from './http-guard.ts';
 import { startInvokeApi, type InvokeApiCore } from './invoke-api.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { DEFAULT_MAX_INSTANCES_PER_FUNCTION, FunctionRuntime, type InvocationResult, type RuntimeIdentity } from './runtime/function-runtime.ts';
+import { DEFAULT_MAX_INSTANCES_PER_FUNCTION, FunctionRuntime, type InvocationResult, type InvokeOptions, type RuntimeIdentity } from './runtime/function-runtime.ts';
 import { startHttpTrigger, type HttpTriggerServer } from './triggers/http.ts';
 import { buildOssEvent, routeOssRecord, S3NotificationSchema } from './triggers/oss.ts';
 import { buildTimerEvent, TimerScheduler, timerRequestId } from './triggers/timer.ts';
@@ -94,10 +94,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const runtimes = new Map<string, FunctionRuntime>(
     project.functions.map((fn) => [fn.functionName, new FunctionRuntime(fn, hostPath, identity, logger, options.maxInstancesPerFunction)]),
   );
-  const invokeSync = (name: string, event: Buffer, requestId: string): Promise<InvocationResult> => {
+  const invokeSync = (name: string, event: Buffer, requestId: string, invokeOptions: InvokeOptions = {}): Promise<InvocationResult> => {
     const fn = resolve(name);
     if (!fn) throw new Error(`no function ${name}`);
-    return (runtimes.get(fn.functionName) as FunctionRuntime).invoke(event, requestId);
+    return (runtimes.get(fn.functionName) as FunctionRuntime).invoke(event, requestId, invokeOptions);
   };
 
   // one server or a cluster (redis-cluster://…), as the functions' TK_REDIS_URL
@@ -217,7 +217,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
           host,
           port: options.httpPorts?.[fn.resourceName] ?? 0,
           accountId: identity.accountId,
-          invoke: (event, requestId) => invokeSync(fn.functionName, event, requestId),
+          invoke: (event, requestId) => invokeSync(fn.functionName, event, requestId, { httpResponse: true }),
           logger,
         });
         httpServers.push(server);

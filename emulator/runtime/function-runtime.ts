@@ -9,18 +9,28 @@ import { Worker } from 'node:worker_threads';
 import type { FunctionSpec } from '../config.ts';
 import { bundlePathOf } from '../build.ts';
 import type { Logger } from '../logger.ts';
-import type { FcCredentials, FcErrorBody, FromWorker, InvocationContextData, ToWorker, WorkerData } from './protocol.ts';
+import type { FcCredentials, FcErrorBody, FromWorker, HttpResponseParts, InvocationContextData, ToWorker, WorkerData } from './protocol.ts';
 
 /** Cap on instances per function: the machine has 2 cores, so more buys nothing locally. */
 export const DEFAULT_MAX_INSTANCES_PER_FUNCTION = 4;
 
 export type InvocationResult =
-  | { ok: true; requestId: string; payload: Buffer; durationMs: number }
+  /**
+   * `response`: an HTTP trigger's response struct, decoded by the instance (asked for with
+   * `{ httpResponse: true }`, given when the struct's JSON would carry it unchanged); `payload`
+   * is then empty. Otherwise `payload` is the result's JSON bytes, as FC returns them.
+   */
+  | { ok: true; requestId: string; payload: Buffer; durationMs: number; response?: HttpResponseParts }
   | { ok: false; requestId: string; error: FcErrorBody; errorType: 'UnhandledInvocationError'; durationMs: number };
 
 export interface RuntimeIdentity {
   accountId: string;
   credentials: FcCredentials;
+}
+
+export interface InvokeOptions {
+  /** An HTTP trigger's invocation: the response struct may come back decoded (InvocationResult.response). */
+  httpResponse?: boolean;
 }
 
 interface Pending {
@@ -120,7 +130,9 @@ class Instance {
     this.pending.delete(message.id);
     clearTimeout(pending.timer);
     const durationMs = Date.now() - pending.started;
-    if (message.ok) {
+    if (message.ok && 'http' in message) {
+      pending.resolve({ ok: true, requestId: pending.requestId, payload: Buffer.alloc(0), durationMs, response: message.http });
+    } else if (message.ok) {
       pending.resolve({ ok: true, requestId: pending.requestId, payload: Buffer.from(message.payload), durationMs });
     } else {
       pending.resolve({ ok: false, requestId: pending.requestId, error: message.error, errorType: 'UnhandledInvocationError', durationMs });
@@ -143,7 +155,7 @@ class Instance {
     this.onExit(this);
   }
 
-  invoke(event: Buffer, context: InvocationContextData, timeoutSeconds: number): Promise<InvocationResult> {
+  invoke(event: Buffer, context: InvocationContextData, timeoutSeconds: number, options: InvokeOptions): Promise<InvocationResult> {
     return new Promise((resolve) => {
       const id = this.nextId++;
       const started = Date.now();
@@ -164,7 +176,7 @@ class Instance {
         void this.stop();
       }, timeoutSeconds * 1000);
       this.pending.set(id, { resolve, requestId: context.requestId, started, timer });
-      const message: ToWorker = { type: 'invoke', id, event: new Uint8Array(event), context };
+      const message: ToWorker = { type: 'invoke', id, event: new Uint8Array(event), context, ...(options.httpResponse ? { httpResponse: true } : {}) };
       this.worker.postMessage(message);
     });
   }
@@ -189,7 +201,7 @@ export class FunctionRuntime {
   ) {}
 
   /** Invokes the function once; never throws (errors are results, as FC answers them). */
-  async invoke(event: Buffer, requestId: string = randomUUID()): Promise<InvocationResult> {
+  async invoke(event: Buffer, requestId: string = randomUUID(), options: InvokeOptions = {}): Promise<InvocationResult> {
     const started = Date.now();
     let instance: Instance;
     try {
@@ -205,7 +217,7 @@ export class FunctionRuntime {
       };
     }
     try {
-      return await instance.invoke(event, this.contextFor(requestId), this.spec.timeout);
+      return await instance.invoke(event, this.contextFor(requestId), this.spec.timeout, options);
     } finally {
       this.release(instance);
     }

@@ -30,11 +30,33 @@ export interface WorkerData {
   functionName: string;
 }
 
-export type ToWorker = { type: 'invoke'; id: number; event: Uint8Array; context: InvocationContextData };
+/**
+ * An HTTP trigger's response struct as the instance hands it over: FC serialises the handler's
+ * `{statusCode, headers, body, isBase64Encoded}` and the gateway decodes it; between threads the
+ * same struct travels as a structured clone with its body already as the bytes the gateway
+ * writes (base64 decoded, text as UTF-8), the body's buffer transferred, not copied. Only a struct
+ * whose JSON round trip is itself is sent this way (worker-host.ts); any other result goes as
+ * JSON bytes, exactly as before.
+ */
+export interface HttpResponseParts {
+  statusCode: number;
+  headers: Record<string, string | number | string[]>;
+  body: Uint8Array;
+}
+
+export type ToWorker = {
+  type: 'invoke';
+  id: number;
+  event: Uint8Array;
+  context: InvocationContextData;
+  /** Set by HTTP triggers: the result may come back as HttpResponseParts. */
+  httpResponse?: boolean;
+};
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-error'; error: FcErrorBody }
   | { type: 'result'; id: number; ok: true; payload: Uint8Array }
+  | { type: 'result'; id: number; ok: true; http: HttpResponseParts }
   | { type: 'result'; id: number; ok: false; error: FcErrorBody }
   | { type: 'log'; requestId: string; level: string; line: string };

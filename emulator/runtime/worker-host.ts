@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
+import { httpParts, transferable } from './http-response.ts';
 import type { FcErrorBody, FromWorker, InvocationContextData, ToWorker, WorkerData } from './protocol.ts';
 
 type Callback = (error: unknown, result?: unknown) => void;
@@ -15,8 +16,8 @@ const data = workerData as WorkerData;
 const port = parentPort;
 if (!port) throw new Error('worker-host must run in a worker thread');
 
-function send(message: FromWorker): void {
-  port!.postMessage(message);
+function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
 }
 
 function toErrorBody(error: unknown): FcErrorBody {
@@ -88,8 +89,13 @@ port.on('message', (message: ToWorker) => {
   const ctxData: InvocationContextData = message.context;
   const context = { ...ctxData, logger: makeLogger(ctxData.requestId) };
   const event = Buffer.from(message.event.buffer, message.event.byteOffset, message.event.byteLength);
+  const httpResponse = message.httpResponse === true;
   run(event, context).then(
-    (result) => send({ type: 'result', id: message.id, ok: true, payload: encodeResult(result) }),
+    (result) => {
+      const parts = httpResponse ? httpParts(result) : undefined;
+      if (parts) send({ type: 'result', id: message.id, ok: true, http: parts }, transferable(parts.body));
+      else send({ type: 'result', id: message.id, ok: true, payload: encodeResult(result) });
+    },
     (error: unknown) => send({ type: 'result', id: message.id, ok: false, error: toErrorBody(error) }),
   );
 });

@@ -42,6 +42,7 @@ const ResponseStruct = z.object({
   body: z.string().optional(),
   isBase64Encoded: z.boolean().optional(),
 });
+const ResponseHead = ResponseStruct.pick({ statusCode: true, headers: true });
 
 /** Header names as FC shows them: `content-type` → `Content-Type`. */
 function canonicalHeaderName(name: string): string {
@@ -107,29 +108,48 @@ export function writeHttpResult(res: http.ServerResponse, result: InvocationResu
     sendJson(res, 502, result.error, { ...base, 'x-fc-error-type': result.errorType });
     return;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(result.payload.toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  const struct = ResponseStruct.safeParse(parsed);
-  if (!struct.success) {
-    res.writeHead(200, base);
-    res.end(result.payload);
-    return;
+  let statusCode: number;
+  let structHeaders: Record<string, string | number | string[]>;
+  let body: Buffer | string;
+  if (result.response) {
+    // decoded by the instance (a struct its JSON carries unchanged): checked as the JSON one is
+    const head = ResponseHead.safeParse({ statusCode: result.response.statusCode, headers: result.response.headers });
+    if (!head.success) {
+      sendJson(res, 502, { ErrorCode: 'InvalidFunctionResponse', ErrorMessage: 'the function returned an invalid response struct' }, base);
+      return;
+    }
+    statusCode = head.data.statusCode;
+    structHeaders = head.data.headers ?? {};
+    const bytes = result.response.body;
+    body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(result.payload.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const struct = ResponseStruct.safeParse(parsed);
+    if (!struct.success) {
+      res.writeHead(200, base);
+      res.end(result.payload);
+      return;
+    }
+    statusCode = struct.data.statusCode;
+    structHeaders = struct.data.headers ?? {};
+    const text = struct.data.body ?? '';
+    body = struct.data.isBase64Encoded ? Buffer.from(text, 'base64') : text;
   }
   const headers: Record<string, string | string[]> = { ...base };
-  for (const [k, v] of Object.entries(struct.data.headers ?? {})) headers[k.toLowerCase()] = Array.isArray(v) ? v : String(v);
-  const body = struct.data.body ?? '';
+  for (const [k, v] of Object.entries(structHeaders)) headers[k.toLowerCase()] = Array.isArray(v) ? v : String(v);
   try {
-    res.writeHead(struct.data.statusCode, headers);
+    res.writeHead(statusCode, headers);
   } catch {
     // a header name or value HTTP cannot carry: FC answers such a response struct as a bad gateway
     sendJson(res, 502, { ErrorCode: 'InvalidFunctionResponse', ErrorMessage: 'the function returned headers HTTP cannot carry' }, base);
     return;
   }
-  res.end(struct.data.isBase64Encoded ? Buffer.from(body, 'base64') : body);
+  res.end(body);
 }
 
 export interface HttpTriggerServer {
@@ -174,10 +194,9 @@ export async function startHttpTrigger(options: {
         return;
       }
       const body = await readBody(req);
-      const address = server.address() as AddressInfo;
       const event = buildHttpEvent(req, body, {
         accountId: options.accountId,
-        domainName: `${options.host}:${address.port}`,
+        domainName,
         domainPrefix: fn.functionName,
         requestId,
       });
@@ -186,11 +205,14 @@ export async function startHttpTrigger(options: {
   );
   guardServer(server);
   server.keepAliveTimeout = 65_000;
+  // the trigger's domain, known once it listens (no request arrives before)
+  let domainName = `${options.host}:${options.port}`;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
+  domainName = `${options.host}:${address.port}`;
   return {
     url: `http://${options.host}:${address.port}`,
     functionName: fn.functionName,
