@@ -18,6 +18,7 @@
  */
 import type { Redis, Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
+import { PackedArgs, UNPACK_ARGS_LUA } from './packed-args.ts';
 import type { AnalysisConsumer, AnalysisRow } from '../../shared/analysis/analysis-row.ts';
 import {
   ACCESS_KEY_AUDIT_MAX_ENTRIES,
@@ -74,12 +75,14 @@ function decodeUse(value: string): { eventId: string; detail: string } | undefin
 
 /**
  * KEYS: per AccessKey, KEYS_PER_ACCESS_KEY keys (last, then each list's zset and use hash).
- * ARGV: now, retentionMs, cap, keysPer, U, then U encoded uses (the batch's distinct winning uses,
+ * ARGV[1]: the argument list below, packed (packed-args.ts; the script unpacks it into a table it
+ * calls ARGV): now, retentionMs, cap, keysPer, U, then U encoded uses (the batch's distinct winning uses,
  * each sent once: a row is often the newest of several entries), then per AccessKey: lastMs,
  * lastEventId, lastJson, and per list: count, then count × (member, usedMs, use index 1..U).
  * Returns the number of uses written (newer than what was stored).
  */
 const MERGE_SCRIPT = `
+local ARGV = ${UNPACK_ARGS_LUA}(ARGV[1])
 local now, RET, CAP, PER = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local CHUNK = 500
 local function eidOf(v)
@@ -156,7 +159,7 @@ return written
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tkAccessKeyAuditMerge(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<number, Context>;
+    tkAccessKeyAuditMerge(numKeys: number, ...args: (string | number | Buffer | readonly (string | number)[])[]): Result<number, Context>;
   }
 }
 
@@ -201,7 +204,8 @@ export class RedisAccessKeyAudit implements AnalysisConsumer, AccessKeyAuditRead
         }
       }
     }
-    return this.redis.tkAccessKeyAuditMerge(keys.length, keys, nowMs, ACCESS_KEY_AUDIT_RETENTION_MS, ACCESS_KEY_AUDIT_MAX_ENTRIES, KEYS_PER_ACCESS_KEY, encoded.length, encoded, argv);
+    const packed = new PackedArgs(64 * 1024).push(nowMs).push(ACCESS_KEY_AUDIT_RETENTION_MS).push(ACCESS_KEY_AUDIT_MAX_ENTRIES).push(KEYS_PER_ACCESS_KEY).push(encoded.length).pushAll(encoded).pushAll(argv);
+    return this.redis.tkAccessKeyAuditMerge(keys.length, keys, packed.toBuffer());
   }
 
   async lastUse(accountId: string, accessKeyId: string, nowMs: number): Promise<LastUse | undefined> {

@@ -46,9 +46,10 @@ import { z } from 'zod';
 import type { Redis, Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from './analysis-queue.ts';
+import { PackedArgs, UNPACK_ARGS_LUA } from './packed-args.ts';
 import type { BaselineStat, InsightEvent, MinuteData, OpenInsight } from '../../shared/insights/detector.ts';
 import { COUNTER_HORIZON_MS, MAX_CATCHUP_MINUTES, type AccountInsightState, type FoldItem, type FoldOutcome, type InsightsStore, type QueuedAnalysisRow } from '../../shared/insights/engine.ts';
-import { minuteAttributions } from '../../shared/insights/series.ts';
+import { minuteAttributions, type RowCounters } from '../../shared/insights/series.ts';
 import { HOUR_MS, INSIGHT_MINUTE_MS, INSIGHT_RETENTION_MS, INSIGHT_TYPE_NAMES, isInsightType, type InsightType } from '../../shared/insights/types.ts';
 
 const US = '\x1f';
@@ -88,7 +89,8 @@ export const insightKeys = {
 };
 
 /**
- * KEYS[1] queue, KEYS[2] meta, KEYS[2 + i] dynamic key i.
+ * KEYS[1] queue, KEYS[2] meta, KEYS[2 + i] dynamic key i. ARGV[1] is the argument list below,
+ * packed (packed-args.ts; the script unpacks it into a table it calls ARGV).
  * ARGV[1] D, ARGV[2..1+D] expire-at of dynamic key i; ARGV[2+D] S, then S strings (the batch's
  * distinct series, marks and signatures, each once); then G, then per group (the batch's rows of
  * one minute and signature: the same counters): earliest timeMs, minuteMs, minute key i, hour
@@ -100,6 +102,7 @@ export const insightKeys = {
  * (minute, signature) one HINCRBY. Returns {counted, dropped, duplicates, queue length}.
  */
 const FOLD_PREAMBLE = `
+local ARGV = ${UNPACK_ARGS_LUA}(ARGV[1])
 local D = tonumber(ARGV[1])
 local s0 = 2 + D
 local S = tonumber(ARGV[s0])
@@ -255,8 +258,8 @@ const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tkInsightsFold(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
-    tkInsightsFoldBatch(numKeys: number, ...args: (string | number | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
+    tkInsightsFold(numKeys: number, ...args: (string | number | Buffer | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
+    tkInsightsFoldBatch(numKeys: number, ...args: (string | number | Buffer | readonly (string | number)[])[]): Result<[number, number, number, number], Context>;
     tkInsightsPut(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
   }
 }
@@ -291,25 +294,49 @@ export const MARK_CACHE_TRUST_MS = 10 * 60_000;
  * Novelty marks this process knows are stored at or before a minute. A mark only ever moves earlier
  * (the fold keeps the first minute it was seen in the hour), so a row of a later minute cannot change
  * it: its HGET is skipped. Most marks recur (the same IP, the same key and network), so a steady
- * stream sends each mark once per hour and process instead of once per batch.
+ * stream sends each mark once per hour and process instead of once per batch. Kept as account →
+ * hour → mark maps, so a lookup hashes the mark string the row already has (no key is built per row).
  */
 export class MarkCache {
-  private readonly entries = new Map<string, { minute: number; atMs: number }>();
-  static key(accountId: string, hourMs: number, mark: string): string {
-    return `${accountId}\x1f${hourMs}\x1f${mark}`;
+  private readonly byAccount = new Map<string, Map<number, Map<string, { minute: number; atMs: number }>>>();
+  private count = 0;
+
+  private marksOf(accountId: string, hourMs: number, create: boolean): Map<string, { minute: number; atMs: number }> | undefined {
+    let hours = this.byAccount.get(accountId);
+    if (!hours) {
+      if (!create) return undefined;
+      this.byAccount.set(accountId, (hours = new Map()));
+    }
+    let marks = hours.get(hourMs);
+    if (!marks && create) hours.set(hourMs, (marks = new Map()));
+    return marks;
   }
-  covers(key: string, minuteMs: number, nowMs: number): boolean {
-    const e = this.entries.get(key);
+
+  covers(accountId: string, hourMs: number, mark: string, minuteMs: number, nowMs: number): boolean {
+    const e = this.marksOf(accountId, hourMs, false)?.get(mark);
     return e !== undefined && e.minute <= minuteMs && nowMs - e.atMs < MARK_CACHE_TRUST_MS;
   }
+
   /** After a fold that sent the mark with this minute: what Redis holds is at or before it. */
-  note(key: string, minuteMs: number, nowMs: number): void {
-    if (this.covers(key, minuteMs, nowMs)) return;
-    if (this.entries.size >= MARK_CACHE_MAX_ENTRIES) this.entries.clear();
-    this.entries.set(key, { minute: minuteMs, atMs: nowMs });
+  note(accountId: string, hourMs: number, mark: string, minuteMs: number, nowMs: number): void {
+    if (this.covers(accountId, hourMs, mark, minuteMs, nowMs)) return;
+    if (this.count >= MARK_CACHE_MAX_ENTRIES) {
+      this.byAccount.clear();
+      this.count = 0;
+    }
+    const marks = this.marksOf(accountId, hourMs, true) as Map<string, { minute: number; atMs: number }>;
+    const e = marks.get(mark);
+    if (e) {
+      e.minute = minuteMs;
+      e.atMs = nowMs;
+      return;
+    }
+    marks.set(mark, { minute: minuteMs, atMs: nowMs });
+    this.count += 1;
   }
+
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 }
 
@@ -320,13 +347,20 @@ export class MarkCache {
 function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number, marks: MarkCache) {
   const keys: string[] = [];
   const expires: number[] = [];
-  const index = new Map<string, number>();
-  const keyIndex = (key: string, expireAt: number): number => {
-    let i = index.get(key);
+  // dynamic keys by kind and time (m minute, h hour, a attributions): built once per batch, not per row
+  const index = { m: new Map<number, number>(), h: new Map<number, number>(), a: new Map<number, number>() };
+  const keyIndex = (kind: 'm' | 'h' | 'a', timeMs: number): number => {
+    let i = index[kind].get(timeMs);
     if (i === undefined) {
+      const [key, ttl] =
+        kind === 'm'
+          ? [insightKeys.minute(accountId, timeMs), MINUTE_KEY_TTL_MS]
+          : kind === 'h'
+            ? [insightKeys.hour(accountId, timeMs), HOUR_KEY_TTL_MS]
+            : [insightKeys.attributions(accountId, timeMs), ATTRIBUTION_KEY_TTL_MS];
       keys.push(key);
-      expires.push(expireAt);
-      index.set(key, (i = keys.length));
+      expires.push(timeMs + ttl);
+      index[kind].set(timeMs, (i = keys.length));
     }
     return i;
   };
@@ -348,8 +382,11 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
   // A group's earliest time may come from a row another run removed first: that run counted it,
   // so it is a counted time all the same (meta's `first` stays exact).
   const groupArgs: (string | number)[] = [];
-  const groupIndex = new Map<string, { g: number; at: number }>();
-  const sentMarks: [string, number][] = [];
+  // groups by minute, then by the rows' counters (foldItemsOf shares one RowCounters per signature:
+  // identity is the signature, and no key string is built per row)
+  const groupsByMinute = new Map<number, Map<RowCounters, { g: number; at: number }>>();
+  let groupCount = 0;
+  const sentMarks: { hour: number; mark: string; minute: number }[] = [];
   const rowArgs: (string | number)[] = [];
   for (const item of items) {
     const counters = item.counters;
@@ -358,36 +395,46 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
       continue;
     }
     const minute = Math.floor(item.timeMs / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
-    const groupKey = `${minute}\x1e${counters.signature}\x1e${counters.counts.length}\x1e${counters.marks.length}`;
-    let group = groupIndex.get(groupKey);
+    let ofMinute = groupsByMinute.get(minute);
+    if (!ofMinute) groupsByMinute.set(minute, (ofMinute = new Map()));
+    let group = ofMinute.get(counters);
     if (group) {
       if (item.timeMs < (groupArgs[group.at] as number)) groupArgs[group.at] = item.timeMs;
     } else {
       const hour = Math.floor(item.timeMs / HOUR_MS) * HOUR_MS;
-      const mk = keyIndex(insightKeys.minute(accountId, minute), minute + MINUTE_KEY_TTL_MS);
-      const hk = keyIndex(insightKeys.hour(accountId, hour), hour + HOUR_KEY_TTL_MS);
+      const mk = keyIndex('m', minute);
+      const hk = keyIndex('h', hour);
       const withAttributions = minute >= attributionFrom;
-      const ak = withAttributions ? keyIndex(insightKeys.attributions(accountId, minute), minute + ATTRIBUTION_KEY_TTL_MS) : 0;
+      const ak = withAttributions ? keyIndex('a', minute) : 0;
       const sg = withAttributions ? str(counters.signature) : 0;
-      group = { g: groupIndex.size + 1, at: groupArgs.length };
-      groupIndex.set(groupKey, group);
+      group = { g: ++groupCount, at: groupArgs.length };
+      ofMinute.set(counters, group);
       // marks this process knows are stored at or before this minute cannot change: not sent
-      const sent = counters.marks.filter((m) => !marks.covers(MarkCache.key(accountId, hour, m), minute, nowMs));
-      groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, sent.length);
+      const at = groupArgs.length;
+      groupArgs.push(item.timeMs, minute, mk, hk, ak, sg, counters.counts.length, 0);
       for (const c of counters.counts) groupArgs.push(str(c));
-      for (const m of sent) {
+      let sent = 0;
+      for (const m of counters.marks) {
+        if (marks.covers(accountId, hour, m, minute, nowMs)) continue;
         groupArgs.push(str(m));
-        sentMarks.push([MarkCache.key(accountId, hour, m), minute]);
+        sentMarks.push({ hour, mark: m, minute });
+        sent += 1;
       }
+      groupArgs[at + 7] = sent;
     }
     rowArgs.push(item.eventId, group.g);
   }
-  const groupRows = new Array<number>(groupIndex.size).fill(0);
+  const groupRows = new Array<number>(groupCount).fill(0);
   for (let r = 1; r < rowArgs.length; r += 2) {
     const g = rowArgs[r] as number;
     if (g > 0) groupRows[g - 1] = (groupRows[g - 1] ?? 0) + 1;
   }
-  return { keys, expires, strings, groups: groupIndex.size, groupArgs, rowArgs, groupRows, sentMarks };
+  return { keys, expires, strings, groups: groupCount, groupArgs, rowArgs, groupRows, sentMarks };
+}
+
+/** The fold script's ARGV up to the rows (see FOLD_PREAMBLE), packed into one argument (packed-args.ts). */
+function packFoldArgs(f: ReturnType<typeof foldArgsOf>): PackedArgs {
+  return new PackedArgs(64 * 1024).push(f.keys.length).pushAll(f.expires).push(f.strings.length).pushAll(f.strings).push(f.groups).pushAll(f.groupArgs);
 }
 
 export class RedisInsightsStore implements InsightsStore {
@@ -439,41 +486,18 @@ export class RedisInsightsStore implements InsightsStore {
 
   async fold(accountId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
     const f = foldArgsOf(accountId, items, nowMs, this.marks);
-    // arrays, not spread arguments: ioredis flattens them (a batch is tens of thousands of arguments)
-    const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(
-      2 + f.keys.length,
-      [analysisQueueKey(accountId), insightKeys.meta(accountId)],
-      f.keys,
-      f.keys.length,
-      f.expires,
-      f.strings.length,
-      f.strings,
-      f.groups,
-      f.groupArgs,
-      f.rowArgs,
-    );
-    for (const [key, minute] of f.sentMarks) this.marks.note(key, minute, nowMs);
+    const args = packFoldArgs(f).pushAll(f.rowArgs);
+    const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(2 + f.keys.length, [analysisQueueKey(accountId), insightKeys.meta(accountId)], f.keys, args.toBuffer());
+    for (const { hour, mark, minute } of f.sentMarks) this.marks.note(accountId, hour, mark, minute, nowMs);
     return { counted, dropped, duplicates, remaining };
   }
 
   async foldBatch(accountId: string, batchId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
     const f = foldArgsOf(accountId, items, nowMs, this.marks);
     const dropped = items.length - f.groupRows.reduce((a, b) => a + b, 0);
-    const [counted, droppedNow, duplicates] = await this.redis.tkInsightsFoldBatch(
-      2 + f.keys.length,
-      [insightKeys.batch(accountId, batchId), insightKeys.meta(accountId)],
-      f.keys,
-      f.keys.length,
-      f.expires,
-      f.strings.length,
-      f.strings,
-      f.groups,
-      f.groupArgs,
-      f.groupRows,
-      dropped,
-      BATCH_MARKER_TTL_MS,
-    );
-    for (const [key, minute] of f.sentMarks) this.marks.note(key, minute, nowMs);
+    const args = packFoldArgs(f).pushAll(f.groupRows).push(dropped).push(BATCH_MARKER_TTL_MS);
+    const [counted, droppedNow, duplicates] = await this.redis.tkInsightsFoldBatch(2 + f.keys.length, [insightKeys.batch(accountId, batchId), insightKeys.meta(accountId)], f.keys, args.toBuffer());
+    for (const { hour, mark, minute } of f.sentMarks) this.marks.note(accountId, hour, mark, minute, nowMs);
     // the evaluator's list of accounts lives in the {tk} slot: its own command
     if (counted > 0) await this.markForEvaluation(accountId);
     return { counted, dropped: droppedNow, duplicates, remaining: 0 };
