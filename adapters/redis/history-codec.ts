@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
-import type { HistoryRecord, LookupKey } from '../../shared/history/history-store.ts';
+import type { HistoryIndexKey, HistoryRecord } from '../../shared/history/history-store.ts';
 import { HISTORY_DICTIONARY_V1 } from './history-dictionary.ts';
 import { PresetInflater } from './history-inflate.ts';
 
@@ -109,8 +109,11 @@ export function decodeJson(blob: Buffer): string {
 
 // ---- index fields ----------------------------------------------------------------------
 
-/** One letter per lookup key; the field of a value is letter + value. '*' is the time index. */
-export const FIELD_CODES: Readonly<Record<Exclude<LookupKey, 'EventId'>, string>> = {
+/**
+ * One letter per index key; the field of a value is letter + value. '*' is the time index, '!'
+ * (ERROR_FIELD) every event with an errorCode.
+ */
+export const FIELD_CODES: Readonly<Record<HistoryIndexKey, string>> = {
   ServiceName: 'S',
   EventName: 'N',
   User: 'U',
@@ -122,26 +125,33 @@ export const FIELD_CODES: Readonly<Record<Exclude<LookupKey, 'EventId'>, string>
   SourceIpAddress: 'I',
   SensitiveAction: 'A',
   RoleName: 'O',
+  ErrorCode: 'X',
 };
 export const ALL_FIELD = '*';
+/** The field of every event that has an errorCode (whatever its value). */
+export const ERROR_FIELD = '!';
 const MAX_PLAIN_VALUE = 64;
 
 /**
  * The index field of (key, value): the value itself when short, else a 144-bit digest under
  * the lower-case letter, so field names and key names stay short whatever the value.
  */
-export function fieldOf(key: Exclude<LookupKey, 'EventId'>, value: string): string {
+export function fieldOf(key: HistoryIndexKey, value: string): string {
   const code = FIELD_CODES[key];
   if (Buffer.byteLength(value) <= MAX_PLAIN_VALUE) return code + value;
   return code.toLowerCase() + createHash('sha256').update(value, 'utf8').digest('base64url').slice(0, 24);
 }
 
-/** Every field an event is indexed under: '*' plus one per distinct (key, value). */
+/** Every field an event is indexed under: '*' plus one per distinct (key, value), and '!' when it has an errorCode. */
 export function fieldsOf(record: HistoryRecord): string[] {
   const fields = new Set<string>([ALL_FIELD]);
-  for (const [key, values] of Object.entries(record.attributes) as [Exclude<LookupKey, 'EventId'>, string[] | undefined][]) {
+  for (const [key, values] of Object.entries(record.attributes) as [HistoryIndexKey, string[] | undefined][]) {
     if (!(key in FIELD_CODES) || !values) continue;
-    for (const value of values) if (typeof value === 'string' && value !== '') fields.add(fieldOf(key, value));
+    for (const value of values) {
+      if (typeof value !== 'string' || value === '') continue;
+      fields.add(fieldOf(key, value));
+      if (key === 'ErrorCode') fields.add(ERROR_FIELD);
+    }
   }
   return [...fields];
 }

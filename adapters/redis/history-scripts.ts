@@ -23,7 +23,7 @@
  * by byte (`compare_ids`), which is also how the client orders them (Buffer.compare).
  */
 import { createHash } from 'node:crypto';
-import { HISTORY_RETENTION_MS } from '../../shared/history/history-store.ts';
+import { HISTORY_RETENTION_MS, MAX_ERROR_CODE_BYTES, MAX_ERROR_CODE_VALUES } from '../../shared/history/history-store.ts';
 import { BLOB_HEADER_BYTES, BLOB_ID_LENGTH_BYTE } from './history-codec.ts';
 
 /** Postings a day-field keeps packed in its table entry before getting a key of its own. */
@@ -142,6 +142,15 @@ export const SCRIPT_ARGS = {
         { name: 'postings', kind: 'bytes' },
       ],
     },
+    // the batch's distinct errorCode values, each with the latest day it has in the batch
+    {
+      list: 'error_codes',
+      count: 'error_code_count',
+      item: [
+        { name: 'error_code', kind: 'bytes' },
+        { name: 'error_code_day', kind: 'int' },
+      ],
+    },
   ],
   /** Whether each eventId is held. Returns 1/0 per id. */
   has: [
@@ -174,6 +183,10 @@ export const SCRIPT_ARGS = {
     { name: 'cursor_time_ms', kind: 'int' },
     { name: 'cursor_event_id', kind: 'bytes' },
     { name: 'field_hash', kind: 'int' },
+    // which days are read: 'A' every day; for the errorCode fields, by whether a day holds the
+    // errorCode index (every event of it put with it): 'F' such days by field, the others by
+    // '*' (a superset); 'S' only such days; 'U' (field '*') only the other days
+    { name: 'coverage', kind: 'bytes' },
   ],
   /**
    * Deletes up to max_events events of the day with offset < cut_offset: body, eventId entry
@@ -288,6 +301,7 @@ local DAY_MS, HOUR_MS, SLOT_MS = 86400000, 3600000, 300000
 local SLOTS_PER_HOUR, SLOTS_PER_DAY, HOURS_PER_DAY = 12, 288, 24
 local PACKED_MAX, CHUNK_MAX, TABLE_LOAD, BODY_BUCKET = ${PACKED_MAX}, ${CHUNK_MAX}, ${TABLE_LOAD}, ${BODY_BUCKET}
 local BIG_BODY = ${BIG_BODY}
+local MAX_ERROR_CODE_VALUES, MAX_ERROR_CODE_BYTES = ${MAX_ERROR_CODE_VALUES}, ${MAX_ERROR_CODE_BYTES}
 local RETENTION_MS = ${HISTORY_RETENTION_MS}
 local floor = math.floor
 
@@ -344,6 +358,7 @@ local function lh_save(state) redis.call('HSET', state.meta, 'l', state.level, '
 local ID_TABLE = P .. 'i'                -- the eventId table's state; its buckets: ID_BUCKETS .. b
 local ID_BUCKETS = P .. 'i:'
 local DAYS = P .. 'days'
+local ERROR_CODES = P .. 'ec'         -- the errorCode dictionary (put, purge: history-store.ts)
 local function day_state_key(day) return P .. 'd:' .. day end
 local function day_buckets(day) return P .. 'x:' .. day .. ':' end
 local function day_chunk_key(day, field) return P .. 'z:' .. day .. ':' .. field end
@@ -767,13 +782,37 @@ for key, at in pairs(buckets_written) do redis.call('PEXPIREAT', key, at) end
 for day, state in pairs(tables) do
   lh_grow(state, day_buckets(day))
   lh_save(state)
+  -- e: the day's events; ix: those put with the errorCode index (equal: the day holds it)
   redis.call('HINCRBY', state.meta, 'e', batch.events_of_day[day] or 0)
+  redis.call('HINCRBY', state.meta, 'ix', batch.events_of_day[day] or 0)
   redis.call('PEXPIREAT', state.meta, day_expiry(day))
   local member = days_member_of(day, state.level, state.split)
   if member ~= state.was then
     if state.was then redis.call('ZREM', DAYS, state.was) end
     redis.call('ZADD', DAYS, day, member)
   end
+end
+-- 4. the errorCode dictionary: value -> the latest day it was seen (member 'v' .. value), at
+-- most MAX_ERROR_CODE_VALUES values of at most MAX_ERROR_CODE_BYTES; a value it cannot keep
+-- raises the member 'o' to its day instead ('' stands for a value the client found unfit), so a
+-- reader knows the values of a range are partial
+if error_code_count > 0 then
+  local card, trimmed = redis.call('ZCARD', ERROR_CODES), false
+  for e = 1, error_code_count do
+    ${luaItemBindings('put', 'error_codes', 'e')}
+    local member = 'v' .. error_code
+    if card >= MAX_ERROR_CODE_VALUES and not trimmed then
+      -- values last seen before the retention are gone from the index: forget them first
+      redis.call('ZREMRANGEBYSCORE', ERROR_CODES, '-inf', '(' .. floor((now_ms() - RETENTION_MS) / DAY_MS))
+      card, trimmed = redis.call('ZCARD', ERROR_CODES), true
+    end
+    if error_code ~= '' and #error_code <= MAX_ERROR_CODE_BYTES and (card < MAX_ERROR_CODE_VALUES or redis.call('ZSCORE', ERROR_CODES, member)) then
+      card = card + redis.call('ZADD', ERROR_CODES, 'GT', error_code_day, member)
+    else
+      card = card + redis.call('ZADD', ERROR_CODES, 'GT', error_code_day, 'o')
+    end
+  end
+  expire_later(ERROR_CODES, batch.latest_expiry + DAY_MS)
 end
 -- the account's bookkeeping lives a day longer than anything it points to
 expire_later(ID_TABLE, batch.latest_expiry + DAY_MS)
@@ -820,15 +859,34 @@ end
 -- whether eventId a comes before b in the query's order
 local function id_first(a, b) if backward then return compare_ids(a, b) > 0 end return compare_ids(a, b) < 0 end
 
--- where the postings holding offset of a day with this entry are: the key of their chunk, or
--- (a PACKED entry) nil and the postings themselves
-local function chunk_holding(day, entry, offset)
+-- The field read on day, with its bucket hash, or nil to skip the day (coverage, see SCRIPT_ARGS).
+-- A day holds the errorCode index when every event it holds was put with it: its counts e
+-- (events) and ix (events put with the errorCode index) are equal.
+local day_fields = {}
+local function field_of_day(day)
+  if coverage == 'A' then return field, field_hash end
+  local known = day_fields[day]
+  if known then return known[1], known[2] end
+  local v = redis.call('HMGET', day_state_key(day), 'e', 'ix')
+  local indexed = v[1] == v[2]
+  local f, fh = nil, nil
+  if coverage == 'U' then
+    if not indexed then f, fh = field, field_hash end
+  elseif indexed then f, fh = field, field_hash
+  elseif coverage == 'F' then f, fh = '*', bucket_hash('*') end
+  day_fields[day] = { f, fh }
+  return f, fh
+end
+
+-- where the postings of field f holding offset of a day with this entry are: the key of their
+-- chunk, or (a PACKED entry) nil and the postings themselves
+local function chunk_holding(day, f, entry, offset)
   local kind = entry_kind(entry)
   if kind == PACKED then return nil, entry_rest(entry) end
-  if kind == DAY_STRING then return day_chunk_key(day, field) end
+  if kind == DAY_STRING then return day_chunk_key(day, f) end
   local h = floor(offset / HOUR_MS)
-  if hour_flag(entry_rest(entry), h) == HOUR_STRING then return hour_chunk_key(epoch_hour(day, h), field) end
-  return slot_chunk_key(epoch_slot(day, floor(offset / SLOT_MS)), field)
+  if hour_flag(entry_rest(entry), h) == HOUR_STRING then return hour_chunk_key(epoch_hour(day, h), f) end
+  return slot_chunk_key(epoch_slot(day, floor(offset / SLOT_MS)), f)
 end
 
 -- the events of the cursor's millisecond that come after the cursor's eventId: {{time, n, id}, ...}
@@ -836,7 +894,9 @@ local function events_after_cursor(tie)
   local out = {}
   local day = floor(tie / DAY_MS)
   local offset = tie - day * DAY_MS
-  local entry = field_entry(day, field, field_hash)
+  local f, fh = field_of_day(day)
+  if not f then return out end
+  local entry = field_entry(day, f, fh)
   if not entry then return out end
   local function consider(_, n)
     local blob = body_of(n)
@@ -845,7 +905,7 @@ local function events_after_cursor(tie)
       if id_first(cursor_event_id, id) then out[#out + 1] = { tie, n, id } end
     end
   end
-  local key, packed = chunk_holding(day, entry, offset)
+  local key, packed = chunk_holding(day, f, entry, offset)
   if key then scan_key(key, offset, offset, false, 0, consider)
   else scan_string(packed, offset, offset, false, consider) end
   return out
@@ -876,17 +936,17 @@ local function each_piece(c, a, b, width, take)
   end
 end
 local function take_from_key(c, key, day, a, b) scan_key(key, a, b, backward, c.want - #c.times, taker(c, day)) end
--- takes the postings of day (entry) with offsets in [a, b] into c
-local function take_from_day(c, day, entry, a, b)
+-- takes the postings of field f on day (entry) with offsets in [a, b] into c
+local function take_from_day(c, day, f, entry, a, b)
   local kind = entry_kind(entry)
   if kind == PACKED then scan_string(entry_rest(entry), a, b, backward, taker(c, day))
-  elseif kind == DAY_STRING then take_from_key(c, day_chunk_key(day, field), day, a, b)
+  elseif kind == DAY_STRING then take_from_key(c, day_chunk_key(day, f), day, a, b)
   else
     local flags = entry_rest(entry)
     each_piece(c, a, b, HOUR_MS, function(h, ha, hb)
-      if hour_flag(flags, h) == HOUR_STRING then take_from_key(c, hour_chunk_key(epoch_hour(day, h), field), day, ha, hb)
+      if hour_flag(flags, h) == HOUR_STRING then take_from_key(c, hour_chunk_key(epoch_hour(day, h), f), day, ha, hb)
       else
-        each_piece(c, ha, hb, SLOT_MS, function(s, sa, sb) take_from_key(c, slot_chunk_key(epoch_slot(day, s), field), day, sa, sb) end)
+        each_piece(c, ha, hb, SLOT_MS, function(s, sa, sb) take_from_key(c, slot_chunk_key(epoch_slot(day, s), f), day, sa, sb) end)
       end
     end)
   end
@@ -900,10 +960,11 @@ local function collect(c)
   for _, member in ipairs(members) do
     if is_full(c) then return end
     local day, shape = day_of_member(tonumber(member))
-    local entry = redis.call('HGET', lh_bucket_key(shape, day_buckets(day), field_hash), field)
+    local f, fh = field_of_day(day)
+    local entry = f and redis.call('HGET', lh_bucket_key(shape, day_buckets(day), fh), f)
     if entry then
       local base = day * DAY_MS
-      take_from_day(c, day, entry, math.max(from_ms, base) - base, math.min(to_ms, base + DAY_MS - 1) - base)
+      take_from_day(c, day, f, entry, math.max(from_ms, base) - base, math.min(to_ms, base + DAY_MS - 1) - base)
     end
   end
 end
@@ -990,7 +1051,11 @@ else
   end
 end
 lh_save(ids)
-if removed > 0 then redis.call('HINCRBY', day_table.meta, 'e', -removed) end
+if removed > 0 then
+  redis.call('HINCRBY', day_table.meta, 'e', -removed)
+  -- ix follows e (a day written before the errorCode index has no ix: it stays unequal)
+  if redis.call('HEXISTS', day_table.meta, 'ix') == 1 then redis.call('HINCRBY', day_table.meta, 'ix', -removed) end
+end
 return { removed, removed >= max_events and 1 or 0 }
 `;
 

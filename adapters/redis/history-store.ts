@@ -11,7 +11,11 @@
  *                  a blob over 1000 bytes lives in `P B:<n>` (the field holds "")
  *   P days         sorted set of the UTC days holding events (score: day; member: the day
  *                  and the shape of its table, so a lookup lists its days in one read)
- *   P d:<day>      the day table's state (l/s/c) and the day's event count `e`
+ *   P d:<day>      the day table's state (l/s/c), the day's event count `e` and `ix`, those put
+ *                  with the errorCode index (e = ix: the day holds it; see below)
+ *   P ec           the errorCode dictionary: sorted set of 'v' + value → latest day seen, and
+ *                  'o' → latest day a value was seen it could not keep (> MAX_ERROR_CODE_VALUES
+ *                  values or > MAX_ERROR_CODE_BYTES)
  *   P x:<day>:<b>  the day table (linear-hashed): index field → its postings that day, or
  *                  where they are
  *   P z:<day>:<f>  postings of field f that day      ┐ strings of 8-byte postings
@@ -19,7 +23,10 @@
  *   P f:<slot>:<f> … in one 5-minute slot (epoch)    ┘ sorted, binary-searched by Lua
  *
  * An index field is `*` (every event: the time index) or one letter per LookupKey + the value
- * (`NDescribeInstances`, `WRead`, `Ri-bp1…`; values over 64 bytes by digest). A field's
+ * (`NDescribeInstances`, `WRead`, `Ri-bp1…`, `XForbidden.RAM`; values over 64 bytes by digest),
+ * or `!`: every event with an errorCode. A day written (even partly) before the errorCode index
+ * existed has e ≠ ix, and a lookup of an errorCode field reads that day through `*` instead
+ * (ErrorCodeCondition `days`), so no answer misses an event. A field's
  * postings of one day live, by count:
  *   ≤ 24     packed in its day-table entry ('P' + postings): rare values — IPs, resource
  *            names, most users and keys — cost ~9 bytes a posting plus their name, no key;
@@ -60,6 +67,9 @@
 import type { RedisClient } from '../redis.ts';
 import {
   HISTORY_RETENTION_MS,
+  MAX_ERROR_CODE_BYTES,
+  type ErrorCodeValues,
+  type HistoryCondition,
   type HistoryCursor,
   type HistoryPage,
   type HistoryQuery,
@@ -69,7 +79,7 @@ import {
   MAX_SCAN_LIMIT,
 } from '../../shared/history/history-store.ts';
 import { RecordRefusedError, type RefusedRecord } from '../../shared/errors.ts';
-import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, fieldOf, fieldsOf } from './history-codec.ts';
+import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, ERROR_FIELD, fieldOf, fieldsOf } from './history-codec.ts';
 import {
   BODY_BUCKET,
   bucketHash,
@@ -136,6 +146,23 @@ function asNumber(value: unknown, what: string): number {
 function asBuffer(value: unknown, what: string): Buffer {
   if (!Buffer.isBuffer(value)) throw new Error(`history: unexpected reply to ${what}`);
   return value;
+}
+
+/** Lone surrogates: such an errorCode would not come back from Redis as it was written. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The index field a condition reads and which days it reads it on (the lookup script's
+ * `coverage`: 'A' every day; for errorCode conditions 'F', 'S' or 'U', see ErrorCodeCondition).
+ */
+function indexFieldOf(condition: HistoryCondition | undefined): { field: string; coverage: 'A' | 'F' | 'S' | 'U' } {
+  if (!condition) return { field: ALL_FIELD, coverage: 'A' };
+  if (condition.key === 'EventId') throw new RangeError('history: EventId is not an index field');
+  if (condition.key !== 'ErrorCode') return { field: fieldOf(condition.key, condition.value), coverage: 'A' };
+  const days = condition.days ?? 'all';
+  if (days === 'unindexed') return { field: ALL_FIELD, coverage: 'U' };
+  const field = condition.value === undefined ? ERROR_FIELD : fieldOf('ErrorCode', condition.value);
+  return { field, coverage: days === 'indexed' ? 'S' : 'F' };
 }
 
 /** Whether (timeMs, id) comes strictly after the cursor in the query's direction. */
@@ -216,9 +243,17 @@ export class RedisHistoryStore implements HistoryStore {
     const last = await this.redis.incrby(`${this.base(accountId)}n`, unique.length);
     const n0 = last - unique.length;
     const groups = new Map<string, { day: number; field: string; postings: Posting[] }>();
+    // errorCode value -> the latest day it has in the batch ('' stands for a value the
+    // dictionary cannot keep: the script then marks the day's values as partial)
+    const errorCodes = new Map<string, number>();
     const records = unique.map((record, k) => {
       const n = n0 + k + 1;
       const day = Math.floor(record.eventTimeMs / DAY_MS);
+      for (const value of record.attributes.ErrorCode ?? []) {
+        if (typeof value !== 'string' || value === '') continue;
+        const kept = Buffer.byteLength(value) <= MAX_ERROR_CODE_BYTES && !LONE_SURROGATE.test(value) ? value : '';
+        errorCodes.set(kept, Math.max(day, errorCodes.get(kept) ?? day));
+      }
       const offset = record.eventTimeMs - day * DAY_MS;
       for (const field of fieldsOf(record)) {
         const key = `${day} ${field}`;
@@ -232,7 +267,8 @@ export class RedisHistoryStore implements HistoryStore {
       postings.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       return { day, field, field_hash: bucketHash(field), postings: packPostings(postings) };
     });
-    const reply = asArray(await this.run(accountId, 'put', { first_number: n0, records, groups: postings }), 'put');
+    const error_codes = [...errorCodes].map(([error_code, error_code_day]) => ({ error_code, error_code_day }));
+    const reply = asArray(await this.run(accountId, 'put', { first_number: n0, records, groups: postings, error_codes }), 'put');
     return { added: asNumber(reply[0], 'put'), duplicates: asNumber(reply[1], 'put') + batch.length - unique.length };
   }
 
@@ -315,6 +351,9 @@ export class RedisHistoryStore implements HistoryStore {
     const endMs = Math.min(MAX_TIME, Math.floor(query.endMs));
     const accountIds = [...new Set(query.accountIds)];
     if (accountIds.length === 0 || !(startMs <= endMs) || condition?.value === '') return { hits: [] };
+    if (condition?.key === 'ErrorCode' && condition.value !== undefined && condition.days === 'unindexed') {
+      throw new RangeError('history: an ErrorCode condition on unindexed days takes no value');
+    }
 
     let hits: Hit[] = [];
     let more = false;
@@ -327,7 +366,7 @@ export class RedisHistoryStore implements HistoryStore {
         hits.push({ timeMs, id, blob });
       }
     } else {
-      const field = condition ? fieldOf(condition.key, condition.value) : ALL_FIELD;
+      const { field, coverage } = indexFieldOf(condition);
       const args: ScriptArgs<'lookup'> = {
         field,
         direction: backward ? 'B' : 'F',
@@ -338,6 +377,7 @@ export class RedisHistoryStore implements HistoryStore {
         cursor_time_ms: after?.timeMs ?? 0,
         cursor_event_id: after?.eventId ?? '',
         field_hash: bucketHash(field),
+        coverage,
       };
       const replies = await Promise.all(accountIds.map((accountId) => this.run(accountId, 'lookup', args)));
       let entries: { accountId: string; timeMs: number; n: number }[] = [];
@@ -378,9 +418,31 @@ export class RedisHistoryStore implements HistoryStore {
     return more && last ? { hits, next: { timeMs: last.timeMs, eventId: last.id.toString('utf8') } } : { hits };
   }
 
+  /**
+   * The errorCode dictionary (`P ec`, written by the put script): member 'v' + value, scored by
+   * the latest day the value was seen; member 'o' scored by the latest day a value was seen that
+   * the dictionary could not keep. A value last seen before the range's first day has no event
+   * in it.
+   */
+  async errorCodes(accountIds: readonly string[], startMs: number, _endMs: number): Promise<ErrorCodeValues> {
+    const firstDay = Math.floor(Math.max(0, startMs) / DAY_MS);
+    const replies = await Promise.all([...new Set(accountIds)].map((accountId) => this.redis.zrangebyscore(`${this.base(accountId)}ec`, firstDay, '+inf')));
+    const values = new Set<string>();
+    let complete = true;
+    for (const members of replies) {
+      for (const member of members) {
+        if (member.startsWith('v')) values.add(member.slice(1));
+        else complete = false;
+      }
+    }
+    return { values: [...values], complete };
+  }
+
   async purge(accountId: string, nowMs: number): Promise<number> {
     const cutoff = Math.floor(nowMs) - HISTORY_RETENTION_MS;
     const lastDay = Math.floor((cutoff - 1) / DAY_MS);
+    // errorCode values last seen before the last day purged have no event left
+    await this.redis.zremrangebyscore(`${this.base(accountId)}ec`, '-inf', `(${lastDay}`);
     // P days: score = day, member = the day and its table's shape (history-scripts.ts)
     const members = await this.redis.zrangebyscore(`${this.base(accountId)}days`, '-inf', lastDay);
     let removed = 0;

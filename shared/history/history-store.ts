@@ -35,9 +35,49 @@ export interface HistoryRecord {
   eventTimeMs: number;
   /** The stored event, served byte-for-byte by LookupEvents and event detail. */
   json: string;
-  /** Values per lookup key (EventId excluded: it is the record's own id). */
-  attributes: Partial<Record<Exclude<LookupKey, 'EventId'>, string[]>>;
+  /** Values per index key (EventId excluded: it is the record's own id). */
+  attributes: Partial<Record<HistoryIndexKey, string[]>>;
 }
+
+/**
+ * Keys history indexes an event by: LookupEvents' (EventId excluded) and `ErrorCode` — the
+ * event's errorCode, for advanced query only (docs/design.md §3.13): LookupEvents has no such
+ * LookupAttribute.
+ */
+export type HistoryIndexKey = Exclude<LookupKey, 'EventId'> | 'ErrorCode';
+
+/**
+ * A condition on the errorCode index (advanced query). History written before that index existed
+ * (a day holding any event put without it) has no errorCode postings for that day: `days` says
+ * what such a day gives —
+ *  - `all` (default): every event of an unindexed day (a superset: the caller filters);
+ *  - `indexed`: nothing (only the days that have the index are read);
+ *  - `unindexed`: every event of the unindexed days, nothing of the others (`value` ignored).
+ * Without `value`: every event that has an errorCode (not absent).
+ */
+export interface ErrorCodeCondition {
+  key: 'ErrorCode';
+  value?: string;
+  days?: 'all' | 'indexed' | 'unindexed';
+}
+
+export type HistoryCondition = { key: LookupKey; value: string } | ErrorCodeCondition;
+
+/** The errorCode values an account's history held in a range (ErrorCodeDictionary). */
+export interface ErrorCodeValues {
+  /** Values seen on days of the range (possibly a few more: a superset). */
+  values: string[];
+  /**
+   * False when the account saw, in the range, a value the dictionary does not keep (more than
+   * MAX_ERROR_CODE_VALUES values, or one over MAX_ERROR_CODE_BYTES): `values` is then partial.
+   */
+  complete: boolean;
+}
+
+/** Distinct errorCode values history keeps per account in its dictionary (beyond: incomplete). */
+export const MAX_ERROR_CODE_VALUES = 1000;
+/** Longest errorCode value (UTF-8 bytes) the dictionary keeps. */
+export const MAX_ERROR_CODE_BYTES = 128;
 
 /** A position in a result list: continue strictly after this (time, id) in the query's direction. */
 export interface HistoryCursor {
@@ -54,7 +94,7 @@ export interface HistoryQuery {
   direction: 'BACKWARD' | 'FORWARD';
   /** 1–50 (lookup), 1–MAX_SCAN_LIMIT (scan). */
   limit: number;
-  condition?: { key: LookupKey; value: string };
+  condition?: HistoryCondition;
   after?: HistoryCursor;
 }
 
@@ -84,6 +124,8 @@ export interface HistoryStore {
   lookup(query: HistoryQuery): Promise<HistoryPage>;
   /** As lookup, with pages of 1–MAX_SCAN_LIMIT events, each with its (time, eventId). */
   scan(query: HistoryQuery): Promise<HistoryScanPage>;
+  /** The errorCode values each account's history saw in [startMs, endMs], merged. */
+  errorCodes(accountIds: readonly string[], startMs: number, endMs: number): Promise<ErrorCodeValues>;
   /** Drops what is older than the retention (by eventTime) for one account; returns how many. */
   purge(accountId: string, nowMs: number): Promise<number>;
 }
@@ -147,6 +189,7 @@ export function historyRecordOf(
       SourceIpAddress: unique([event.sourceIpAddress]),
       SensitiveAction: isSensitiveAction(event) ? [SENSITIVE_ACTION_VALUE] : [],
       RoleName: unique([roleNameOf(identity)]),
+      ErrorCode: unique([event.errorCode]),
     },
   };
 }

@@ -3,9 +3,14 @@
  * accounts a caller sees.
  *
  * STRATEGY. The filter (search AND the select's where) is split at its top-level `and`:
- *  - the DRIVER is the most selective exact condition a lookup index covers (INDEXED_FIELDS,
- *    ranked by DRIVER_RANK); the store streams only that index's postings. Without one, the
- *    time index (every event) is streamed;
+ *  - the DRIVER is the most selective condition an index covers (ranked by DRIVER_RANK): an
+ *    exact condition on a lookup field (INDEXED_FIELDS), or on `event.errorCode` — exact
+ *    (`errorCode: X`: that value's postings), a wildcard that cannot match "" or exists
+ *    (`errorCode: X*`, `errorCode: *`: the postings of every event with an errorCode). The
+ *    store streams only that index's postings. Without one, the time index (every event) is
+ *    streamed. A select whose driver is an errorCode wildcard reads, when the account's
+ *    errorCode dictionary is complete for the range, only the postings of the values the
+ *    pattern matches (ERROR CODES below);
  *  - `event.eventTime` comparisons narrow the time range the store walks;
  *  - every candidate is checked against the whole filter by the reference evaluator
  *    (evaluate.ts) — the index only has to hold a superset. Before a candidate's JSON is parsed,
@@ -16,6 +21,13 @@
  * Candidates come newest first in pages of up to MAX_SCAN_LIMIT, the next page requested while
  * the current one is evaluated.
  *
+ * ERROR CODES. History indexes an event's errorCode since the errorCode index exists; a day
+ * holding any event put before that (or by an older writer) has none. The store reads such a
+ * day through the time index (ErrorCodeCondition `days`), so every answer stays exact: a
+ * select's value streams read only indexed days, and one more stream reads every event of the
+ * unindexed days. Values are disjoint (an event has one errorCode) and each day is read by
+ * exactly one kind of stream, so no event is counted twice.
+ *
  * BOUNDS. A search reads at most SEARCH_SCAN_BUDGET candidates, or for SEARCH_TIME_BUDGET_MS,
  * per call and answers with what it found and a NextToken (possibly no events yet) when more
  * remain. A select reads every candidate of its range, at most SELECT_SCAN_BUDGET and for
@@ -23,10 +35,10 @@
  * range would look right and be wrong). Groups, distinct values and rows held are bounded by the
  * Aggregator.
  */
-import type { HistoryCursor, HistoryScanPage, HistoryStore, LookupKey } from '../history/history-store.ts';
+import type { HistoryCondition, HistoryCursor, HistoryScanPage, HistoryStore, LookupKey } from '../history/history-store.ts';
 import { MAX_SCAN_LIMIT } from '../history/history-store.ts';
-import { Aggregator, matches, QueryTooLargeError, type Row } from './evaluate.ts';
-import { filterOf, type Condition, type QueryPlan } from './plan.ts';
+import { Aggregator, matches, matchesPattern, QueryTooLargeError, type Row } from './evaluate.ts';
+import { filterOf, type Condition, type QueryPlan, type WildcardPattern } from './plan.ts';
 
 /** Candidates one search call reads at most before it answers with a NextToken. */
 export const SEARCH_SCAN_BUDGET = 50_000;
@@ -51,11 +63,29 @@ export const INDEXED_FIELDS: Readonly<Record<string, Exclude<LookupKey, 'EventId
   eventType: 'EventType',
   eventRW: 'EventRW',
 };
-/** Most selective first (typical cardinality of the value in an account's history). */
-const DRIVER_RANK: readonly LookupKey[] = ['EventId', 'EventAccessKeyId', 'User', 'SourceIpAddress', 'EventName', 'ServiceName', 'SensitiveAction', 'EventType', 'EventRW'];
+/** The event field history indexes by errorCode (not a LookupEvents key). */
+const ERROR_CODE_PATH = 'errorCode';
+/**
+ * Most selective first (typical share of an account's events): `ErrorCode` is an exact value,
+ * `ErrorCode*` every event with an errorCode (a few percent).
+ */
+const DRIVER_RANK: readonly (LookupKey | 'ErrorCode' | 'ErrorCode*')[] = [
+  'EventId',
+  'EventAccessKeyId',
+  'User',
+  'SourceIpAddress',
+  'ErrorCode',
+  'EventName',
+  'ServiceName',
+  'SensitiveAction',
+  'ErrorCode*',
+  'EventType',
+  'EventRW',
+];
 
 export interface HistoryScanPorts {
-  history: Pick<HistoryStore, 'scan'>;
+  /** `errorCodes` (optional) lets a select read only the errorCode values a wildcard matches. */
+  history: Pick<HistoryStore, 'scan'> & Partial<Pick<HistoryStore, 'errorCodes'>>;
   /** A monotonic clock in ms for the time budgets (default performance.now). */
   clock?: () => number;
 }
@@ -67,20 +97,62 @@ export interface HistoryRange {
   endMs: number;
 }
 
-/** The condition the store can stream, if any: the best-ranked indexed exact term of the top-level and. */
-export function driverOf(filter: Condition): { key: LookupKey; value: string } | undefined {
+/** What the store streams: a condition, and for an errorCode wildcard its pattern (ERROR CODES). */
+export interface Driver {
+  condition: HistoryCondition;
+  pattern?: WildcardPattern;
+}
+
+/** The condition the store can stream, if any: the best-ranked indexed term of the top-level and. */
+export function driverOf(filter: Condition): Driver | undefined {
   const terms = filter.kind === 'and' ? filter.terms : [filter];
-  let best: { key: LookupKey; value: string; rank: number } | undefined;
+  let best: (Driver & { rank: number }) | undefined;
+  const consider = (driver: Driver, rankKey: (typeof DRIVER_RANK)[number]) => {
+    const rank = DRIVER_RANK.indexOf(rankKey);
+    if (!best || rank < best.rank) best = { ...driver, rank };
+  };
   for (const term of terms) {
+    if (term.kind !== 'exact' && term.kind !== 'wildcard' && term.kind !== 'exists') continue;
+    const path = term.field.path.join('.');
+    if (path === ERROR_CODE_PATH) {
+      if (term.kind === 'exact') {
+        if (term.value !== '') consider({ condition: { key: 'ErrorCode', value: term.value } }, 'ErrorCode');
+      } else if (term.kind === 'exists') {
+        consider({ condition: { key: 'ErrorCode' } }, 'ErrorCode*');
+      } else if (term.pattern.parts.some((part) => part !== '')) {
+        // a pattern that cannot match "" matches only events that have an errorCode
+        consider({ condition: { key: 'ErrorCode' }, pattern: term.pattern }, 'ErrorCode*');
+      }
+      continue;
+    }
     if (term.kind !== 'exact' || term.value === '') continue;
-    const key = INDEXED_FIELDS[term.field.path.join('.')];
+    const key = INDEXED_FIELDS[path];
     if (!key) continue;
     // SensitiveAction's index holds only the value 'true'
     if (key === 'SensitiveAction' && term.value !== 'true') continue;
-    const rank = DRIVER_RANK.indexOf(key);
-    if (!best || rank < best.rank) best = { key, value: term.value, rank };
+    consider({ condition: { key, value: term.value } }, key);
   }
-  return best && { key: best.key, value: best.value };
+  if (!best) return undefined;
+  const { rank: _rank, ...driver } = best;
+  return driver;
+}
+
+/**
+ * The streams a select reads for its driver: the driver itself, or for an errorCode wildcard,
+ * when the accounts' errorCode dictionary is complete for the range, the postings of each value
+ * the pattern matches on the days holding the errorCode index plus every event of the days
+ * without it (disjoint: see ERROR CODES).
+ */
+async function selectStreams(ports: HistoryScanPorts, range: HistoryRange, driver: Driver | undefined): Promise<(HistoryCondition | undefined)[]> {
+  const errorCodes = ports.history.errorCodes;
+  if (!driver?.pattern || !errorCodes) return [driver?.condition];
+  const { values, complete } = await errorCodes.call(ports.history, range.accountIds, range.startMs, range.endMs);
+  if (!complete) return [driver.condition];
+  const pattern = driver.pattern;
+  return [
+    ...values.filter((value) => matchesPattern(value, pattern)).map((value): HistoryCondition => ({ key: 'ErrorCode', value, days: 'indexed' })),
+    { key: 'ErrorCode', days: 'unindexed' },
+  ];
 }
 
 /** The range narrowed by top-level `event.eventTime` comparisons. */
@@ -125,7 +197,7 @@ export function requiredLiterals(filter: Condition): string[] {
 async function streamCandidates(
   ports: HistoryScanPorts,
   range: HistoryRange,
-  condition: { key: LookupKey; value: string } | undefined,
+  condition: HistoryCondition | undefined,
   after: HistoryCursor | undefined,
   firstPage: number,
   visit: (page: HistoryScanPage) => boolean,
@@ -193,7 +265,7 @@ export async function searchHistory(
   let next: HistoryCursor | undefined;
   const clock = ports.clock ?? (() => performance.now());
   const deadline = clock() + SEARCH_TIME_BUDGET_MS;
-  await streamCandidates(ports, narrowed, driverOf(filter), after, Math.max(FIRST_SEARCH_PAGE, maxResults), (page) => {
+  await streamCandidates(ports, narrowed, driverOf(filter)?.condition, after, Math.max(FIRST_SEARCH_PAGE, maxResults), (page) => {
     const { entries } = page;
     for (let i = 0; i < entries.length; i += 1) {
       const entry = entries[i] as HistoryScanPage['entries'][number];
@@ -240,20 +312,29 @@ export async function selectHistory(
   const deadline = clock() + SELECT_TIME_BUDGET_MS;
   if (narrowed.startMs <= narrowed.endMs) {
     const match = makeMatcher(plan);
+    // rows come in the store's order (newest first): only a grouped select may read several streams
     const driver = driverOf(filter);
+    const streams = select.mode === 'grouped' ? await selectStreams(ports, narrowed, driver) : [driver?.condition];
     const narrow = 'narrow the time range (StartTime/EndTime) or the search (an exact condition on an indexed field such as event.eventName: X reads only its events)';
+    let full = false;
     const visit = (page: HistoryScanPage): boolean => {
       for (const entry of page.entries) {
         scanned += 1;
         const event = match(entry.json);
         if (event !== undefined) aggregator.add(event);
-        if (aggregator.full) return false;
+        if (aggregator.full) {
+          full = true;
+          return false;
+        }
       }
       if (page.next && scanned >= budget) throw new QueryTooLargeError(`the select would read more than ${budget} events of history: ${narrow}`);
       if (page.next && clock() > deadline) throw new QueryTooLargeError(`the select read ${scanned} events in ${SELECT_TIME_BUDGET_MS / 1000} s without reaching the end of its range: ${narrow}`);
       return true;
     };
-    await streamCandidates(ports, narrowed, driver, undefined, MAX_SCAN_LIMIT, visit);
+    for (const condition of streams) {
+      if (full) break;
+      await streamCandidates(ports, narrowed, condition, undefined, MAX_SCAN_LIMIT, visit);
+    }
   }
   const { columns, rows } = aggregator.result();
   return { columns, rows, scanned, matched: aggregator.events };

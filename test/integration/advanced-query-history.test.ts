@@ -26,6 +26,8 @@ const A = '1100000000000001';
 const B = '1100000000000002';
 /** A management account whose organization has member A. */
 const M = '1100000000000003';
+/** An account whose history was partly written before the errorCode index existed. */
+const C = '1100000000000004';
 const NOW = Math.floor(Date.now() / HOUR) * HOUR;
 
 const backends = useRedisBackends({ config: HISTORY_SERVER_CONFIG });
@@ -131,6 +133,22 @@ describe.each(REDIS_BACKENDS)('RunAdvancedQuery over history (%s)', (backendName
       }
     }
     await history.put(records);
+
+    // C: history written before the errorCode index (no ErrorCode postings, no dictionary, no
+    // `ix` count on its days), then new events on some of those days and on days of their own
+    const old: HistoryRecord[] = [];
+    const fresh: HistoryRecord[] = [];
+    for (const raw of seed(C, 600, 10, 4, marker)) {
+      const record = recordOf(raw, C);
+      stored.push({ accountId: C, timeMs: record.eventTimeMs, event: JSON.parse(record.json) as Json });
+      const day = Math.floor(record.eventTimeMs / DAY);
+      if (day % 3 === 0) old.push({ ...record, attributes: { ...record.attributes, ErrorCode: [] } });
+      else if (day % 3 === 1 && record.eventTimeMs % 2 === 0) old.push({ ...record, attributes: { ...record.attributes, ErrorCode: [] } });
+      else fresh.push(record);
+    }
+    await history.put(old);
+    for (const day of new Set(old.map((r) => Math.floor(r.eventTimeMs / DAY)))) await redis.hdel(`tk:{${C}}:d:${day}`, 'ix');
+    await history.put(fresh);
     const key = Buffer.alloc(32, 7);
     ports = {
       history,
@@ -195,6 +213,52 @@ describe.each(REDIS_BACKENDS)('RunAdvancedQuery over history (%s)', (backendName
     const { ids } = await searchAll(A, query);
     expect(ids).toEqual(expected);
     expect(expected.length).toBeGreaterThan(0);
+  });
+
+  /** The oracle of `<search> | select event.userIdentity.accessKeyId as k, count(*) as n group by k order by n desc, k`. */
+  function countsByKey(caller: string, predicate: (e: Json) => boolean): unknown[][] {
+    const counts = new Map<string | null, number>();
+    for (const x of stored) {
+      if (x.accountId !== caller || !predicate(x.event)) continue;
+      const k = (ident(x.event, 'accessKeyId') as string | undefined) ?? null;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    return [...counts]
+      .map(([k, n]) => [k, n])
+      .sort((x, y) => (y[1] as number) - (x[1] as number) || (x[0] === null ? 1 : y[0] === null ? -1 : String(x[0]) < String(y[0]) ? -1 : 1));
+  }
+
+  const errorCodeForms: [string, (e: Json) => boolean][] = [
+    ['event.errorCode: Forbidden', (e) => e.errorCode === 'Forbidden'],
+    ['event.errorCode: Forbidden*', (e) => typeof e.errorCode === 'string' && e.errorCode.startsWith('Forbidden')],
+    ['event.errorCode: *NotFound', (e) => typeof e.errorCode === 'string' && e.errorCode.endsWith('NotFound')],
+    ['event.errorCode: *', (e) => typeof e.errorCode === 'string' && e.errorCode !== ''],
+    ['event.errorCode: No*', (e) => typeof e.errorCode === 'string' && e.errorCode.startsWith('No')],
+    ['event.errorCode: Nothing*', () => false],
+    ['event.errorCode: Forbidden* and not event.sourceIpAddress: 10.*', (e) => typeof e.errorCode === 'string' && e.errorCode.startsWith('Forbidden') && !String(e.sourceIpAddress).startsWith('10.')],
+  ];
+
+  it.each(errorCodeForms.flatMap(([q, p]) => [A, C].map((caller) => [q, caller, p] as const)))(
+    'select over the errorCode index: %s (account %s) equals the oracle',
+    async (query, caller, predicate) => {
+      const answer = await runAdvancedQuery({ QuerySql: `${query} | select event.userIdentity.accessKeyId as k, count(*) as n group by k order by n desc, k`, ...window }, { accountId: caller }, ports);
+      expect(answer.Rows).toEqual(countsByKey(caller, predicate));
+      const { ids } = await searchAll(caller, query);
+      expect(ids).toEqual(oracle(caller, predicate));
+    },
+  );
+
+  it('reads only the postings of the errorCode values a wildcard matches, where the index exists', async () => {
+    const forbidden = countsByKey(A, (e) => typeof e.errorCode === 'string' && e.errorCode.startsWith('Forbidden'));
+    const answer = await runAdvancedQuery({ QuerySql: 'event.errorCode: Forbidden* | select event.userIdentity.accessKeyId as k, count(*) as n group by k order by n desc, k', ...window }, { accountId: A }, ports);
+    const matched = forbidden.reduce((sum, r) => sum + (r[1] as number), 0);
+    expect(answer.Rows).toEqual(forbidden);
+    // A's history holds the index on every day: only the matching events are read
+    expect(answer.ScannedEvents).toBe(matched);
+    const all = stored.filter((x) => x.accountId === A && x.event.errorCode !== undefined).length;
+    const any = await runAdvancedQuery({ QuerySql: 'event.errorCode: * | select count(*)', ...window }, { accountId: A }, ports);
+    expect(any.Rows).toEqual([[all]]);
+    expect(any.ScannedEvents).toBe(all);
   });
 
   it('answers a select with counts, distinct counts, min/max and time buckets as the oracle does', async () => {

@@ -469,6 +469,45 @@ describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
     expect(await store.purge(account, cutoff + HISTORY_RETENTION_MS)).toBe(0);
     expect(await store.put([old[0]!])).toEqual({ added: 1, duplicates: 0 });
   });
+
+  it('indexes errorCode by value and as "has one", with a bounded dictionary, purged with the rest', async () => {
+    const account = newAccount();
+    const oldDay = BASE - 20 * DAY;
+    const codes = ['Forbidden', 'Forbidden.RAM', 'Throttling'];
+    const at = (day: number, i: number) => day + HOUR + i * 60_000;
+    const old = Array.from({ length: 90 }, (_, i) => record(account, `eo-${i}`, at(oldDay, i), i % 2 === 0 ? { ErrorCode: [codes[i % 3]!] } : {}));
+    const fresh = Array.from({ length: 90 }, (_, i) => record(account, `ef-${i}`, at(BASE, i), i % 2 === 0 ? { ErrorCode: [codes[i % 3]!] } : {}));
+    await store.put([...old, ...fresh]);
+    const all = [...old, ...fresh];
+    const wide = query([account], { startMs: oldDay - DAY, endMs: Date.now() });
+    for (const code of codes) {
+      expect(await allPages({ ...wide, condition: { key: 'ErrorCode', value: code } })).toEqual(ordered(all.filter((r) => r.attributes.ErrorCode?.[0] === code), 'BACKWARD'));
+    }
+    expect(await allPages({ ...wide, condition: { key: 'ErrorCode' } })).toEqual(ordered(all.filter((r) => r.attributes.ErrorCode?.length), 'BACKWARD'));
+    // every day of this account holds the index: the unindexed days give nothing
+    expect(await allPages({ ...wide, condition: { key: 'ErrorCode', days: 'unindexed' } })).toEqual([]);
+    expect(await store.errorCodes([account], wide.startMs, wide.endMs)).toEqual({ values: expect.arrayContaining(codes), complete: true });
+    // a value last seen before the range is not listed
+    const late = await store.errorCodes([account], BASE, wide.endMs);
+    expect(late.values.sort()).toEqual([...codes].sort());
+    expect((await store.errorCodes([account], BASE + 2 * DAY, wide.endMs)).values).toEqual([]);
+
+    // a value the dictionary cannot keep marks its range partial
+    await store.put([record(account, 'long-code', at(BASE, 100), { ErrorCode: ['E'.repeat(200)] })]);
+    // (its day, BASE, is the last it was seen: the range from the next day is complete)
+    expect((await store.errorCodes([account], wide.startMs, wide.endMs)).complete).toBe(false);
+    expect((await store.errorCodes([account], BASE + DAY, wide.endMs)).complete).toBe(true);
+    expect(await allPages({ ...wide, condition: { key: 'ErrorCode', value: 'E'.repeat(200) } })).toEqual(['long-code']);
+
+    // purge: the old day's postings and dictionary entries go with it
+    const removed = await store.purge(account, oldDay + DAY + HISTORY_RETENTION_MS);
+    expect(removed).toBe(old.length);
+    const longCode = record(account, 'long-code', at(BASE, 100), { ErrorCode: ['E'.repeat(200)] });
+    expect(await allPages({ ...wide, condition: { key: 'ErrorCode' } })).toEqual(ordered([...fresh.filter((r) => r.attributes.ErrorCode?.length), longCode], 'BACKWARD'));
+    expect((await store.errorCodes([account], 0, wide.endMs)).values.sort()).toEqual([...codes].sort());
+    const oldDayNumber = Math.floor(oldDay / DAY);
+    expect((await keysOf(account)).filter((k) => k.includes(`:${oldDayNumber}:`) || k.endsWith(`:d:${oldDayNumber}`))).toEqual([]);
+  });
 });
 
 function hash(text: string): number {

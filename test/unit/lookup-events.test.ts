@@ -42,6 +42,7 @@ class MemoryHistory implements Pick<HistoryStore, 'lookup' | 'get'> {
       .filter((r) => {
         if (!condition) return true;
         if (condition.key === 'EventId') return r.eventId === condition.value;
+        if (condition.key === 'ErrorCode') throw new Error('LookupEvents has no ErrorCode condition');
         return (r.attributes[condition.key] ?? []).includes(condition.value);
       })
       .filter((r) => {
