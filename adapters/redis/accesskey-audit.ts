@@ -20,8 +20,10 @@ import type { Redis, Result } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 import { PackedArgs, UNPACK_ARGS_LUA } from './packed-args.ts';
 import type { AnalysisConsumer, AnalysisRow } from '../../shared/analysis/analysis-row.ts';
+import { WrittenUses } from '../../shared/accesskeys/written-uses.ts';
 import {
   ACCESS_KEY_AUDIT_MAX_ENTRIES,
+  ACCESS_KEY_AUDIT_REFRESH_MS,
   ACCESS_KEY_AUDIT_RETENTION_MS,
   AUDIT_LISTS,
   auditUpdatesOf,
@@ -164,10 +166,16 @@ declare module 'ioredis' {
 }
 
 export class RedisAccessKeyAudit implements AnalysisConsumer, AccessKeyAuditReader {
+  /** Uses this instance wrote (skips what they cover); none when refreshMs is 0 (every use written). */
+  private readonly written: WrittenUses | undefined;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly now: () => number = () => Date.now(),
+    options: { refreshMs?: number } = {},
   ) {
+    const refreshMs = options.refreshMs ?? ACCESS_KEY_AUDIT_REFRESH_MS;
+    this.written = refreshMs > 0 ? new WrittenUses(refreshMs) : undefined;
     if (typeof (redis as Partial<Pick<Redis, 'tkAccessKeyAuditMerge'>>).tkAccessKeyAuditMerge !== 'function') {
       redis.defineCommand('tkAccessKeyAuditMerge', { lua: MERGE_SCRIPT });
     }
@@ -181,7 +189,13 @@ export class RedisAccessKeyAudit implements AnalysisConsumer, AccessKeyAuditRead
   /** As consume, returning how many stored uses the rows replaced or added. */
   async record(accountId: string, rows: readonly AnalysisRow[]): Promise<number> {
     const nowMs = this.now();
-    const updates = auditUpdatesOf(accountId, rows, nowMs);
+    const written = this.written;
+    const updates = auditUpdatesOf(
+      accountId,
+      rows,
+      nowMs,
+      written ? (accessKeyId, list, member, usedMs) => written.needsWrite(accountId, accessKeyId, list, member, usedMs, nowMs) : undefined,
+    );
     if (updates.length === 0) return 0;
     const keys: string[] = [];
     const argv: (string | number)[] = [];
@@ -205,7 +219,14 @@ export class RedisAccessKeyAudit implements AnalysisConsumer, AccessKeyAuditRead
       }
     }
     const packed = new PackedArgs(64 * 1024).push(nowMs).push(ACCESS_KEY_AUDIT_RETENTION_MS).push(ACCESS_KEY_AUDIT_MAX_ENTRIES).push(KEYS_PER_ACCESS_KEY).push(encoded.length).pushAll(encoded).pushAll(argv);
-    return this.redis.tkAccessKeyAuditMerge(keys.length, keys, packed.toBuffer());
+    const count = await this.redis.tkAccessKeyAuditMerge(keys.length, keys, packed.toBuffer());
+    if (written) {
+      for (const u of updates) {
+        written.note(accountId, u.accessKeyId, 'last', '', u.last.usedMs, nowMs);
+        for (const list of AUDIT_LISTS) for (const [member, use] of u.lists[list]) written.note(accountId, u.accessKeyId, list, member, use.usedMs, nowMs);
+      }
+    }
+    return count;
   }
 
   async lastUse(accountId: string, accessKeyId: string, nowMs: number): Promise<LastUse | undefined> {

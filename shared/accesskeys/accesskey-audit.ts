@@ -151,12 +151,24 @@ export function isAuditable(row: AnalysisRow, accountId: string, nowMs: number):
 }
 
 /**
+ * How fresh the audit is kept: a use newer than one this process wrote for the same entry by less
+ * than this may be left unwritten (WrittenUses). So a stored use is at most this much older than
+ * the entry's newest use (ActionTrail refreshes its audit hourly), and a steady stream writes each
+ * entry about once a minute per classify instance instead of once per object.
+ */
+export const ACCESS_KEY_AUDIT_REFRESH_MS = 60_000;
+
+/** Whether an entry's use must be written (`last`: the key's newest use overall, member ''). */
+export type AuditWriteFilter = (accessKeyId: string, list: AuditList | 'last', member: string, usedMs: number) => boolean;
+
+/**
  * What a batch of one account's rows records, per AccessKey: the newest use overall and per
  * entry (rows of other accounts, without a key or past the retention are left out). The store
  * merges it with what it holds by the same rule (isNewer), so the outcome does not depend on
- * how rows are split into batches.
+ * how rows are split into batches. `needsWrite` leaves out the entries already written recently
+ * enough (ACCESS_KEY_AUDIT_REFRESH_MS).
  */
-export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], nowMs: number): KeyUsageUpdate[] {
+export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], nowMs: number, needsWrite?: AuditWriteFilter): KeyUsageUpdate[] {
   // the newest row per key and per (key, list, entry) first; Details (a JSON text each) and the
   // LastUse objects are made once per winning row at the end, not per row
   interface Pending {
@@ -191,6 +203,18 @@ export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], 
   const out: KeyUsageUpdate[] = [];
   for (const p of byKey.values()) {
     const row = p.last;
+    if (needsWrite) {
+      // entries a write of at most ACCESS_KEY_AUDIT_REFRESH_MS ago already covers are left out; a key
+      // with nothing left is not sent at all (its newest use travels whenever anything of it does)
+      let any = needsWrite(p.accessKeyId, 'last', '', row.eventTimeMs);
+      for (const list of AUDIT_LISTS) {
+        for (const [member, r] of p.lists[list]) {
+          if (needsWrite(p.accessKeyId, list, member, r.eventTimeMs)) any = true;
+          else p.lists[list].delete(member);
+        }
+      }
+      if (!any) continue;
+    }
     const last: LastUse = {
       ...useOf(row),
       accountId: row.accountId,

@@ -2,13 +2,16 @@
  * RedisAccessKeyAudit on a real Redis, standalone and the three-master cluster: what the merge
  * script keeps (newest use wins across batches: replays write nothing, late rows never
  * overwrite), the per-list cap (most recent kept, no orphaned use), the 400-day retention
- * (trimmed and expiring with the key's newest use), isolation between accounts and keys.
+ * (trimmed and expiring with the key's newest use), isolation between accounts and keys; and the
+ * freshness window (a use newer than one the instance wrote by under a minute may stay unwritten:
+ * what is stored is always a real use, never more than a minute older than the newest).
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../adapters/redis.ts';
 import { accessKeyAuditPrefix, lastUseKey, listKey, listUseKey, RedisAccessKeyAudit } from '../../adapters/redis/accesskey-audit.ts';
-import { ACCESS_KEY_AUDIT_MAX_ENTRIES, ACCESS_KEY_AUDIT_RETENTION_MS, AUDIT_LISTS } from '../../shared/accesskeys/accesskey-audit.ts';
+import { ACCESS_KEY_AUDIT_MAX_ENTRIES, ACCESS_KEY_AUDIT_REFRESH_MS, ACCESS_KEY_AUDIT_RETENTION_MS, AUDIT_LISTS } from '../../shared/accesskeys/accesskey-audit.ts';
+import { WRITTEN_USES_TRUST_MS } from '../../shared/accesskeys/written-uses.ts';
 import { analysisRow } from '../helpers/analysis-rows.ts';
 import { REDIS_BACKENDS, useRedisBackends } from '../helpers/redis-backends.ts';
 
@@ -28,7 +31,8 @@ describe.each(REDIS_BACKENDS)('RedisAccessKeyAudit (%s)', (backendName) => {
 
   beforeAll(() => {
     redis = backends.get(backendName).client();
-    audit = new RedisAccessKeyAudit(redis, () => NOW);
+    // the merge rule itself: every use written (no freshness window; that one is tested below)
+    audit = new RedisAccessKeyAudit(redis, () => NOW, { refreshMs: 0 });
   });
   afterAll(() => redis?.disconnect());
 
@@ -127,5 +131,64 @@ describe.each(REDIS_BACKENDS)('RedisAccessKeyAudit (%s)', (backendName) => {
     expect(await redis.zrange(listKey(A, key, 'ips'), 0, -1)).toEqual([JSON.stringify(['Ecs', '192.0.2.51'])]);
     expect(await redis.hkeys(listUseKey(A, key, 'ips'))).toEqual([JSON.stringify(['Ecs', '192.0.2.51'])]);
     for (const k of keys) expect(await direct.pexpiretime(k)).toBe(later - MIN + ACCESS_KEY_AUDIT_RETENTION_MS);
+  });
+
+  it(`keeps each entry within ${ACCESS_KEY_AUDIT_REFRESH_MS / 1000} s of its newest use, writing a steady stream about once a minute`, async () => {
+    const key = freshKey();
+    let now = NOW;
+    const fresh = new RedisAccessKeyAudit(redis, () => now);
+    const row = (atMs: number, ip: string) => analysisRow({ accountId: A, accessKeyId: key, eventTimeMs: atMs, eventName: 'StopInstance', sourceIpAddress: ip });
+    const first = row(NOW - 10 * MIN, '192.0.2.1');
+    expect(await fresh.record(A, [first])).toBeGreaterThan(0);
+    // 30 s newer, same entries: covered by the write of a moment ago — nothing sent
+    expect(await fresh.record(A, [row(NOW - 10 * MIN + 30_000, '192.0.2.1')])).toBe(0);
+    expect((await fresh.lastUse(A, key, NOW))?.eventId).toBe(first.eventId);
+    // a new entry (another IP) is written at once, and the key's newest use travels with it
+    const otherIp = row(NOW - 10 * MIN + 40_000, '192.0.2.9');
+    expect(await fresh.record(A, [otherIp])).toBeGreaterThan(0);
+    expect((await fresh.lastUse(A, key, NOW))?.eventId).toBe(otherIp.eventId);
+    expect((await fresh.entries(A, key, 'ips', NOW)).map((e) => e.parts[1])).toEqual(['192.0.2.9', '192.0.2.1']);
+    // a minute or more newer: written
+    const later = row(NOW - 10 * MIN + ACCESS_KEY_AUDIT_REFRESH_MS, '192.0.2.1');
+    expect(await fresh.record(A, [later])).toBeGreaterThan(0);
+    expect((await fresh.entries(A, key, 'ips', NOW)).find((e) => e.parts[1] === '192.0.2.1')?.eventId).toBe(later.eventId);
+    // another instance (another classify process) knows nothing of these writes: it writes
+    const elsewhere = row(NOW - 10 * MIN + ACCESS_KEY_AUDIT_REFRESH_MS + 5_000, '192.0.2.1');
+    expect(await new RedisAccessKeyAudit(redis, () => now).record(A, [elsewhere])).toBeGreaterThan(0);
+    // what an instance knows is trusted for WRITTEN_USES_TRUST_MS only (a key lost to a failover is written again)
+    await redis.del(listKey(A, key, 'ips'), listUseKey(A, key, 'ips'));
+    const soon = row(NOW - 10 * MIN + ACCESS_KEY_AUDIT_REFRESH_MS + 10_000, '192.0.2.1');
+    expect(await fresh.record(A, [soon])).toBe(0);
+    now = NOW + WRITTEN_USES_TRUST_MS;
+    expect(await fresh.record(A, [soon])).toBeGreaterThan(0);
+    expect((await fresh.entries(A, key, 'ips', now)).map((e) => e.eventId)).toEqual([soon.eventId]);
+  });
+
+  it('a random stream split into objects: every stored use is one of the stream, at most the window older than the newest', async () => {
+    const key = freshKey();
+    const fresh = new RedisAccessKeyAudit(redis, () => NOW);
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const rows = Array.from({ length: 3000 }, (_v, i) =>
+      analysisRow({ accountId: A, accessKeyId: key, eventTimeMs: NOW - 60 * MIN + i * 1000 + rand(4000), eventName: `Op${rand(7)}`, sourceIpAddress: `198.51.100.${rand(20)}` }),
+    );
+    for (let i = 0; i < rows.length; i += 100) await fresh.record(A, rows.slice(i, i + 100));
+    const byId = new Map(rows.map((r) => [r.eventId, r]));
+    for (const [list, memberOf] of [
+      ['events', (r: (typeof rows)[number]) => r.eventName],
+      ['ips', (r: (typeof rows)[number]) => r.sourceIpAddress],
+    ] as const) {
+      const entries = await fresh.entries(A, key, list, NOW);
+      const newest = new Map<string, number>();
+      for (const r of rows) newest.set(memberOf(r), Math.max(newest.get(memberOf(r)) ?? 0, r.eventTimeMs));
+      expect(entries.length).toBe(newest.size);
+      for (const e of entries) {
+        const use = byId.get(e.eventId);
+        expect(use?.eventTimeMs).toBe(e.usedMs);
+        const best = newest.get(e.parts[1] as string) as number;
+        expect(best - e.usedMs).toBeGreaterThanOrEqual(0);
+        expect(best - e.usedMs).toBeLessThan(ACCESS_KEY_AUDIT_REFRESH_MS);
+      }
+    }
   });
 });
