@@ -169,6 +169,11 @@ export const SCRIPT_ARGS = {
     { name: 'event_id_hash', kind: 'int' },
   ],
   /**
+   * The blobs of events by number (false for one no longer held): one call for a page of
+   * scattered events, where an HMGET per body hash would be one command per event.
+   */
+  bodies: [{ list: 'numbers', count: 'number_count', item: [{ name: 'number', kind: 'int' }] }],
+  /**
    * At most `limit` events of `field` in [start_ms, end_ms] strictly after the cursor (when
    * has_cursor is '1') in (time, eventId) order, descending for direction 'B'. Returns
    * {more, t1, n1, t2, n2, …}; more = 1 when another follows.
@@ -840,6 +845,15 @@ if not n then return false end
 return body_of(tonumber(n))
 `;
 
+const BODIES_OF = `
+local out = {}
+for i = 1, number_count do
+  ${luaItemBindings('bodies', 'numbers', 'i')}
+  out[i] = body_of(number) or false
+end
+return out
+`;
+
 // ---- lookup ---------------------------------------------------------------------------------
 
 const LOOKUP = `
@@ -1121,6 +1135,7 @@ const BODIES: Record<ScriptName, string> = {
   put: PUT,
   has: HAS,
   get: GET,
+  bodies: BODIES_OF,
   lookup: LOOKUP,
   purgeEvents: PURGE_EVENTS,
   purgeFields: PURGE_FIELDS,

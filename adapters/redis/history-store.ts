@@ -106,6 +106,10 @@ const PUT_BATCH = 1000;
 const HAS_BATCH = 1000;
 const PURGE_EVENTS_BATCH = 500;
 const PURGE_BUCKETS_BATCH = 8;
+/** A scan page is read by the bodies script when its events span more than one body hash per this many events. */
+const SCATTERED_RATIO = 4;
+/** Bodies per bodies-script call (bounds how long one call blocks the server). */
+const SCATTERED_BATCH = 1000;
 
 type Arg = string | Buffer | number;
 
@@ -288,8 +292,13 @@ export class RedisHistoryStore implements HistoryStore {
     return reply === null ? undefined : asBuffer(reply, 'get');
   }
 
-  /** The blobs of events by number, one HMGET per body hash, all sent at once. */
-  private async bodies(entries: readonly { accountId: string; n: number }[]): Promise<(Buffer | undefined)[]> {
+  /**
+   * The blobs of events by number: one HMGET per body hash, all sent at once — or, for a page
+   * whose events are scattered over many body hashes (a sparse index's postings, where that
+   * would be about one command per event), one script call per account and SCATTERED_BATCH.
+   */
+  private async bodies(entries: readonly { accountId: string; n: number }[], scattered = false): Promise<(Buffer | undefined)[]> {
+    if (scattered && this.isScattered(entries)) return this.bodiesByScript(entries);
     const groups = new Map<string, { key: string; fields: number[]; at: number[] }>();
     entries.forEach(({ accountId, n }, i) => {
       const key = `${this.base(accountId)}b:${Math.floor(n / BODY_BUCKET)}`;
@@ -318,6 +327,41 @@ export class RedisHistoryStore implements HistoryStore {
     return out;
   }
 
+  /** Whether a page's events fall in many body hashes (more than one per SCATTERED_RATIO events). */
+  private isScattered(entries: readonly { accountId: string; n: number }[]): boolean {
+    const hashes = new Set<string>();
+    for (const { accountId, n } of entries) hashes.add(`${accountId} ${Math.floor(n / BODY_BUCKET)}`);
+    return hashes.size * SCATTERED_RATIO > entries.length;
+  }
+
+  private async bodiesByScript(entries: readonly { accountId: string; n: number }[]): Promise<(Buffer | undefined)[]> {
+    const out: (Buffer | undefined)[] = new Array<Buffer | undefined>(entries.length).fill(undefined);
+    const byAccount = new Map<string, number[]>();
+    entries.forEach(({ accountId }, i) => {
+      const list = byAccount.get(accountId);
+      if (list) list.push(i);
+      else byAccount.set(accountId, [i]);
+    });
+    const calls: Promise<void>[] = [];
+    for (const [accountId, at] of byAccount) {
+      for (let k = 0; k < at.length; k += SCATTERED_BATCH) {
+        const part = at.slice(k, k + SCATTERED_BATCH);
+        const numbers = part.map((i) => ({ number: (entries[i] as { n: number }).n }));
+        calls.push(
+          this.run(accountId, 'bodies', { numbers }).then((reply) => {
+            const blobs = asArray(reply, 'bodies');
+            part.forEach((i, j) => {
+              const blob = blobs[j];
+              out[i] = Buffer.isBuffer(blob) ? blob : undefined;
+            });
+          }),
+        );
+      }
+    }
+    await Promise.all(calls);
+    return out;
+  }
+
   async get(accountIds: readonly string[], eventId: string): Promise<string | undefined> {
     if (eventId === '') return undefined;
     const horizon = Date.now() - HISTORY_RETENTION_MS;
@@ -334,14 +378,14 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async scan(query: HistoryQuery): Promise<HistoryScanPage> {
-    const { hits, next } = await this.page(query, MAX_SCAN_LIMIT);
+    const { hits, next } = await this.page(query, MAX_SCAN_LIMIT, true);
     const page: HistoryScanPage = { entries: hits.map((hit) => ({ timeMs: hit.timeMs, eventId: hit.id.toString('utf8'), json: decodeJson(hit.blob) })) };
     if (next) page.next = next;
     return page;
   }
 
   /** One page of hits (LookupEvents' limit is 1–50; a scan's 1–MAX_SCAN_LIMIT). */
-  private async page(query: HistoryQuery, maxLimit: number): Promise<{ hits: Hit[]; next?: HistoryCursor }> {
+  private async page(query: HistoryQuery, maxLimit: number, scan = false): Promise<{ hits: Hit[]; next?: HistoryCursor }> {
     const { direction, limit, condition, after } = query;
     if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) throw new RangeError(`history: limit must be 1–${maxLimit}, got ${limit}`);
     if (direction !== 'BACKWARD' && direction !== 'FORWARD') throw new RangeError(`history: invalid direction ${String(direction)}`);
@@ -397,7 +441,7 @@ export class RedisHistoryStore implements HistoryStore {
         more = true;
         entries = entries.filter((entry, i) => i < limit || entry.timeMs === boundary.timeMs);
       }
-      const blobs = await this.bodies(entries);
+      const blobs = await this.bodies(entries, scan);
       entries.forEach((entry, i) => {
         const blob = blobs[i];
         if (blob) hits.push({ timeMs: entry.timeMs, id: blobHead(blob).id, blob });

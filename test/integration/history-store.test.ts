@@ -499,12 +499,25 @@ describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
     expect((await store.errorCodes([account], BASE + DAY, wide.endMs)).complete).toBe(true);
     expect(await allPages({ ...wide, condition: { key: 'ErrorCode', value: 'E'.repeat(200) } })).toEqual(['long-code']);
 
+    // a scan of scattered postings (one per body hash) reads bodies by script: big bodies
+    // (their own key) included
+    const spread = Array.from({ length: 640 }, (_, i) =>
+      i % 64 === 0
+        ? record(account, `rare-${i}`, at(BASE + DAY, i), { ErrorCode: ['Rare'] }, i === 128 ? JSON.stringify({ eventId: `rare-${i}`, pad: 'x'.repeat(5000) }) : undefined)
+        : record(account, `filler-${i}`, at(BASE + DAY, i)),
+    );
+    await store.put(spread);
+    const rare = spread.filter((r) => r.attributes.ErrorCode);
+    const scanned = await store.scan({ ...wide, limit: 1000, condition: { key: 'ErrorCode', value: 'Rare' } });
+    expect(scanned.entries.map((e) => e.json)).toEqual(ordered(rare, 'BACKWARD').map((id) => rare.find((r) => r.eventId === id)?.json));
+    expect(scanned.entries.some((e) => e.json.length > 5000)).toBe(true);
+
     // purge: the old day's postings and dictionary entries go with it
     const removed = await store.purge(account, oldDay + DAY + HISTORY_RETENTION_MS);
     expect(removed).toBe(old.length);
     const longCode = record(account, 'long-code', at(BASE, 100), { ErrorCode: ['E'.repeat(200)] });
-    expect(await allPages({ ...wide, condition: { key: 'ErrorCode' } })).toEqual(ordered([...fresh.filter((r) => r.attributes.ErrorCode?.length), longCode], 'BACKWARD'));
-    expect((await store.errorCodes([account], 0, wide.endMs)).values.sort()).toEqual([...codes].sort());
+    expect(await allPages({ ...wide, condition: { key: 'ErrorCode' } })).toEqual(ordered([...fresh.filter((r) => r.attributes.ErrorCode?.length), longCode, ...rare], 'BACKWARD'));
+    expect((await store.errorCodes([account], 0, wide.endMs)).values.sort()).toEqual([...codes, 'Rare'].sort());
     const oldDayNumber = Math.floor(oldDay / DAY);
     expect((await keysOf(account)).filter((k) => k.includes(`:${oldDayNumber}:`) || k.endsWith(`:d:${oldDayNumber}`))).toEqual([]);
   });
