@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
 import type { CompactionPorts } from '../shared/archive-query/compaction.ts';
-import { archiveScopesOf, S3ArchiveBucket } from './archive/archive-bucket.ts';
+import { archiveScopesOf, cachedScopes, S3ArchiveBucket } from './archive/archive-bucket.ts';
 import { ARCHIVE_CACHE_BYTES, S3ObjectCache } from './archive/object-cache.ts';
 import { publicKey } from './archive/signing-key-store.ts';
 import { DuckDbEngine } from './duckdb/engine.ts';
@@ -16,6 +16,14 @@ import type { Log } from './fc/handler.ts';
 import type { Services } from './wiring.ts';
 
 let archiveLocal: { bucket: S3ArchiveBucket; cache: S3ObjectCache; engine: DuckDbEngine } | undefined;
+/** Archive queries reuse a trail's scopes for ARCHIVE_SCOPES_TTL_MS, per S3 client (compaction discovers them afresh). */
+const queryScopes = new WeakMap<Services['s3'], ArchiveQueryPorts['scopes']>();
+
+function queryScopesOf(services: Services): ArchiveQueryPorts['scopes'] {
+  let scopes = queryScopes.get(services.s3);
+  if (!scopes) queryScopes.set(services.s3, (scopes = cachedScopes((trail) => archiveScopesOf(services.s3, trail))));
+  return scopes;
+}
 
 function archiveLocalOf(services: Services): NonNullable<typeof archiveLocal> {
   if (!archiveLocal) {
@@ -34,7 +42,7 @@ export function archiveQueryPorts(services: Services): ArchiveQueryPorts {
   const local = archiveLocalOf(services);
   return {
     getTrail: (accountId, name) => services.trails.get(accountId, name),
-    scopes: (trail) => archiveScopesOf(services.s3, trail),
+    scopes: queryScopesOf(services),
     ...local,
     now: () => Date.now(),
   };

@@ -11,16 +11,21 @@
  *  - raw: every day read from its gzip files; cold (empty cache: downloads included) and warm;
  *  - compacted: after compaction (compactArchives: verify against the digests, one Parquet file
  *    per day), cold (a new cache and engine) and warm.
- * Prints one Markdown table (median of `--runs` warm runs; cold runs once each).
+ * Prints one Markdown table (median of `--runs` warm runs; cold runs once each), with where each
+ * run's time went: listing and manifest reads (bucket), the object cache (downloads and checks)
+ * and the DuckDB statement. `--skip-raw` measures only the compacted days (the raw files are
+ * still written: compaction reads them). `--reuse DIR` keeps the S3 server's data in DIR and, when
+ * DIR already holds a seeded and compacted archive from an earlier `--reuse` run of the same
+ * `--events`/`--days`, skips seeding and compaction (to iterate on the query path).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3ArchiveBucket, archiveScopesOf } from '../adapters/archive/archive-bucket.ts';
+import { S3ArchiveBucket, archiveScopesOf, cachedScopes } from '../adapters/archive/archive-bucket.ts';
 import { S3ObjectCache } from '../adapters/archive/object-cache.ts';
 import { putArchiveObject } from '../adapters/archive/s3-archive.ts';
 import { DuckDbEngine } from '../adapters/duckdb/engine.ts';
@@ -35,7 +40,13 @@ import { trailSchema } from '../shared/trails/model.ts';
 import { printTable } from './lib/report.ts';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '1000000' }, days: { type: 'string', default: '30' }, runs: { type: 'string', default: '3' } },
+  options: {
+    events: { type: 'string', default: '1000000' },
+    days: { type: 'string', default: '30' },
+    runs: { type: 'string', default: '3' },
+    'skip-raw': { type: 'boolean', default: false },
+    reuse: { type: 'string' },
+  },
 });
 const EVENTS = Number(values.events);
 const DAYS = Number(values.days);
@@ -100,19 +111,24 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-archive-'));
+  const reuse = values.reuse ? path.resolve(values.reuse) : undefined;
+  if (reuse) mkdirSync(reuse, { recursive: true });
+  const dir = reuse ?? mkdtempSync(path.join(os.tmpdir(), 'tk-bench-archive-'));
+  const stateFile = path.join(dir, `state-${EVENTS}-${DAYS}.json`);
+  const reused = reuse && existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { first: number; files: number; bytes: number }) : undefined;
   const credentials = generateS3Credentials();
   const server = await startS3({ port: await freePort(), dir: path.join(dir, 's3'), buckets: [BUCKET], credentials });
   const s3 = new S3Client({ endpoint: server.url, region: REGION, forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   try {
     const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-    const first = today - DAYS * DAY_MS;
+    const first = reused?.first ?? today - DAYS * DAY_MS;
     const trail = trailSchema.parse({ name: 'bench-trail', accountId: ACCOUNT, homeRegion: REGION, eventRW: 'All', ossBucketName: BUCKET, status: 'Enable', createdAtMs: first - DAY_MS, updatedAtMs: first - DAY_MS });
     const keys = generateSigningKeyPair();
     const fingerprint = publicKeyFingerprint(keys.publicKeyPem);
 
     // The archive: files of FILE_EVENTS events, delivered a second after their last event, and a digest per hour.
     const seed = await timed(async () => {
+      if (reused) return { files: reused.files, bytes: reused.bytes };
       const step = (DAYS * DAY_MS) / EVENTS;
       const files: { hour: number; key: string; body: Buffer; entry: ReturnType<typeof describeArchiveFile> }[] = [];
       const fileCount = Math.ceil(EVENTS / FILE_EVENTS);
@@ -136,15 +152,47 @@ async function main(): Promise<void> {
       return { files: files.length, bytes: files.reduce((n, x) => n + x.body.byteLength, 0) };
     });
 
-    const bucket = new S3ArchiveBucket(s3);
+    // where a run's time goes: per port, from its first call's start to its last call's end
+    // (the executor's phases run one after the other; calls within a phase overlap)
+    type Phase = 'scopes' | 'bucket' | 'cache' | 'engine';
+    const phases = new Map<Phase, { from: number; to: number }>();
+    const note = (phase: Phase, from: number, to: number) => {
+      const seen = phases.get(phase);
+      phases.set(phase, seen ? { from: Math.min(seen.from, from), to: Math.max(seen.to, to) } : { from, to });
+    };
+    const timedPort = <T extends object>(target: T, phase: Phase): T =>
+      new Proxy(target, {
+        get(t, name, receiver) {
+          const value: unknown = Reflect.get(t, name, receiver);
+          if (typeof value !== 'function') return value;
+          return async (...args: unknown[]) => {
+            const start = performance.now();
+            try {
+              return await (value as (...a: unknown[]) => Promise<unknown>).apply(t, args);
+            } finally {
+              note(phase, start, performance.now());
+            }
+          };
+        },
+      });
+    const bucket = timedPort(new S3ArchiveBucket(s3), 'bucket');
     let run = 0;
     const fresh = () => {
-      const cacheDir = path.join(dir, `cache-${run++}`);
-      return { cache: new S3ObjectCache(s3, cacheDir), engine: new DuckDbEngine({ directory: cacheDir }) };
+      const cacheDir = path.join(dir, `cache-${process.pid}-${run++}`);
+      return { cache: timedPort(new S3ObjectCache(s3, cacheDir), 'cache'), engine: timedPort(new DuckDbEngine({ directory: cacheDir }), 'engine') };
     };
+    // as lookup-http wires it (adapters/archive-query-wiring.ts): scopes reused for a minute; a
+    // cold run starts with none
     const portsOf = (local: ReturnType<typeof fresh>): ArchiveQueryPorts => ({
       getTrail: async (accountId, name) => (accountId === ACCOUNT && name === trail.name ? trail : undefined),
-      scopes: (t) => archiveScopesOf(s3, t),
+      scopes: cachedScopes(async (t) => {
+        const start = performance.now();
+        try {
+          return await archiveScopesOf(s3, t);
+        } finally {
+          note('scopes', start, performance.now());
+        }
+      }),
       bucket,
       ...local,
       now: () => Date.now(),
@@ -155,41 +203,56 @@ async function main(): Promise<void> {
       runArchiveQuery({ accountId: ACCOUNT, trailName: trail.name, plan: parseQuery(query), fromMs: first, toMs: first + DAYS * DAY_MS }, ports);
 
     const rows: (string | number)[][] = [];
+    const split = () => {
+      const wall = (phase: Phase) => {
+        const p = phases.get(phase);
+        return p ? seconds(p.to - p.from) : '0 s';
+      };
+      const out = `scopes ${wall('scopes')}, list+manifests ${wall('bucket')}, cache ${wall('cache')}, engine ${wall('engine')}`;
+      phases.clear();
+      return out;
+    };
     const measure = async (label: string, query: string, kind: 'raw' | 'compacted') => {
       const ports = portsOf(fresh());
+      split();
       const cold = await timed(() => ask(ports, query));
-      const warm: number[] = [];
+      const coldSplit = split();
+      const warm: { ms: number; split: string }[] = [];
       let answer = cold.value;
       for (let r = 0; r < RUNS; r += 1) {
         const t = await timed(() => ask(ports, query));
-        warm.push(t.ms);
+        warm.push({ ms: t.ms, split: split() });
         answer = t.value;
       }
       const s = answer.stats;
       const first = answer.kind === 'rows' ? JSON.stringify(answer.rows[0]) : '';
-      rows.push([label, kind, `${s.compactedDays} compacted + ${s.rawDays} raw days, ${(s.bytes / 1e6).toFixed(1)} MB`, seconds(cold.ms), seconds(median(warm)), first]);
+      const mid = [...warm].sort((a, b) => a.ms - b.ms)[Math.floor(warm.length / 2)];
+      rows.push([label, kind, `${s.compactedDays} compacted + ${s.rawDays} raw days, ${(s.bytes / 1e6).toFixed(1)} MB`, `${seconds(cold.ms)} (${coldSplit})`, `${seconds(median(warm.map((w) => w.ms)))} (${mid?.split ?? ''})`, first]);
     };
 
-    for (const [label, query] of Object.entries(QUERIES)) await measure(label, query, 'raw');
+    if (!values['skip-raw']) for (const [label, query] of Object.entries(QUERIES)) await measure(label, query, 'raw');
     const local = fresh();
-    const compaction = await timed(() =>
-      compactArchives(
+    const compaction = await timed(async () =>
+      reused ? { days: Array.from({ length: DAYS }, () => ({ outcome: 'compacted' })) } : compactArchives(
         { trails: async () => [trail], scopes: (t) => archiveScopesOf(s3, t), bucket, ...local, publicKeyPem: async () => keys.publicKeyPem, now: () => Date.now(), log: { info: () => undefined, warn: (m, f) => console.warn(m, f) } },
         { fromDayMs: first, toDayMs: first + (DAYS - 1) * DAY_MS },
       ),
     );
     const compacted = compaction.value.days.filter((d) => d.outcome === 'compacted').length;
+    if (reuse && !reused) writeFileSync(stateFile, JSON.stringify({ first, ...seed.value }));
     for (const [label, query] of Object.entries(QUERIES)) await measure(label, query, 'compacted');
 
     process.stdout.write(
       `${EVENTS.toLocaleString('en-US')} events over ${DAYS} days in ${seed.value.files} archive files (${(seed.value.bytes / 1e6).toFixed(1)} MB gzip), written in ${seconds(seed.ms)}; ` +
-        `compaction of ${compacted} days in ${seconds(compaction.ms)}. Cold: a new cache folder and engine (downloads from the S3 server included); warm: median of ${RUNS}.\n\n`,
+        `${reused ? `(reused from ${dir}) ` : ''}compaction of ${compacted} days in ${seconds(compaction.ms)}. Cold: a new cache folder and engine (downloads from the S3 server included); warm: median of ${RUNS}.\n\n`,
     );
     printTable(['query', 'read from', 'files read', 'cold', 'warm', 'first row'], rows);
   } finally {
     s3.destroy();
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (reuse) {
+      for (const name of readdirSync(dir)) if (name.startsWith(`cache-${process.pid}-`)) rmSync(path.join(dir, name), { recursive: true, force: true });
+    } else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -67,3 +67,39 @@ export async function archiveScopesOf(s3: S3Client, trail: Trail): Promise<Archi
   }
   return scopes;
 }
+
+/**
+ * How long one process reuses a trail's discovered scopes for archive queries. Discovery lists
+ * the bucket's folders (on s3rver, whose delimiter listings miss deep folders, every object under
+ * the archive root: ~0.4–1.7 s for 30 days of 1,000 files in the benchmark), and scopes change
+ * only when a trail first delivers for a new region or member — archive files themselves reach
+ * the bucket up to a minute after their events, so a query never sees the last minute anyway.
+ */
+export const ARCHIVE_SCOPES_TTL_MS = 60_000;
+/** Trails whose scopes one process keeps at most. */
+const ARCHIVE_SCOPES_CACHED = 1000;
+
+/** `discover`, remembered per trail bucket and folder for `ttlMs` (a failed discovery is not kept). */
+export function cachedScopes(
+  discover: (trail: Trail) => Promise<ArchiveScope[]>,
+  ttlMs: number = ARCHIVE_SCOPES_TTL_MS,
+  now: () => number = Date.now,
+): (trail: Trail) => Promise<ArchiveScope[]> {
+  const cache = new Map<string, { at: number; scopes: Promise<ArchiveScope[]> }>();
+  return (trail) => {
+    const key = JSON.stringify([trail.ossBucketName ?? '', trail.ossKeyPrefix ?? '', trail.accountId, trail.isOrganizationTrail === true, trail.organizationId ?? '']);
+    const hit = cache.get(key);
+    if (hit && now() - hit.at < ttlMs) return hit.scopes;
+    const scopes = discover(trail);
+    cache.delete(key);
+    cache.set(key, { at: now(), scopes });
+    scopes.catch(() => {
+      if (cache.get(key)?.scopes === scopes) cache.delete(key);
+    });
+    for (const oldest of cache.keys()) {
+      if (cache.size <= ARCHIVE_SCOPES_CACHED) break;
+      cache.delete(oldest);
+    }
+    return scopes;
+  };
+}
