@@ -11,6 +11,8 @@
  * call at a time, and finally the calls/s of concurrent clients (mixed kinds) in worker threads.
  * The clients (signing, fetch, JSON parse) share the 2 cores with the server they measure.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
@@ -30,6 +32,21 @@ const ACCOUNT = '1234567890123456';
 /** Records per put while loading, and puts in flight. */
 const LOAD_BATCH = 1000;
 const LOAD_CONCURRENCY = 2;
+
+/** CPU ms of each thread of this process (Linux /proc; empty elsewhere), by thread id. */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const threads = new Map<string, { name: string; ms: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return threads;
+}
 
 const { values } = parseArgs({
   options: {
@@ -179,7 +196,8 @@ try {
   const threads = Math.max(1, Number(values['client-threads']));
   const seconds = Number(values.seconds);
   const drawn = Array.from({ length: 4000 }, () => paramsOf(pick(kinds)));
-  const results = await Promise.all(
+  type ClientResult = { latencies: number[]; errors: number; elapsedMs: number; cpuMs: number };
+  const workers = await Promise.all(
     Array.from({ length: threads }, (_, t) => {
       // a TypeScript worker entry goes through tsx's loader (Node 20 refuses a .ts entry itself)
       const entry = new URL('./lib/lookup-client.ts', import.meta.url).href;
@@ -194,20 +212,65 @@ try {
           offset: t * 997,
         } satisfies LookupClientData,
       });
-      return new Promise<{ latencies: number[]; errors: number; elapsedMs: number }>((resolve, reject) => {
-        worker.once('message', (m: { latencies: number[]; errors: number; elapsedMs: number }) => resolve(m));
+      const done = new Promise<ClientResult>((resolve, reject) => {
+        worker.on('message', (m: { type: 'ready' } | ({ type: 'done' } & ClientResult)) => {
+          if (m.type === 'done') resolve(m);
+        });
+        worker.once('error', reject);
+      });
+      done.catch(() => undefined);
+      return new Promise<{ worker: Worker; done: Promise<ClientResult> }>((resolve, reject) => {
+        worker.once('message', () => resolve({ worker, done }));
         worker.once('error', reject);
       });
     }),
   );
+  // CPU of every thread of this process (the emulator, the function's instances, the clients) and
+  // of Redis, from the go to the last client's end; the clients measure their own threads
+  await redis.config('RESETSTAT');
+  const redisCpu = async () => {
+    const info = await redis.info('cpu');
+    const sys = Number(/^used_cpu_sys:([\d.]+)/m.exec(info)?.[1] ?? 0);
+    const user = Number(/^used_cpu_user:([\d.]+)/m.exec(info)?.[1] ?? 0);
+    return (sys + user) * 1000;
+  };
+  const cpu0 = process.cpuUsage();
+  const threads0 = threadCpu();
+  const redis0 = await redisCpu();
+  for (const { worker } of workers) worker.postMessage('go');
+  const results = await Promise.all(workers.map((w) => w.done));
+  const cpu1 = process.cpuUsage(cpu0);
+  const threads1 = threadCpu();
+  const redisMs = (await redisCpu()) - redis0;
+  const commandStats = await redis.info('commandstats');
+  await Promise.all(workers.map((w) => w.worker.terminate()));
   const latencies = results.flatMap((r) => r.latencies);
   const callsPerSecond = results.reduce((sum, r) => sum + r.latencies.length / (r.elapsedMs / 1000), 0);
+  const calls = latencies.length;
+  const processMs = (cpu1.user + cpu1.system) / 1000;
+  const clientMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
   const errors = results.reduce((n, r) => n + r.errors, 0);
   if (errors > 0) throw new Error(`${errors} LookupEvents calls failed under load`);
   console.log(
     `\nthroughput: ${Math.round(callsPerSecond).toLocaleString('en-US')} calls/s, ${clients} calls in flight from ${threads} client threads, mixed kinds, ${seconds} s ` +
       `(latency under load p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; goal ≥ 1,000 calls/s)`,
   );
+  // CPU a call: what bounds calls/s on these 2 shared cores (2 cores = 2 ms of CPU a call at 1,000 calls/s)
+  console.log(
+    `CPU a call: ${((processMs - clientMs) / calls).toFixed(2)} ms emulator + lookup-http (all threads but the clients), ` +
+      `${(clientMs / calls).toFixed(2)} ms clients, ${(redisMs / calls).toFixed(2)} ms Redis; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+  );
+  const busiest = [...threads1]
+    .map(([tid, { name, ms }]) => ({ tid, name, ms: ms - (threads0.get(tid)?.ms ?? 0) }))
+    .filter((t) => t.ms > 0)
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 6);
+  console.log(`busiest threads, CPU a call: ${busiest.map((t) => `${t.name} ${t.tid} ${(t.ms / calls).toFixed(2)} ms`).join(', ')} (the main thread's id is the process id, ${process.pid})`);
+  const perCall = [...commandStats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)]
+    .map(([, name, n, usec]) => ({ name: name as string, n: Number(n), usec: Number(usec) }))
+    .filter((c) => c.name !== 'info' && c.name !== 'config')
+    .sort((a, b) => b.usec - a.usec);
+  console.log(`Redis commands a call: ${perCall.map((c) => `${c.name} ${(c.n / calls).toFixed(2)} × ${(c.usec / Math.max(1, c.n)).toFixed(1)} µs`).join(', ')}`);
 } finally {
   redis.disconnect();
   await stack.stop();

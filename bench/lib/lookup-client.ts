@@ -5,6 +5,7 @@
  * through the given parameter sets for `seconds` (from when it is ready), and posts back the
  * latencies and how long it ran.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Credentials } from '../../adapters/client/signed-fetch.ts';
@@ -38,6 +39,21 @@ function call(params: Record<string, string>): Promise<{ status: number; body: s
       .on('error', reject);
   });
 }
+/** This thread's CPU time in ms (utime + stime of /proc/thread-self/stat; 0 where there is none). */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+// ready, then wait for the go: the bench starts its CPU and Redis counters between the two
+parentPort?.postMessage({ type: 'ready' });
+await new Promise<void>((resolve) => parentPort?.once('message', () => resolve()));
+const cpuStarted = threadCpuMs();
 const latencies: number[] = [];
 let errors = 0;
 let next = data.offset;
@@ -55,5 +71,5 @@ await Promise.all(
     }
   }),
 );
-parentPort?.postMessage({ latencies, errors, elapsedMs: performance.now() - started });
+parentPort?.postMessage({ type: 'done', latencies, errors, elapsedMs: performance.now() - started, cpuMs: threadCpuMs() - cpuStarted });
 agent.destroy();
