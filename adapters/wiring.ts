@@ -2,6 +2,7 @@
  * The stores and clients a function instance uses, built once per instance from its
  * environment (FC reuses an instance across invocations).
  */
+import { cachedKeyLookup } from '../shared/auth/key-cache.ts';
 import { readEnv, secretBoxOf, type Env } from './env.ts';
 import { redisFor } from './redis.ts';
 import { objectExists, putJson, s3For } from './s3.ts';
@@ -260,7 +261,8 @@ let rpc: { actions: Readonly<Record<string, RpcAction>>; auth: { keys: KeyLookup
 
 /** lookup-http's action table and request authentication, built once per instance. */
 export function rpcPorts(services: Services = getServices()): NonNullable<typeof rpc> {
-  rpc ??= { actions: lookupActions(services), auth: { keys: services.accounts.keyLookup(), nonces: services.nonces } };
+  // AccessKey records cached for KEY_CACHE_TTL_MS (shared/auth/key-cache.ts: a disable or delete takes effect within it)
+  rpc ??= { actions: lookupActions(services), auth: { keys: cachedKeyLookup(services.accounts.keyLookup()), nonces: services.nonces } };
   return rpc;
 }
 
