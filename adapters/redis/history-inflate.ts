@@ -199,29 +199,115 @@ class Decoder {
     buildTree(this.dist, lengths, hlit, hdist);
   }
 
+  /**
+   * One Huffman-coded block. The hot loop keeps the bit buffer, input index and output position
+   * in locals (written back for the slow paths and at the end) and copies a match that does not
+   * overlap itself with copyWithin.
+   */
   private block(lit: Tree, dist: Tree): void {
+    const src = this.src;
+    const srcLength = src.length;
+    const litFast = lit.fast;
+    const litMask = lit.mask;
+    const distFast = dist.fast;
+    const distMask = dist.mask;
+    let bitBuf = this.bitBuf;
+    let bitCount = this.bitCount;
+    let index = this.index;
+    let out = this.out;
+    let pos = this.pos;
     for (;;) {
-      const sym = this.symbol(lit);
+      // at least 25 bits: a literal/length code (≤ 15) and its extra bits (≤ 5)
+      while (bitCount <= 24) {
+        if (index >= srcLength + 4) throw new InflateError('inflate: input ends early');
+        bitBuf = (bitBuf | ((index < srcLength ? src[index]! : 0) << bitCount)) >>> 0;
+        index++;
+        bitCount += 8;
+      }
+      let sym: number;
+      const entry = litFast[bitBuf & litMask]!;
+      if (entry !== 0) {
+        const len = entry & 15;
+        bitBuf >>>= len;
+        bitCount -= len;
+        sym = entry >> 4;
+      } else {
+        this.bitBuf = bitBuf;
+        this.bitCount = bitCount;
+        this.index = index;
+        sym = this.symbol(lit);
+        ({ bitBuf, bitCount, index } = this);
+      }
       if (sym < 256) {
-        if (this.pos >= this.out.length) this.ensure(1);
-        this.out[this.pos++] = sym;
+        if (pos >= out.length) {
+          this.pos = pos;
+          this.ensure(1);
+          out = this.out;
+        }
+        out[pos++] = sym;
         continue;
       }
-      if (sym === 256) return;
+      if (sym === 256) break;
       const li = sym - 257;
       if (li >= 29) throw new InflateError('inflate: invalid length code');
-      const length = LENGTH_BASE[li]! + this.bits(LENGTH_EXTRA[li]!);
-      const di = this.symbol(dist);
+      const lengthExtra = LENGTH_EXTRA[li]!;
+      const length = LENGTH_BASE[li]! + (bitBuf & ((1 << lengthExtra) - 1));
+      bitBuf >>>= lengthExtra;
+      bitCount -= lengthExtra;
+      // a distance code (≤ 15) and its extra bits (≤ 13): refill to 25 first, then again for the extra bits
+      while (bitCount <= 24) {
+        if (index >= srcLength + 4) throw new InflateError('inflate: input ends early');
+        bitBuf = (bitBuf | ((index < srcLength ? src[index]! : 0) << bitCount)) >>> 0;
+        index++;
+        bitCount += 8;
+      }
+      let di: number;
+      const dentry = distFast[bitBuf & distMask]!;
+      if (dentry !== 0) {
+        const len = dentry & 15;
+        bitBuf >>>= len;
+        bitCount -= len;
+        di = dentry >> 4;
+      } else {
+        this.bitBuf = bitBuf;
+        this.bitCount = bitCount;
+        this.index = index;
+        di = this.symbol(dist);
+        ({ bitBuf, bitCount, index } = this);
+      }
       if (di >= 30) throw new InflateError('inflate: invalid distance code');
-      const distance = DIST_BASE[di]! + this.bits(DIST_EXTRA[di]!);
-      if (distance > this.pos) throw new InflateError('inflate: distance before the dictionary');
-      this.ensure(length);
-      const out = this.out;
-      let p = this.pos;
-      const end = p + length;
-      for (; p < end; p++) out[p] = out[p - distance]!;
-      this.pos = end;
+      const distExtra = DIST_EXTRA[di]!;
+      if (bitCount < distExtra) {
+        while (bitCount <= 24) {
+          if (index >= srcLength + 4) throw new InflateError('inflate: input ends early');
+          bitBuf = (bitBuf | ((index < srcLength ? src[index]! : 0) << bitCount)) >>> 0;
+          index++;
+          bitCount += 8;
+        }
+      }
+      const distance = DIST_BASE[di]! + (bitBuf & ((1 << distExtra) - 1));
+      bitBuf >>>= distExtra;
+      bitCount -= distExtra;
+      if (distance > pos) throw new InflateError('inflate: distance before the dictionary');
+      if (pos + length > out.length) {
+        this.pos = pos;
+        this.ensure(length);
+        out = this.out;
+      }
+      const from = pos - distance;
+      if (distance >= length && length > 16) {
+        out.copyWithin(pos, from, from + length);
+        pos += length;
+      } else {
+        const end = pos + length;
+        for (let p = pos; p < end; p++) out[p] = out[p - distance]!;
+        pos = end;
+      }
     }
+    this.bitBuf = bitBuf;
+    this.bitCount = bitCount;
+    this.index = index;
+    this.pos = pos;
   }
 
   private stored(): void {
