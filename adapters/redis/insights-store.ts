@@ -434,7 +434,8 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
 
 /** The fold script's ARGV up to the rows (see FOLD_PREAMBLE), packed into one argument (packed-args.ts). */
 function packFoldArgs(f: ReturnType<typeof foldArgsOf>): PackedArgs {
-  return new PackedArgs(64 * 1024).push(f.keys.length).pushAll(f.expires).push(f.strings.length).pushAll(f.strings).push(f.groups).pushAll(f.groupArgs);
+  // sized for the usual ~250 B of values a group (one Buffer, not grown and copied)
+  return new PackedArgs(4096 + f.groupArgs.length * 24 + f.strings.length * 48).push(f.keys.length).pushAll(f.expires).push(f.strings.length).pushAll(f.strings).push(f.groups).pushAll(f.groupArgs);
 }
 
 export class RedisInsightsStore implements InsightsStore {

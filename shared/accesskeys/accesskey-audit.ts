@@ -126,16 +126,17 @@ export function detailOf(row: AnalysisRow): string {
   });
 }
 
-function membersOf(row: AnalysisRow): Record<AuditList, string[]> {
+/** Each entry a row is a use of, by list (an identity over ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS is left out). */
+function forEachMember(row: AnalysisRow, visit: (list: AuditList, member: string) => void): void {
   const s = row.serviceName;
-  const out: Record<AuditList, string[]> = { products: [], events: [], ips: [], resources: [] };
-  if (!s) return out;
-  out.products.push(JSON.stringify([s]));
-  if (row.eventName) out.events.push(JSON.stringify([s, row.eventName]));
-  if (row.sourceIpAddress) out.ips.push(JSON.stringify([s, row.sourceIpAddress]));
-  for (const r of row.resources) if (r.name) out.resources.push(JSON.stringify([s, r.type, r.name]));
-  for (const list of AUDIT_LISTS) out[list] = out[list].filter((m) => m.length <= ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS);
-  return out;
+  if (!s) return;
+  const emit = (list: AuditList, member: string) => {
+    if (member.length <= ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS) visit(list, member);
+  };
+  emit('products', JSON.stringify([s]));
+  if (row.eventName) emit('events', JSON.stringify([s, row.eventName]));
+  if (row.sourceIpAddress) emit('ips', JSON.stringify([s, row.sourceIpAddress]));
+  for (const r of row.resources) if (r.name) emit('resources', JSON.stringify([s, r.type, r.name]));
 }
 
 /** Whether a row says a use of an AccessKey of `accountId` worth recording at `nowMs`. */
@@ -188,11 +189,11 @@ export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], 
     } else if (newer(row, pending.last)) {
       pending.last = row;
     }
-    const members = membersOf(row);
-    for (const list of AUDIT_LISTS) {
-      const entries = pending.lists[list];
-      for (const member of members[list]) if (newer(row, entries.get(member))) entries.set(member, row);
-    }
+    const lists = pending.lists;
+    forEachMember(row, (list, member) => {
+      const entries = lists[list];
+      if (newer(row, entries.get(member))) entries.set(member, row);
+    });
   }
   const uses = new Map<AnalysisRow, KeyUse>();
   const useOf = (row: AnalysisRow): KeyUse => {

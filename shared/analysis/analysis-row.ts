@@ -72,10 +72,11 @@ function parametersOf(event: ClassifiedEvent): Record<string, string> | undefine
   return kept;
 }
 
-export function analysisRowOf(event: ClassifiedEvent & { eventId: string }, accountId: string, eventTimeMs: number): AnalysisRow {
+/** `known`: the event's resource types and names when the caller has them already (classify does). */
+export function analysisRowOf(event: ClassifiedEvent & { eventId: string }, accountId: string, eventTimeMs: number, known?: { types: readonly string[]; names: readonly string[] }): AnalysisRow {
   const identity = event.userIdentity;
-  const types = resourceTypesOf(event);
-  const names = resourceNamesOf(event);
+  const types = known?.types ?? resourceTypesOf(event);
+  const names = known?.names ?? resourceNamesOf(event);
   const resources: AnalysisResource[] = [];
   for (let i = 0; i < names.length && resources.length < ANALYSIS_ROW_MAX_RESOURCES; i++) {
     resources.push({ type: types[Math.min(i, types.length - 1)] ?? '', name: names[i] ?? '' });

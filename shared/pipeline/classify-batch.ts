@@ -95,7 +95,7 @@ export async function classifyObject(
   if (state === 'done') return { ...outcome, skipped: true };
   const setAside: SetAsideRecord[] = [...(options.setAside ?? [])];
 
-  const kept: { event: Stored; accountId: string; timeMs: number; record: HistoryRecord; input: IdentifiedEvent }[] = [];
+  const kept: { event: Stored; accountId: string; timeMs: number; record: HistoryRecord; input: IdentifiedEvent; resources: { types: string[]; names: string[] } }[] = [];
   for (const input of events) {
     // Pure per-record work: what throws here throws for this record alone.
     try {
@@ -107,9 +107,10 @@ export async function classifyObject(
       const event = result.event as Stored;
       const accountId = accountOf(event);
       const timeMs = eventTimeMs(event);
-      const record = historyRecordOf(event, accountId, timeMs, { types: resourceTypesOf(event), names: resourceNamesOf(event) });
+      const resources = { types: resourceTypesOf(event), names: resourceNamesOf(event) };
+      const record = historyRecordOf(event, accountId, timeMs, resources);
       summaryRowOf(event, accountId, timeMs);
-      kept.push({ event, accountId, timeMs, record, input });
+      kept.push({ event, accountId, timeMs, record, input, resources });
     } catch (error) {
       if (!(error instanceof Error)) throw error;
       setAside.push({ stage: 'classify', accountId: accountIdOf(input), eventId: input.eventId, code: 'Unclassifiable', reason: error.message, record: input });
@@ -183,7 +184,7 @@ export async function classifyObject(
   // Analysis last: recording and routing never wait for it (a failure queues its rows, analyse's contract).
   if (ports.analyse) {
     for (const [accountId, group] of freshByAccount) {
-      await ports.analyse(accountId, objectId, group.map((k) => analysisRowOf(k.event, accountId, k.timeMs)));
+      await ports.analyse(accountId, objectId, group.map((k) => analysisRowOf(k.event, accountId, k.timeMs, k.resources)));
     }
   }
 

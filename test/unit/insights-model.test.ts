@@ -82,6 +82,10 @@ describe('the series a row counts in', () => {
   it('names the API, error code, key, network, IP, permission and trail objects', () => {
     expect(networkOf('203.0.113.77')).toBe('203.0.113.0/24');
     expect(networkOf('ecs.aliyuncs.com')).toBeUndefined();
+    for (const notV4 of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '.1.2.3', '1.2.3.', '1.2.3.4a', '1.2.3.1000', '', '١.2.3.4']) expect(networkOf(notV4)).toBeUndefined();
+    expect(networkOf('0.0.0.0')).toBe('0.0.0.0/24');
+    expect(networkOf('01.002.3.004')).toBe('01.002.3.0/24');
+    expect(networkOf('2001:DB8:0:1::7')).toBe('2001:db8:0:1::/64');
     const c = rowCounters(row(A, T0, { eventName: 'DeleteInstance', eventRW: 'Write', errorCode: 'Forbidden', sourceIpAddress: '203.0.113.77', accessKeyId: 'AKX' }));
     expect(c.counts).toEqual([
       'ApiCallRateInsight|r|Ecs:DeleteInstance',
