@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
+import { manifestCache, type ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
 import type { CompactionPorts } from '../shared/archive-query/compaction.ts';
 import { archiveScopesOf, cachedScopes, S3ArchiveBucket } from './archive/archive-bucket.ts';
 import { ARCHIVE_CACHE_BYTES, S3ObjectCache } from './archive/object-cache.ts';
@@ -16,6 +16,8 @@ import type { Log } from './fc/handler.ts';
 import type { Services } from './wiring.ts';
 
 let archiveLocal: { bucket: S3ArchiveBucket; cache: S3ObjectCache; engine: DuckDbEngine } | undefined;
+/** Archive queries remember compacted days' manifests by ETag (one cache per instance). */
+let queryManifests: ArchiveQueryPorts['manifest'];
 /** Archive queries reuse a trail's scopes for ARCHIVE_SCOPES_TTL_MS, per S3 client (compaction discovers them afresh). */
 const queryScopes = new WeakMap<Services['s3'], ArchiveQueryPorts['scopes']>();
 
@@ -44,6 +46,7 @@ export function archiveQueryPorts(services: Services): ArchiveQueryPorts {
     getTrail: (accountId, name) => services.trails.get(accountId, name),
     scopes: queryScopesOf(services),
     ...local,
+    manifest: (queryManifests ??= manifestCache(local.bucket)),
     now: () => Date.now(),
   };
 }

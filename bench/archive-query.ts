@@ -34,7 +34,7 @@ import { generateS3Credentials } from '../emulator/s3/embedded.ts';
 import { freePort, startS3 } from '../emulator/stack/processes.ts';
 import { createDigestDocument, describeArchiveFile, generateSigningKeyPair, linkTo, publicKeyFingerprint, serialiseSignedDigest, signDigest, type PreviousDigestLink } from '../shared/archive/digest.ts';
 import { archiveFileKey, DAY_MS, digestKey, HOUR_MS } from '../shared/archive/layout.ts';
-import { runArchiveQuery, type ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
+import { manifestCache, runArchiveQuery, type ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
 import { compactArchives } from '../shared/archive-query/compaction.ts';
 import { parseQuery } from '../shared/query/parser.ts';
 import { trailSchema } from '../shared/trails/model.ts';
@@ -196,6 +196,7 @@ async function main(): Promise<void> {
       }),
       bucket,
       ...local,
+      manifest: manifestCache(bucket),
       now: () => Date.now(),
       // Measured to the end, however long (the product stops a statement after ARCHIVE_QUERY_TIMEOUT_MS).
       timeoutMs: 600_000,

@@ -21,7 +21,7 @@ import { EVENT_TIME_MAX_AHEAD_MS } from '../events/schema.ts';
 import type { QueryPlan } from '../query/plan.ts';
 import type { Trail } from '../trails/model.ts';
 import { archiveFilesOf, readManifest } from './compaction.ts';
-import { compactedScopePrefix, manifestKey, manifestMatchesFolder } from './compacted-layout.ts';
+import { compactedScopePrefix, manifestKey, manifestMatchesFolder, type CompactionManifest } from './compacted-layout.ts';
 import { compilePlan, decodeValue, PlanNotSupportedError, sourceSql, type EventCursor, type RelationSource } from './compile.ts';
 import { eventColumnsFromJsonSql } from './event-columns.ts';
 import { QueryMemoryError, QueryTimeoutError, type ArchiveBucket, type ObjectCache, type QueryEngine, type StoredObject } from './ports.ts';
@@ -50,6 +50,44 @@ export interface ArchiveQueryPorts {
   now(): number;
   /** The statement's time limit (default ARCHIVE_QUERY_TIMEOUT_MS; the benchmark lifts it to measure slow raw reads). */
   timeoutMs?: number;
+  /** Reads a day's manifest (as listed: key and ETag); default a read from the bucket every time (see manifestCache). */
+  manifest?: (bucket: string, object: StoredObject) => Promise<CompactionManifest | undefined>;
+}
+
+/** Manifests a manifestCache keeps at most (~1 KiB each). */
+export const MANIFEST_CACHE_ENTRIES = 10_000;
+
+/**
+ * Manifests remembered by bucket, key and ETag — the ETag the compacted folder's listing gave,
+ * so a replaced manifest (a day compacted again) is a new entry and a cached one is never read
+ * for another version; what a query then checks (the manifest against the day's folder and its
+ * Parquet file's listing) is unchanged. Saves a GET per compacted day on every query.
+ */
+export function manifestCache(archive: ArchiveBucket, entries: number = MANIFEST_CACHE_ENTRIES): NonNullable<ArchiveQueryPorts['manifest']> {
+  const cache = new Map<string, Promise<CompactionManifest | undefined>>();
+  return (bucket, object) => {
+    const id = JSON.stringify([bucket, object.key, object.eTag]);
+    let manifest = cache.get(id);
+    if (!manifest) {
+      const read = readManifest(archive, bucket, object.key);
+      manifest = read;
+      cache.set(id, read);
+      // a failed read or a missing/invalid manifest is asked again next time
+      read.then(
+        (m) => {
+          if (!m && cache.get(id) === read) cache.delete(id);
+        },
+        () => {
+          if (cache.get(id) === read) cache.delete(id);
+        },
+      );
+      for (const oldest of cache.keys()) {
+        if (cache.size <= entries) break;
+        cache.delete(oldest);
+      }
+    }
+    return manifest;
+  };
 }
 
 export interface ArchiveQueryInput {
@@ -155,8 +193,9 @@ export async function runArchiveQuery(input: ArchiveQueryInput, ports: ArchiveQu
   const dayPlans = await mapLimit(work, ARCHIVE_LIST_CONCURRENCY, async ({ scope, day, compacted }): Promise<DayPlan | undefined> => {
     const folder = await archiveFilesOf(ports.bucket, bucket, scope, new Date(day));
     const mKey = manifestKey(trail, scope, new Date(day));
-    if (compacted.has(mKey)) {
-      const manifest = await readManifest(ports.bucket, bucket, mKey);
+    const mObject = compacted.get(mKey);
+    if (mObject) {
+      const manifest = await (ports.manifest ? ports.manifest(bucket, mObject) : readManifest(ports.bucket, bucket, mKey));
       const parquet = manifest ? compacted.get(manifest.parquet.key) : undefined;
       if (manifest && parquet && manifestMatchesFolder(manifest, folder)) return { scope, parquet, raw: [] };
     }
