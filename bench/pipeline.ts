@@ -22,6 +22,7 @@ import { liveStreamBodies } from './lib/live-stream.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
 import { productProject, startTestStack, s3ClientFor } from '../test/helpers/stack.ts';
 import { percentile, printTable } from './lib/report.ts';
+import { memoryByFamily, usedMemory } from './lib/memory-families.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
@@ -76,6 +77,8 @@ try {
 
   // Warm-up: one batch through every function.
   await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
+  await new Promise((r) => setTimeout(r, 1500));
+  const memoryBefore = await usedMemory(redis);
   if (values.profile) {
     await redis.config('RESETSTAT');
     // every command into the slow log, to split script time by script
@@ -119,6 +122,13 @@ try {
     await pipeline.exec();
   }
   const floorRate = accepted / ((performance.now() - floorStarted) / 1000);
+  // the floor's keys are not the product's: gone before memory is measured
+  for (let cursor = '0'; ; ) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', 'floor:*', 'COUNT', 5000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+    if (cursor === '0') break;
+  }
   rows.push(['sustained ingest (acknowledged durable)', `${Math.round(ingestRate).toLocaleString('en-US')} events/s`, '≥ 20,000 events/s']);
   rows.push(['sustained ingest → all in history', `${Math.round(e2eRate).toLocaleString('en-US')} events/s`, '']);
   rows.push(['bare floor (parse + pipelined Redis writes)', `${Math.round(floorRate).toLocaleString('en-US')} events/s`, '']);
@@ -179,6 +189,26 @@ try {
     archiveLatency.push(performance.now() - t0);
   }
   rows.push(['ingest → archive file', archiveLatency.length ? `max ${(Math.max(...archiveLatency) / 1000).toFixed(1)} s over ${archiveLatency.length} samples` : 'not sampled', '≤ 60 s']);
+
+  // (f) Redis memory per event held, everything on (history, summaries, Insights counters, the
+  // AccessKey audit, ingest claims, delivery state), once both deliveries and the summaries are done
+  await stack.emulator.fireTimer('summarize-cron', 'every-minute').catch(() => undefined);
+  await stack.emulator.fireTimer('deliver-oss', 'flush');
+  await new Promise((r) => setTimeout(r, 5_000));
+  const held = accepted + Number(values['visible-samples']) + Math.min(50, Number(values['visible-samples'])) + archiveLatency.length;
+  const memoryAfter = await usedMemory(redis);
+  const families = await memoryByFamily(redis);
+  const familyTotal = [...families.values()].reduce((s, f) => s + f.bytes, 0);
+  rows.push(['Redis memory per event held, everything on (used_memory delta / events)', `${((memoryAfter - memoryBefore) / held).toFixed(0)} B (${held.toLocaleString('en-US')} events)`, '≤ 1 KiB']);
+  rows.push([
+    '… by key family (MEMORY USAGE, B per event)',
+    [...families]
+      .sort((a, b) => b[1].bytes - a[1].bytes)
+      .slice(0, 10)
+      .map(([family, f]) => `${family} ${(f.bytes / held).toFixed(0)}`)
+      .join(', ') + ` (sum ${(familyTotal / held).toFixed(0)})`,
+    '',
+  ]);
   s3.destroy();
   printTable(['figure', 'measured', 'goal'], rows);
 } finally {
