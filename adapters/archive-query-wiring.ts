@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { manifestCache, type ArchiveQueryPorts } from '../shared/archive-query/archive-query.ts';
 import type { CompactionPorts } from '../shared/archive-query/compaction.ts';
-import { archiveScopesOf, cachedScopes, S3ArchiveBucket } from './archive/archive-bucket.ts';
+import { archiveQueryScopesOf, archiveScopesOf, cachedScopes, S3ArchiveBucket } from './archive/archive-bucket.ts';
 import { ARCHIVE_CACHE_BYTES, S3ObjectCache } from './archive/object-cache.ts';
 import { publicKey } from './archive/signing-key-store.ts';
 import { DuckDbEngine } from './duckdb/engine.ts';
@@ -23,7 +23,7 @@ const queryScopes = new WeakMap<Services['s3'], ArchiveQueryPorts['scopes']>();
 
 function queryScopesOf(services: Services): ArchiveQueryPorts['scopes'] {
   let scopes = queryScopes.get(services.s3);
-  if (!scopes) queryScopes.set(services.s3, (scopes = cachedScopes((trail) => archiveScopesOf(services.s3, trail))));
+  if (!scopes) queryScopes.set(services.s3, (scopes = cachedScopes((trail) => archiveQueryScopesOf(services.s3, trail))));
   return scopes;
 }
 

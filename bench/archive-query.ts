@@ -26,7 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3ArchiveBucket, archiveScopesOf, cachedScopes } from '../adapters/archive/archive-bucket.ts';
+import { S3ArchiveBucket, archiveQueryScopesOf, archiveScopesOf, cachedScopes } from '../adapters/archive/archive-bucket.ts';
 import { S3ObjectCache } from '../adapters/archive/object-cache.ts';
 import { putArchiveObject } from '../adapters/archive/s3-archive.ts';
 import { DuckDbEngine } from '../adapters/duckdb/engine.ts';
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
       scopes: cachedScopes(async (t) => {
         const start = performance.now();
         try {
-          return await archiveScopesOf(s3, t);
+          return await archiveQueryScopesOf(s3, t);
         } finally {
           note('scopes', start, performance.now());
         }

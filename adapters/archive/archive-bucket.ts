@@ -4,8 +4,8 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PayloadTooLargeError } from '../../shared/errors.ts';
-import { discoverScopes } from '../../shared/archive/verify.ts';
-import type { ArchiveScope } from '../../shared/archive/layout.ts';
+import { discoverScopes, type ArchiveReader } from '../../shared/archive/verify.ts';
+import { digestRootPrefix, type ArchiveScope } from '../../shared/archive/layout.ts';
 import type { Trail } from '../../shared/trails/model.ts';
 import type { ArchiveBucket, StoredObject } from '../../shared/archive-query/ports.ts';
 import { isS3NotFound } from '../s3.ts';
@@ -51,9 +51,17 @@ export class S3ArchiveBucket implements ArchiveBucket {
 }
 
 /** The scopes of a trail's archive: its regions, or for an organization trail each member folder of each region. */
-export async function archiveScopesOf(s3: S3Client, trail: Trail): Promise<ArchiveScope[]> {
+export async function archiveScopesOf(s3: S3Client, trail: Trail, options: { archiveOnly?: boolean } = {}): Promise<ArchiveScope[]> {
   if (!trail.ossBucketName) return [];
-  const reader = new S3ArchiveReader(s3, trail.ossBucketName);
+  const s3Reader = new S3ArchiveReader(s3, trail.ossBucketName);
+  const digestRoot = digestRootPrefix(trail.ossKeyPrefix);
+  const reader: ArchiveReader = options.archiveOnly
+    ? {
+        list: (prefix) => s3Reader.list(prefix),
+        read: (key) => s3Reader.read(key),
+        listFolders: async (prefix) => (prefix === digestRoot ? [] : s3Reader.listFolders(prefix)),
+      }
+    : s3Reader;
   const ossKeyPrefix = trail.ossKeyPrefix;
   if (!trail.isOrganizationTrail) {
     const found = await discoverScopes(reader, { ossKeyPrefix });
@@ -66,6 +74,15 @@ export async function archiveScopesOf(s3: S3Client, trail: Trail): Promise<Archi
     for (const region of found.regions) scopes.push({ ossKeyPrefix, region, organization: { orgId, accountId } });
   }
   return scopes;
+}
+
+/**
+ * The scopes an archive query reads: archiveScopesOf's, found from the archive folders only — a
+ * scope that has digests but no archive file holds no event to read, so the digest folders
+ * (listed by archiveScopesOf for verification) are not listed.
+ */
+export function archiveQueryScopesOf(s3: S3Client, trail: Trail): Promise<ArchiveScope[]> {
+  return archiveScopesOf(s3, trail, { archiveOnly: true });
 }
 
 /**
