@@ -14,7 +14,7 @@ import { decodeAnalysisRow } from '../analysis/analysis-row-codec.ts';
 import type { AnalysisConsumer, AnalysisRow } from '../analysis/analysis-row.ts';
 import { candidatesOf, evaluateMinute, type BaselineStat, type InsightEvent, type MinuteData, type OpenInsight } from './detector.ts';
 import { allowlistMatcher } from './allowlist.ts';
-import { rowCounters, signatureOf, type RowCounters } from './series.ts';
+import { CountersBySignature, type RowCounters } from './series.ts';
 import { BASELINE_MS, HOUR_MS, INSIGHT_MINUTE_MS, type InsightType } from './types.ts';
 
 export const DEFAULT_ANALYSIS_BATCH = 5000;
@@ -120,17 +120,11 @@ export interface InsightsReport {
  */
 export function foldItemsOf(rows: readonly AnalysisRow[], nowMs: number): FoldItem[] {
   const horizon = nowMs - COUNTER_HORIZON_MS;
-  const countersBySignature = new Map<string, RowCounters>();
+  const counters = new CountersBySignature();
   const items: FoldItem[] = [];
   for (const row of rows) {
-    if (row.eventTimeMs < horizon) {
-      items.push({ eventId: row.eventId, timeMs: row.eventTimeMs });
-      continue;
-    }
-    const signature = signatureOf(row);
-    let counters = countersBySignature.get(signature);
-    if (!counters) countersBySignature.set(signature, (counters = rowCounters(row)));
-    items.push({ eventId: row.eventId, timeMs: row.eventTimeMs, counters });
+    if (row.eventTimeMs < horizon) items.push({ eventId: row.eventId, timeMs: row.eventTimeMs });
+    else items.push({ eventId: row.eventId, timeMs: row.eventTimeMs, counters: counters.of(row) });
   }
   return items;
 }

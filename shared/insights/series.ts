@@ -51,7 +51,7 @@ export interface RowCounters {
   attributions: Partial<Record<AttributionDimension, string>>;
   /**
    * The row's signature: the few fields that decide both its series and its attributions
-   * (`signatureOf`). Stores keep per minute how many rows had each signature, not per-series
+   * (`encodeSignature`). Stores keep per minute how many rows had each signature, not per-series
    * tallies; `minuteAttributions` rebuilds the tallies of the series that can matter.
    */
   signature: string;
@@ -162,7 +162,7 @@ function signatureFields(row: AnalysisRow): RowSignature {
 /** The signature as one string (unit-separated; flags: 1 write, 2 sensitive, 4 concealment). */
 function encodeSignature(s: RowSignature): string {
   const flags = (s.write ? 1 : 0) | (s.sensitive ? 2 : 0) | (s.trail !== undefined ? 4 : 0);
-  return [String(flags), s.user, s.accessKeyId, s.sourceIpAddress, s.serviceName, s.eventName, s.errorCode, s.acsRegion, s.trail ?? ''].join(US);
+  return `${flags}${US}${s.user}${US}${s.accessKeyId}${US}${s.sourceIpAddress}${US}${s.serviceName}${US}${s.eventName}${US}${s.errorCode}${US}${s.acsRegion}${US}${s.trail ?? ''}`;
 }
 
 function decodeSignature(text: string): RowSignature | undefined {
@@ -173,9 +173,6 @@ function decodeSignature(text: string): RowSignature | undefined {
   return { write: (flags & 1) !== 0, sensitive: (flags & 2) !== 0, user, accessKeyId, sourceIpAddress, serviceName, eventName, errorCode, acsRegion, ...((flags & 4) !== 0 ? { trail } : {}) };
 }
 
-export function signatureOf(row: AnalysisRow): string {
-  return encodeSignature(signatureFields(row));
-}
 
 function countersOf(sig: RowSignature): Omit<RowCounters, 'signature'> {
   const counts: string[] = [];
@@ -224,6 +221,24 @@ function countersOf(sig: RowSignature): Omit<RowCounters, 'signature'> {
 export function rowCounters(row: AnalysisRow): RowCounters {
   const sig = signatureFields(row);
   return { ...countersOf(sig), signature: encodeSignature(sig) };
+}
+
+/**
+ * The counters of rows by signature, each computed once (a fold's batch): the row's signature is
+ * encoded once, and its counters derived only for a signature not seen before.
+ */
+export class CountersBySignature {
+  private readonly bySignature = new Map<string, RowCounters>();
+  of(row: AnalysisRow): RowCounters {
+    const sig = signatureFields(row);
+    const signature = encodeSignature(sig);
+    let counters = this.bySignature.get(signature);
+    if (!counters) {
+      const { counts, marks, attributions } = countersOf(sig);
+      this.bySignature.set(signature, (counters = { counts, marks, attributions, signature }));
+    }
+    return counters;
+  }
 }
 
 /** The smallest per-minute count at which a series' attributions are read (detector's minimumOf). */
