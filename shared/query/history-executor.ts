@@ -48,6 +48,8 @@ export const SELECT_SCAN_BUDGET = 2_000_000;
 export const SEARCH_TIME_BUDGET_MS = 5_000;
 /** Wall-clock time a select reads for before it is QueryTooLarge (lookup-http's timeout is 30 s). */
 export const SELECT_TIME_BUDGET_MS = 20_000;
+/** errorCode values a select reads one stream each at most (more: the stream of every error). */
+export const MAX_ERROR_CODE_STREAMS = 64;
 /** The first page of a search (small: a selective query answers from it). */
 const FIRST_SEARCH_PAGE = 100;
 
@@ -149,10 +151,10 @@ async function selectStreams(ports: HistoryScanPorts, range: HistoryRange, drive
   const { values, complete } = await errorCodes.call(ports.history, range.accountIds, range.startMs, range.endMs);
   if (!complete) return [driver.condition];
   const pattern = driver.pattern;
-  return [
-    ...values.filter((value) => matchesPattern(value, pattern)).map((value): HistoryCondition => ({ key: 'ErrorCode', value, days: 'indexed' })),
-    { key: 'ErrorCode', days: 'unindexed' },
-  ];
+  const matching = values.filter((value) => matchesPattern(value, pattern));
+  // each stream costs at least a round trip: many values read as one (every error) instead
+  if (matching.length > MAX_ERROR_CODE_STREAMS) return [driver.condition];
+  return [...matching.map((value): HistoryCondition => ({ key: 'ErrorCode', value, days: 'indexed' })), { key: 'ErrorCode', days: 'unindexed' }];
 }
 
 /** The range narrowed by top-level `event.eventTime` comparisons. */
