@@ -4,15 +4,17 @@
  * history (memory per event, lookup latency), insights (TK_ANALYSIS on/off, drain, onset → Start,
  * counter memory), query (advanced query over 1 M events of history), archive-query (an aggregation
  * over 30 days of archive, raw and compacted), history-jobs (a history delivery job's rate and
- * claims memory), alerts (ingest → notification latency, the matcher's cost per row) and
- * compliance (the compliance report over a busy account). Each prints a Markdown table for the README.
+ * claims memory), alerts (ingest → notification latency, the matcher's cost per row), compliance
+ * (the compliance report over a busy account) and scale-out (one Redis server and one account
+ * against the local three-master cluster with three; one account's ceiling on one shard). Each
+ * prints a Markdown table for the README.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', history: 'history-memory.ts', lookup: 'lookup-http.ts', insights: 'insights.ts', query: 'query.ts', 'archive-query': 'archive-query.ts', 'history-jobs': 'history-jobs.ts', alerts: 'alerts.ts', compliance: 'compliance.ts' };
+const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', history: 'history-memory.ts', lookup: 'lookup-http.ts', insights: 'insights.ts', query: 'query.ts', 'archive-query': 'archive-query.ts', 'history-jobs': 'history-jobs.ts', alerts: 'alerts.ts', compliance: 'compliance.ts', 'scale-out': 'scale-out.ts' };
 const [name, ...rest] = process.argv.slice(2);
 const selected = name && !name.startsWith('-') ? [name] : Object.keys(BENCHES);
 const args = name && !name.startsWith('-') ? rest : process.argv.slice(2);
