@@ -173,6 +173,10 @@ interface Shard {
   memoryBytes: number;
   /** which deployment-wide slots ({tk}, {tk:obj}, {tk:auth}) this server holds */
   shared: string[];
+  /** the server's CPU ms per second when idle, measured before the run */
+  idleMsPerS: number;
+  /** the run's length until all in history (the idle CPU over it is part of cpuSeconds) */
+  seconds: number;
 }
 interface StackRun {
   kind: 'standalone' | 'cluster';
@@ -242,7 +246,11 @@ async function stackRun(kind: 'standalone' | 'cluster', total: number): Promise<
     }
     await sleep(1500);
     await waitQuiet(masters);
+    // each server's CPU when idle (serverCron; on a cluster also the cluster bus), over 2 s: part of every figure below
+    const idle0 = await Promise.all(masters.map(redisCpu));
+    await sleep(2000);
     const cpu0 = await Promise.all(masters.map(redisCpu));
+    const idleMsPerS = cpu0.map((c, i) => ((c - (idle0[i] as number)) * 1000) / 2);
     const mem0 = await Promise.all(masters.map(usedMemory));
     const self0 = process.cpuUsage();
     const s30 = pidCpu(stack.s3.pid);
@@ -287,6 +295,8 @@ async function stackRun(kind: 'standalone' | 'cluster', total: number): Promise<
         cpuSeconds: (cpu1[i] as number) - (cpu0[i] as number),
         memoryBytes: (mem1[i] as number) - (mem0[i] as number),
         shared: shared.get(node) ?? [],
+        idleMsPerS: idleMsPerS[i] as number,
+        seconds: e2eSeconds,
       };
     });
     const redisTotal = shards.reduce((sum, s) => sum + s.cpuSeconds, 0);
@@ -317,7 +327,7 @@ async function benchStacks(): Promise<(string | number)[][]> {
       process.stderr.write(
         `repeat ${r + 1} ${kind} (${run.accounts} account${run.accounts > 1 ? 's' : ''}): ack ${fmt(run.ackRate)} ev/s, all in history ${fmt(run.e2eRate)} ev/s, stack CPU ${fmt(run.stackUsPerEvent)} µs/event; load ${loadAverage()}\n` +
           run.shards
-            .map((s) => `  ${s.node} [${s.accounts.join(', ') || 'no account'}${s.shared.length ? `; ${s.shared.join(' ')}` : ''}]: Redis ${fmt(s.cpuSeconds, 2)} s CPU, ${s.events ? fmt((s.cpuSeconds * 1e6) / s.events, 1) : '—'} µs per event held, memory +${fmt(s.memoryBytes / 1024 / 1024, 1)} MiB\n`)
+            .map((s) => `  ${s.node} [${s.accounts.join(', ') || 'no account'}${s.shared.length ? `; ${s.shared.join(' ')}` : ''}]: Redis ${fmt(s.cpuSeconds, 2)} s CPU, ${s.events ? fmt((s.cpuSeconds * 1e6) / s.events, 1) : '—'} µs per event held (idle ${fmt(s.idleMsPerS, 1)} ms/s: ${s.events ? fmt((s.idleMsPerS * s.seconds * 1000) / s.events, 1) : '—'} µs of it), memory +${fmt(s.memoryBytes / 1024 / 1024, 1)} MiB\n`)
             .join(''),
       );
     }
