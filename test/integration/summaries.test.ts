@@ -107,7 +107,8 @@ beforeAll(async () => {
   keyA = await accounts.createKey(A);
   keyB = await accounts.createKey(B);
   await ingest(makeEvents(300, 0));
-  await waitUntil(async () => (await redis.hlen(summaryQueueKey(A))) === 300, 20_000, 'rows in the summary queue');
+  // the queue's rows are written first, the account listed after (a second round trip): wait for both
+  await waitUntil(async () => (await redis.hlen(summaryQueueKey(A))) === 300 && (await redis.sismember(SUMMARY_ACCOUNTS_KEY, A)) === 1, 20_000, 'rows in the summary queue, the account listed');
 });
 
 afterAll(async () => {
@@ -148,7 +149,7 @@ describe('summarize-cron', () => {
 
     // Two whole drains racing on a fresh backlog.
     await ingest(makeEvents(200, 2000));
-    await waitUntil(async () => (await redis.hlen(summaryQueueKey(A))) === 200, 20_000, 'backlog queued');
+    await waitUntil(async () => (await redis.hlen(summaryQueueKey(A))) === 200 && (await redis.sismember(SUMMARY_ACCOUNTS_KEY, A)) === 1, 20_000, 'backlog queued, the account listed');
     const [x, y] = await Promise.all([drainSummaryQueues(store, Date.now, { batchSize: 30 }), drainSummaryQueues(store, Date.now, { batchSize: 30 })]);
     expect(x.folded + y.folded).toBe(200);
     expect(await redis.hlen(summaryQueueKey(A))).toBe(0);
