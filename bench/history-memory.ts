@@ -26,6 +26,7 @@ import {
   type LookupKey,
 } from '../shared/history/history-store.ts';
 import { freePort, startRedis } from '../emulator/stack/processes.ts';
+import { memoryByFamily, usedMemory } from './lib/memory-families.ts';
 
 // ---- synthetic events ----------------------------------------------------------------
 
@@ -277,12 +278,6 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-async function usedMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  const match = /^used_memory:(\d+)/m.exec(info);
-  if (!match?.[1]) throw new Error('no used_memory in INFO');
-  return Number(match[1]);
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
@@ -307,29 +302,6 @@ async function scriptMicros(redis: Redis): Promise<{ calls: number; micros: numb
     micros += Number(match[2]);
   }
   return { calls, micros };
-}
-
-/** Memory by key kind: the letter after the account prefix (`tk:{A}:x:…` → x). */
-async function memoryByKind(redis: Redis, prefix: string): Promise<Map<string, { keys: number; bytes: number }>> {
-  const kinds = new Map<string, { keys: number; bytes: number }>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    const pipeline = redis.pipeline();
-    for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
-    const sizes = (await pipeline.exec()) ?? [];
-    keys.forEach((key, i) => {
-      const rest = key.slice(prefix.length);
-      const kind = rest === 'n' || rest === 'i' || rest === 'days' ? rest : rest.split(':')[0] ?? '?';
-      const entry = kinds.get(kind) ?? { keys: 0, bytes: 0 };
-      const size = sizes[i]?.[1];
-      entry.keys += 1;
-      entry.bytes += typeof size === 'number' ? size : 0;
-      kinds.set(kind, entry);
-    });
-  } while (cursor !== '0');
-  return kinds;
 }
 
 const KIND_NAMES: Record<string, string> = {
@@ -392,7 +364,8 @@ async function main(): Promise<void> {
     console.log(`put: ${fmt(held / (putMs / 1000), 0)} events/s from one caller (client compression included); Redis time ${fmt(putServer.micros / held, 1)} µs/event`);
     console.log(`\nused_memory ${before.toLocaleString()} → ${after.toLocaleString()} B: ${fmt(perEvent, 1)} B per event (goal ≤ 1024)\n`);
 
-    const kinds = await memoryByKind(redis, `tk:{${accountId}}:`);
+    // by kind: the letter after the account prefix (`tk:{A}:x:…` → x)
+    const kinds = await memoryByFamily(redis, `tk:{${accountId}}:*`);
     const total = [...kinds.values()].reduce((s, k) => s + k.bytes, 0);
     console.log('MEMORY USAGE by key kind (sums of per-key estimates)');
     console.log(`${'kind'.padEnd(26)}${'keys'.padStart(9)}${'B/event'.padStart(10)}${'share'.padStart(8)}`);

@@ -46,14 +46,12 @@ import { analyseBatch, runInsights } from '../shared/insights/engine.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
-import { RedisOutbox } from '../adapters/redis/outbox.ts';
-import { RedisSummaryQueue } from '../adapters/redis/summary-queue.ts';
-import { RedisObjectMarkers } from '../adapters/redis/object-markers.ts';
-import { classifyObject, type ClassifyPorts, type SetAsidePort } from '../shared/pipeline/classify-batch.ts';
+import { classifyObject } from '../shared/pipeline/classify-batch.ts';
 import type { IdentifiedEvent } from '../shared/pipeline/records.ts';
 import { encodeAnalysisRow } from '../shared/analysis/analysis-row-codec.ts';
 import { parseSeriesKey, rowCounters } from '../shared/insights/series.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
+import { benchClassifyPorts, benchTrail } from './lib/classify-ports.ts';
 import { sampleAnalysisRow } from './lib/sample-row.ts';
 import { sampleEvent, sampleEvents } from '../scripts/lib/sample-events.ts';
 import { buildFunctions } from '../emulator/build.ts';
@@ -702,44 +700,13 @@ async function benchClassify(): Promise<(string | number)[][]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-classify-'));
   const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
   const redis = new Redis(server.url);
-  const trail = trailSchema.parse({
-    name: 'bench-trail', accountId: ACCOUNT, homeRegion: 'cn-hangzhou', eventRW: 'All', ossBucketName: 'trailkeeper-archive',
-    status: 'Enable', createdAtMs: 0, updatedAtMs: 0, startLoggingTimeMs: 0,
-  });
+  const trail = benchTrail(ACCOUNT);
   try {
     const runs: { analysis: 'on' | 'off'; selfUs: number; redisUs: number; eventsPerS: number }[] = [];
     for (let r = 0; r < Number(values.repeats); r++) {
       for (const analysis of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
         await redis.flushall();
-        const history = new RedisHistoryStore(redis);
-        const outbox = new RedisOutbox(redis);
-        const queue = new RedisSummaryQueue(redis);
-        const markers = new RedisObjectMarkers(redis);
-        const insights = new RedisInsightsStore(redis);
-        const audit = new RedisAccessKeyAudit(redis);
-        const ports: ClassifyPorts & SetAsidePort = {
-          history,
-          trailsOf: async () => [trail],
-          managementAccountOf: async () => undefined,
-          appendOutbox: async (t, entries) => {
-            await outbox.append(t, entries);
-          },
-          enqueueSummaries: (accountId, rows) => queue.enqueue(accountId, rows),
-          beginObject: (id) => markers.begin(id),
-          finishObject: (id) => markers.finish(id),
-          setAside: async () => {},
-          ...(analysis === 'on'
-            ? {
-                analyse: async (accountId: string, objectId: string, rows: readonly AnalysisRow[]) => {
-                  const out = await analyseBatch(
-                    { store: insights, consumers: [audit], queue: (a, q) => queue.enqueue(a, [], q), now: () => Date.now(), warn: (m) => process.stderr.write(`${m}\n`) },
-                    accountId, objectId, rows,
-                  );
-                  if (out.queued > 0) throw new Error('the analysis went the way round');
-                },
-              }
-            : {}),
-        };
+        const { ports, insights } = benchClassifyPorts(redis, trail, analysis === 'on');
         await redis.config('RESETSTAT');
         const redis0 = await redisCpu(redis);
         const cpu0 = process.cpuUsage();

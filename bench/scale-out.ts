@@ -29,17 +29,10 @@ import { createRedisClient, mastersOf, type RedisClient } from '../adapters/redi
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { HISTORY_SERVER_CONFIG, RedisHistoryStore } from '../adapters/redis/history-store.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
-import { RedisOutbox } from '../adapters/redis/outbox.ts';
-import { RedisSummaryQueue } from '../adapters/redis/summary-queue.ts';
-import { RedisObjectMarkers } from '../adapters/redis/object-markers.ts';
-import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
-import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
-import { analyseBatch } from '../shared/insights/engine.ts';
-import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
 import { classifyEvent, resourceNamesOf, resourceTypesOf } from '../shared/classify/classify.ts';
 import { accountOf, eventTimeMs } from '../shared/events/schema.ts';
 import { historyRecordOf, type HistoryRecord } from '../shared/history/history-store.ts';
-import { classifyObject, type ClassifyPorts, type SetAsidePort } from '../shared/pipeline/classify-batch.ts';
+import { classifyObject } from '../shared/pipeline/classify-batch.ts';
 import type { IdentifiedEvent } from '../shared/pipeline/records.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
@@ -48,6 +41,7 @@ import { loadProject } from '../emulator/config.ts';
 import { freePort, startRedis } from '../emulator/stack/processes.ts';
 import { productProject, startTestStack, type TestStack } from '../test/helpers/stack.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
+import { benchClassifyPorts, benchTrail } from './lib/classify-ports.ts';
 import { printTable } from './lib/report.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -375,10 +369,7 @@ async function benchCeiling(): Promise<(string | number)[][]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tk-bench-scale-'));
   const server = await startRedis({ port: await freePort(), dir: path.join(dir, 'redis'), config: HISTORY_SERVER_CONFIG });
   const redis = new Redis(server.url);
-  const trail = trailSchema.parse({
-    name: 'bench-trail', accountId: account, homeRegion: 'cn-hangzhou', eventRW: 'All', ossBucketName: 'trailkeeper-archive',
-    status: 'Enable', createdAtMs: 0, updatedAtMs: 0, startLoggingTimeMs: 0,
-  });
+  const trail = benchTrail(account);
   type Kind = 'put in time order' | 'put, 2 s disorder' | 'classify';
   const runs: { kind: Kind; eventsPerS: number; redisUs: number }[] = [];
   const commands = new Map<Kind, string>();
@@ -410,32 +401,8 @@ async function benchCeiling(): Promise<(string | number)[][]> {
     return added;
   };
   const classify = (round: number) => async () => {
-    const history = new RedisHistoryStore(redis);
-    const outbox = new RedisOutbox(redis);
-    const queue = new RedisSummaryQueue(redis);
-    const markers = new RedisObjectMarkers(redis);
-    const insights = new RedisInsightsStore(redis);
-    const audit = new RedisAccessKeyAudit(redis);
-    const ports: ClassifyPorts & SetAsidePort = {
-      history,
-      trailsOf: async () => [trail],
-      managementAccountOf: async () => undefined,
-      appendOutbox: async (t, entries) => {
-        await outbox.append(t, entries);
-      },
-      enqueueSummaries: (accountId, rows) => queue.enqueue(accountId, rows),
-      beginObject: (id) => markers.begin(id),
-      finishObject: (id) => markers.finish(id),
-      setAside: async () => {},
-      // TK_ANALYSIS=on, the default: the per-object fold and the AccessKey audit, as classify runs them
-      analyse: async (accountId: string, objectId: string, rows: readonly AnalysisRow[]) => {
-        const out = await analyseBatch(
-          { store: insights, consumers: [audit], queue: (a, q) => queue.enqueue(a, [], q), now: () => Date.now(), warn: (m) => process.stderr.write(`${m}\n`) },
-          accountId, objectId, rows,
-        );
-        if (out.queued > 0) throw new Error('the analysis went the way round');
-      },
-    };
+    // TK_ANALYSIS=on, the default: the per-object fold and the AccessKey audit, as classify runs them
+    const { ports, insights } = benchClassifyPorts(redis, trail, true);
     let added = 0;
     for (const [i, events] of objects.entries()) {
       const outcome = await classifyObject(`inbox/scale-${round}-${i}.json.gz`, events, { backfill: false, nowMs: Date.now() }, ports);

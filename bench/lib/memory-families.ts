@@ -41,5 +41,7 @@ export async function memoryByFamily(redis: Redis, match = '*'): Promise<Map<str
 }
 
 export async function usedMemory(redis: Redis): Promise<number> {
-  return Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1] ?? 0);
+  const match = /^used_memory:(\d+)/m.exec(await redis.info('memory'));
+  if (!match?.[1]) throw new Error('no used_memory in INFO');
+  return Number(match[1]);
 }
