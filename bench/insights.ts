@@ -35,7 +35,6 @@ import { callRpc, postEvents, type Credentials } from '../adapters/client/signed
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { RedisHistoryStore } from '../adapters/redis/history-store.ts';
 import { HISTORY_SERVER_CONFIG } from '../adapters/redis/history-store.ts';
-import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
 import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
 import { RedisAlertStore } from '../adapters/redis/alerts-store.ts';
@@ -44,14 +43,13 @@ import { ALERT_TEMPLATES } from '../shared/alerts/templates.ts';
 import { LegacyRedisInsightsStore } from './lib/legacy-insights-fold.ts';
 import { analyseBatch, runInsights } from '../shared/insights/engine.ts';
 import { ANALYSIS_ACCOUNTS_KEY, analysisQueueKey } from '../adapters/redis/analysis-queue.ts';
-import { trailSchema } from '../shared/trails/model.ts';
 import type { AnalysisRow } from '../shared/analysis/analysis-row.ts';
 import { classifyObject } from '../shared/pipeline/classify-batch.ts';
 import type { IdentifiedEvent } from '../shared/pipeline/records.ts';
 import { encodeAnalysisRow } from '../shared/analysis/analysis-row-codec.ts';
 import { parseSeriesKey, rowCounters } from '../shared/insights/series.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
-import { benchClassifyPorts, benchTrail } from './lib/classify-ports.ts';
+import { benchClassifyPorts, benchTrail, createBenchTrail } from './lib/classify-ports.ts';
 import { sampleAnalysisRow } from './lib/sample-row.ts';
 import { sampleEvent, sampleEvents } from '../scripts/lib/sample-events.ts';
 import { buildFunctions } from '../emulator/build.ts';
@@ -103,23 +101,6 @@ async function stackOf(analysis: 'on' | 'off', timers: boolean): Promise<TestSta
   });
 }
 
-async function createTrail(redis: Redis, accountId: string): Promise<void> {
-  const now = Date.now();
-  await new RedisTrailStore(redis).create(
-    trailSchema.parse({
-      name: 'bench-trail',
-      accountId,
-      homeRegion: 'cn-hangzhou',
-      eventRW: 'All',
-      ossBucketName: 'trailkeeper-archive',
-      slsProjectArn: `acs:log:cn-hangzhou:${accountId}:project/trailkeeper-bench`,
-      status: 'Enable',
-      createdAtMs: now,
-      updatedAtMs: now,
-      startLoggingTimeMs: now - 60_000,
-    }),
-  );
-}
 
 async function redisCpu(client: Redis): Promise<number> {
   const info = await client.info('cpu');
@@ -167,7 +148,7 @@ async function ingestRun(analysis: 'on' | 'off', bodies: string[], lastIds: stri
   try {
     const history = new RedisHistoryStore(redis);
     const key = await new RedisAccountStore(redis, stack.secrets).createKey(ACCOUNT);
-    await createTrail(redis, ACCOUNT);
+    await createBenchTrail(redis, ACCOUNT);
     const ingestUrl = stack.emulator.httpUrls['ingest'] as string;
     await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
     await sleep(1500);

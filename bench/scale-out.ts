@@ -28,20 +28,18 @@ import { postEvents, type Credentials } from '../adapters/client/signed-fetch.ts
 import { createRedisClient, mastersOf, type RedisClient } from '../adapters/redis.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
 import { HISTORY_SERVER_CONFIG, RedisHistoryStore } from '../adapters/redis/history-store.ts';
-import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { classifyEvent, resourceNamesOf, resourceTypesOf } from '../shared/classify/classify.ts';
 import { accountOf, eventTimeMs } from '../shared/events/schema.ts';
 import { historyRecordOf, type HistoryRecord } from '../shared/history/history-store.ts';
 import { classifyObject } from '../shared/pipeline/classify-batch.ts';
 import type { IdentifiedEvent } from '../shared/pipeline/records.ts';
-import { trailSchema } from '../shared/trails/model.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
 import { buildFunctions } from '../emulator/build.ts';
 import { loadProject } from '../emulator/config.ts';
 import { freePort, startRedis } from '../emulator/stack/processes.ts';
 import { productProject, startTestStack, type TestStack } from '../test/helpers/stack.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
-import { benchClassifyPorts, benchTrail } from './lib/classify-ports.ts';
+import { benchClassifyPorts, benchTrail, createBenchTrail } from './lib/classify-ports.ts';
 import { printTable } from './lib/report.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -139,23 +137,6 @@ async function accountsPerMaster(masters: readonly Redis[]): Promise<Map<string,
   return new Map([...historyOn].map(([master, account]) => [master, { history: account, rest: restOn.get(master) as string }]));
 }
 
-async function createTrail(redis: RedisClient, accountId: string): Promise<void> {
-  const now = Date.now();
-  await new RedisTrailStore(redis).create(
-    trailSchema.parse({
-      name: 'bench-trail',
-      accountId,
-      homeRegion: 'cn-hangzhou',
-      eventRW: 'All',
-      ossBucketName: 'trailkeeper-archive',
-      slsProjectArn: `acs:log:cn-hangzhou:${accountId}:project/trailkeeper-bench`,
-      status: 'Enable',
-      createdAtMs: now,
-      updatedAtMs: now,
-      startLoggingTimeMs: now - 60_000,
-    }),
-  );
-}
 
 // ───────────────────────────── (1) one server, one account / three masters, three accounts ─────────────────────────────
 interface Shard {
@@ -224,7 +205,7 @@ async function stackRun(kind: 'standalone' | 'cluster', total: number): Promise<
     const keys = new Map<string, Credentials>();
     for (const account of accounts) {
       keys.set(account, await accountStore.createKey(account));
-      await createTrail(client, account);
+      await createBenchTrail(client, account);
     }
     const ingestUrl = stack.emulator.httpUrls['ingest'] as string;
     // the events split evenly over the accounts; each account's bodies a live stream of its own, sent interleaved

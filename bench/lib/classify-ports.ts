@@ -12,6 +12,7 @@ import { RedisInsightsStore } from '../../adapters/redis/insights-store.ts';
 import { RedisObjectMarkers } from '../../adapters/redis/object-markers.ts';
 import { RedisOutbox } from '../../adapters/redis/outbox.ts';
 import { RedisSummaryQueue } from '../../adapters/redis/summary-queue.ts';
+import { RedisTrailStore } from '../../adapters/redis/trail-store.ts';
 import type { AnalysisRow } from '../../shared/analysis/analysis-row.ts';
 import { analyseBatch } from '../../shared/insights/engine.ts';
 import type { ClassifyPorts, SetAsidePort } from '../../shared/pipeline/classify-batch.ts';
@@ -23,6 +24,25 @@ export function benchTrail(accountId: string): Trail {
     name: 'bench-trail', accountId, homeRegion: 'cn-hangzhou', eventRW: 'All', ossBucketName: 'trailkeeper-archive',
     status: 'Enable', createdAtMs: 0, updatedAtMs: 0, startLoggingTimeMs: 0,
   });
+}
+
+/** Creates the stack's bench trail of `accountId` (archive and logstore), started a minute ago. */
+export async function createBenchTrail(redis: RedisClient, accountId: string): Promise<void> {
+  const now = Date.now();
+  await new RedisTrailStore(redis).create(
+    trailSchema.parse({
+      name: 'bench-trail',
+      accountId,
+      homeRegion: 'cn-hangzhou',
+      eventRW: 'All',
+      ossBucketName: 'trailkeeper-archive',
+      slsProjectArn: `acs:log:cn-hangzhou:${accountId}:project/trailkeeper-bench`,
+      status: 'Enable',
+      createdAtMs: now,
+      updatedAtMs: now,
+      startLoggingTimeMs: now - 60_000,
+    }),
+  );
 }
 
 export function benchClassifyPorts(redis: RedisClient, trail: Trail, analysis: boolean): { ports: ClassifyPorts & SetAsidePort; insights: RedisInsightsStore } {
