@@ -27,6 +27,7 @@ import {
 } from '../shared/history/history-store.ts';
 import { freePort, startRedis } from '../emulator/stack/processes.ts';
 import { memoryByFamily, usedMemory } from './lib/memory-families.ts';
+import { redisCpu } from './lib/process-cpu.ts';
 
 // ---- synthetic events ----------------------------------------------------------------
 
@@ -285,12 +286,6 @@ function percentile(sorted: number[], p: number): number {
 
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
-/** Seconds of CPU the Redis server has used (user + system). */
-async function redisCpu(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  return value('used_cpu_user') + value('used_cpu_sys');
-}
 
 /** Calls and server time of the store's scripts since the last CONFIG RESETSTAT. */
 async function scriptMicros(redis: Redis): Promise<{ calls: number; micros: number }> {

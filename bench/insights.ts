@@ -26,7 +26,7 @@
  *      [--onset-samples 6] [--rate 10] [--alert-rules 0]`; `--alert-rules N` adds the alert matcher with N
  *      enabled rules to the drain's consumers (docs/design.md §3.12), as the functions run it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,6 +57,7 @@ import { loadProject } from '../emulator/config.ts';
 import { freePort, startRedis } from '../emulator/stack/processes.ts';
 import { productProject, startTestStack, type TestStack } from '../test/helpers/stack.ts';
 import { percentile, printTable } from './lib/report.ts';
+import { redisCpu, pidCpu } from './lib/process-cpu.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
@@ -102,22 +103,7 @@ async function stackOf(analysis: 'on' | 'off', timers: boolean): Promise<TestSta
 }
 
 
-async function redisCpu(client: Redis): Promise<number> {
-  const info = await client.info('cpu');
-  const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return get('used_cpu_user') + get('used_cpu_sys');
-}
 
-/** CPU seconds of a child process so far (utime + stime), 0 when unreadable. */
-function pidCpu(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 /** The whole stack's CPU seconds: this process (emulator, function workers, client), Redis, the S3 server. */
 async function stackCpu(stack: TestStack, redis: Redis): Promise<{ self: number; redis: number; s3: number }> {

@@ -23,6 +23,7 @@ import { sampleEvents } from '../scripts/lib/sample-events.ts';
 import { productProject, startTestStack, s3ClientFor } from '../test/helpers/stack.ts';
 import { percentile, printTable } from './lib/report.ts';
 import { memoryByFamily, usedMemory } from './lib/memory-families.ts';
+import { redisCpu } from './lib/process-cpu.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
@@ -216,12 +217,6 @@ try {
   await stack.stop();
 }
 
-/** Redis CPU seconds so far (user + sys, main thread and children). */
-async function redisCpu(client: Redis): Promise<number> {
-  const info = await client.info('cpu');
-  const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
-  return get('used_cpu_user') + get('used_cpu_sys');
-}
 
 /** Where Redis spent the sustained run: its CPU share and the commands by total time. */
 async function printRedisProfile(client: Redis, seconds: number, ackSeconds: number, cpuBefore: number): Promise<void> {

@@ -19,7 +19,7 @@
  *            one Redis core.
  * Run: `npm run bench -- scale-out [--part stacks|ceiling|all] [--events 60000] [--concurrency 8] [--repeats 1]`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +41,8 @@ import { productProject, startTestStack, type TestStack } from '../test/helpers/
 import { liveStreamBodies } from './lib/live-stream.ts';
 import { benchClassifyPorts, benchTrail, createBenchTrail } from './lib/classify-ports.ts';
 import { printTable } from './lib/report.ts';
+import { usedMemory } from './lib/memory-families.ts';
+import { redisCpu, pidCpu } from './lib/process-cpu.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const BATCH = 1000;
@@ -65,26 +67,8 @@ const spread = (xs: readonly number[], d = 0) => (xs.length === 1 ? fmt(xs[0] as
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
 
-async function redisCpu(client: Redis): Promise<number> {
-  const info = await client.info('cpu');
-  const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return get('used_cpu_user') + get('used_cpu_sys');
-}
 
-async function usedMemory(client: Redis): Promise<number> {
-  return Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1] ?? 0);
-}
 
-/** CPU seconds of a child process so far (utime + stime), 0 when unreadable. */
-function pidCpu(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 
 /** Waits until every server has been nearly idle for 2 s (the pipeline's tail done). */
 async function waitQuiet(servers: readonly Redis[]): Promise<void> {
