@@ -6,7 +6,7 @@
  * with no recorded use in this account says so plainly.
  */
 import { ApiError, isJsonObject, type JsonObject } from './api.ts';
-import type { ConsoleContext } from './context.ts';
+import type { ConsoleContext, LazyView } from './context.ts';
 import { byId, h, isAbort, showState, timeElement } from './dom.ts';
 import { describeError, formatUser, text } from './format.ts';
 import { useDetail } from './insight-format.ts';
@@ -53,11 +53,7 @@ const LISTS: ListSpec[] = [
   },
 ];
 
-export interface AccessKeysView {
-  load(): void;
-  readonly loaded: boolean;
-  clear(): void;
-}
+export type AccessKeysView = LazyView;
 
 export function createAccessKeysView(ctx: ConsoleContext): AccessKeysView {
   const panel = byId('panel-accesskeys', HTMLElement);

@@ -7,18 +7,14 @@
  * (the API answers the scheme and host only) and never kept in the browser.
  */
 import { isJsonObject, type JsonObject } from './api.ts';
-import type { ConsoleContext } from './context.ts';
+import type { ConsoleContext, LazyView } from './context.ts';
 import { byId, h, isAbort, showState, timeElement } from './dom.ts';
 import { describeError, text } from './format.ts';
 
 const CUSTOM = 'custom';
 const list = (value: unknown): JsonObject[] => (Array.isArray(value) ? value.filter(isJsonObject) : []);
 
-export interface AlertsView {
-  load(): void;
-  readonly loaded: boolean;
-  clear(): void;
-}
+export type AlertsView = LazyView;
 
 export function createAlertsView(ctx: ConsoleContext): AlertsView {
   const panel = byId('panel-alerts', HTMLElement);

@@ -7,7 +7,7 @@
  */
 import { isJsonObject, type JsonObject } from './api.ts';
 import { complianceCsv, type CsvControl } from './compliance-csv.ts';
-import type { ConsoleContext } from './context.ts';
+import type { ConsoleContext, LazyView } from './context.ts';
 import { byId, h, isAbort, showState, timeElement } from './dom.ts';
 import { describeError, text } from './format.ts';
 
@@ -51,11 +51,7 @@ function controlsOf(report: JsonObject): Control[] {
   });
 }
 
-export interface ComplianceView {
-  load(): void;
-  readonly loaded: boolean;
-  clear(): void;
-}
+export type ComplianceView = LazyView;
 
 export function createComplianceView(ctx: ConsoleContext): ComplianceView {
   const panel = byId('panel-compliance', HTMLElement);

@@ -27,3 +27,11 @@ export interface ConsoleContext {
   /** Leaves the one-event view for the list of the search in the URL. */
   backToList(): void;
 }
+
+/** A tab that loads its data the first time it is shown (Trails, AccessKeys, Compliance, Alerts). */
+export interface LazyView {
+  load(): void;
+  readonly loaded: boolean;
+  /** Forgets what it showed (sign-out). */
+  clear(): void;
+}

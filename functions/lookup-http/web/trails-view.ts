@@ -4,7 +4,7 @@
  * StartLogging / StopLogging buttons (Stop asks first) that refresh the trail's row.
  */
 import { isJsonObject, type JsonObject } from './api.ts';
-import type { ConsoleContext } from './context.ts';
+import type { ConsoleContext, LazyView } from './context.ts';
 import { byId, h, isAbort, showState, timeElement } from './dom.ts';
 import { describeError, text, TRAIL_STATUS_TEXT } from './format.ts';
 
@@ -14,11 +14,7 @@ interface TrailRow {
   statusError?: string;
 }
 
-export interface TrailsView {
-  load(): void;
-  readonly loaded: boolean;
-  clear(): void;
-}
+export type TrailsView = LazyView;
 
 export function createTrailsView(ctx: ConsoleContext): TrailsView {
   const panel = byId('panel-trails', HTMLElement);
