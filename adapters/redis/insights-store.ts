@@ -342,9 +342,9 @@ export class MarkCache {
 
 /**
  * The fold's arguments for a batch of rows (see FOLD_PREAMBLE): its dynamic keys, distinct strings
- * and groups, and per row its group (0: dropped uncounted); groupRows counts each group's rows.
+ * and groups; with `withRows` (the queue's fold) per row its id and group (0: dropped uncounted); groupRows counts each group's rows.
  */
-function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number, marks: MarkCache) {
+function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number, marks: MarkCache, withRows: boolean) {
   const keys: string[] = [];
   const expires: number[] = [];
   // dynamic keys by kind and time (m minute, h hour, a attributions): built once per batch, not per row
@@ -387,11 +387,13 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
   const groupsByMinute = new Map<number, Map<RowCounters, { g: number; at: number }>>();
   let groupCount = 0;
   const sentMarks: { hour: number; mark: string; minute: number }[] = [];
+  // per row its id and group (queue mode only: the script HDELs each row); per group its rows (batch mode)
   const rowArgs: (string | number)[] = [];
+  const groupRows: number[] = [];
   for (const item of items) {
     const counters = item.counters;
     if (!counters) {
-      rowArgs.push(item.eventId, 0);
+      if (withRows) rowArgs.push(item.eventId, 0);
       continue;
     }
     const minute = Math.floor(item.timeMs / INSIGHT_MINUTE_MS) * INSIGHT_MINUTE_MS;
@@ -422,12 +424,8 @@ function foldArgsOf(accountId: string, items: readonly FoldItem[], nowMs: number
       }
       groupArgs[at + 7] = sent;
     }
-    rowArgs.push(item.eventId, group.g);
-  }
-  const groupRows = new Array<number>(groupCount).fill(0);
-  for (let r = 1; r < rowArgs.length; r += 2) {
-    const g = rowArgs[r] as number;
-    if (g > 0) groupRows[g - 1] = (groupRows[g - 1] ?? 0) + 1;
+    groupRows[group.g - 1] = (groupRows[group.g - 1] ?? 0) + 1;
+    if (withRows) rowArgs.push(item.eventId, group.g);
   }
   return { keys, expires, strings, groups: groupCount, groupArgs, rowArgs, groupRows, sentMarks };
 }
@@ -486,7 +484,7 @@ export class RedisInsightsStore implements InsightsStore {
   }
 
   async fold(accountId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
-    const f = foldArgsOf(accountId, items, nowMs, this.marks);
+    const f = foldArgsOf(accountId, items, nowMs, this.marks, true);
     const args = packFoldArgs(f).pushAll(f.rowArgs);
     const [counted, dropped, duplicates, remaining] = await this.redis.tkInsightsFold(2 + f.keys.length, [analysisQueueKey(accountId), insightKeys.meta(accountId)], f.keys, args.toBuffer());
     for (const { hour, mark, minute } of f.sentMarks) this.marks.note(accountId, hour, mark, minute, nowMs);
@@ -494,7 +492,7 @@ export class RedisInsightsStore implements InsightsStore {
   }
 
   async foldBatch(accountId: string, batchId: string, items: readonly FoldItem[], nowMs: number = Date.now()): Promise<FoldOutcome> {
-    const f = foldArgsOf(accountId, items, nowMs, this.marks);
+    const f = foldArgsOf(accountId, items, nowMs, this.marks, false);
     const dropped = items.length - f.groupRows.reduce((a, b) => a + b, 0);
     const args = packFoldArgs(f).pushAll(f.groupRows).push(dropped).push(BATCH_MARKER_TTL_MS);
     const [counted, droppedNow, duplicates] = await this.redis.tkInsightsFoldBatch(2 + f.keys.length, [insightKeys.batch(accountId, batchId), insightKeys.meta(accountId)], f.keys, args.toBuffer());

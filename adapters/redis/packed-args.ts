@@ -34,10 +34,6 @@ export class PackedArgs {
     this.buffer = Buffer.allocUnsafe(Math.max(1024, expectedBytes));
   }
 
-  get length(): number {
-    return this.count;
-  }
-
   private room(bytes: number): void {
     const needed = this.offset + bytes;
     if (needed <= this.buffer.length) return;
