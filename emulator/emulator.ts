@@ -49,8 +49,12 @@ export interface EmulatorOptions {
    */
   internalToken?: string;
   maxInstancesPerFunction?: number;
-  /** Start one instance of every function up front (FC's provisioned instances), so first requests are warm. */
-  warm?: boolean;
+  /**
+   * Start instances up front (FC's provisioned instances), so first requests are warm: `true` one
+   * of every function; a record, one of every function and as many of those it names (by function
+   * or resource name, at most maxInstancesPerFunction) — what a steady sustained load keeps running.
+   */
+  warm?: boolean | Readonly<Record<string, number>>;
   logger?: Logger;
 }
 
@@ -65,6 +69,8 @@ export interface RunningEmulator {
   invokeAsync(functionName: string, event: Buffer | string, requestId?: string): Promise<string>;
   fireTimer(resourceOrFunctionName: string, triggerName: string): Promise<string | undefined>;
   acceptS3Notification(body: unknown, keyEncoded: boolean): Promise<number>;
+  /** How many instances of a function (by function or resource name) are running now. */
+  instanceCount(functionName: string): number;
   stop(): Promise<void>;
 }
 
@@ -240,7 +246,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   await queue.start();
   if (options.warm) {
     await Promise.all(
-      [...runtimes.values()].map((r) => r.warm().catch((error: unknown) => logger.error(`${r.spec.functionName} failed to start: ${error instanceof Error ? error.message : String(error)}`))),
+      [...runtimes.values()].map((r) => r.warm(typeof options.warm === 'object' ? (options.warm[r.spec.functionName] ?? options.warm[r.spec.resourceName] ?? 1) : 1).catch((error: unknown) => logger.error(`${r.spec.functionName} failed to start: ${error instanceof Error ? error.message : String(error)}`))),
     );
   }
   logger.info(`invoke API on ${api.url}; ${project.functions.length} functions from ${project.file}`);
@@ -254,6 +260,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     invokeAsync: (name, event, requestId) => invokeAsync(name, Buffer.from(event), requestId),
     fireTimer,
     acceptS3Notification,
+    instanceCount: (name) => {
+      const fn = resolve(name);
+      return fn ? (runtimes.get(fn.functionName)?.liveInstances ?? 0) : 0;
+    },
     stop: async () => {
       scheduler.stop();
       await queue.stop();

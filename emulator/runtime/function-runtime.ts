@@ -277,12 +277,19 @@ export class FunctionRuntime {
     this.waiting.shift()?.();
   }
 
-  /** Starts one instance ahead of traffic (FC's provisioned instance, locally). */
-  async warm(): Promise<void> {
-    if (this.instances.some((i) => !i.dead)) return;
-    const instance = new Instance(this.spec, this.hostPath, this.identity, this.logger, (gone) => this.forget(gone));
-    this.instances.push(instance);
-    await instance.ready;
+  get liveInstances(): number {
+    return this.instances.filter((i) => !i.dead).length;
+  }
+
+  /** Starts instances ahead of traffic until `count` are running (FC's provisioned instances, locally), at most maxInstances. */
+  async warm(count = 1): Promise<void> {
+    const starting: Promise<void>[] = [];
+    for (let live = this.liveInstances; live < Math.min(count, this.maxInstances); live++) {
+      const instance = new Instance(this.spec, this.hostPath, this.identity, this.logger, (gone) => this.forget(gone));
+      this.instances.push(instance);
+      starting.push(instance.ready);
+    }
+    await Promise.all(starting);
   }
 
   async stop(): Promise<void> {

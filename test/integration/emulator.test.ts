@@ -307,3 +307,23 @@ describe('object-storage trigger', () => {
     await waitUntil(async () => (await ossEvents()).some((e) => e.events[0]?.oss.object.key === 'watched/from minio.json'));
   });
 });
+
+describe('provisioned instances (warm)', () => {
+  it('starts as many instances as asked of the functions named, one of the others, at most maxInstancesPerFunction', async () => {
+    const warmStack = await startTestStack({ project: fixtureProject, buckets: ['fixture-bucket'], emulator: { warm: { echo: 3, 'fixture-sleeper': 9 }, maxInstancesPerFunction: 4 } });
+    try {
+      const { emulator } = warmStack;
+      expect(emulator.instanceCount('echo')).toBe(3);
+      expect(emulator.instanceCount('fixture-echo')).toBe(3);
+      expect(emulator.instanceCount('sleeper')).toBe(4);
+      expect(emulator.instanceCount('probe')).toBe(1);
+      expect(emulator.instanceCount('no-such-function')).toBe(0);
+      // a call is served by a started instance: none is added
+      const res = await fetch(`${emulator.httpUrls['echo']}/`);
+      expect(((await res.json()) as { invocations: number }).invocations).toBe(1);
+      expect(emulator.instanceCount('echo')).toBe(3);
+    } finally {
+      await warmStack.stop();
+    }
+  });
+});
