@@ -126,17 +126,36 @@ export function detailOf(row: AnalysisRow): string {
   });
 }
 
-/** Each entry a row is a use of, by list (an identity over ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS is left out). */
-function forEachMember(row: AnalysisRow, visit: (list: AuditList, member: string) => void): void {
-  const s = row.serviceName;
-  if (!s) return;
-  const emit = (list: AuditList, member: string) => {
-    if (member.length <= ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS) visit(list, member);
-  };
-  emit('products', JSON.stringify([s]));
-  if (row.eventName) emit('events', JSON.stringify([s, row.eventName]));
-  if (row.sourceIpAddress) emit('ips', JSON.stringify([s, row.sourceIpAddress]));
-  for (const r of row.resources) if (r.name) emit('resources', JSON.stringify([s, r.type, r.name]));
+/**
+ * The entries a batch's rows are uses of, by list: each identity's text (a JSON array, serviceName
+ * first) made once per batch — a batch's rows repeat their products, events and IPs — and an
+ * identity over ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS left out (undefined).
+ */
+class BatchMembers {
+  private readonly products = new Map<string, string | undefined>();
+  private readonly pairs: Record<'events' | 'ips', Map<string, Map<string, string | undefined>>> = { events: new Map(), ips: new Map() };
+
+  private static fit(member: string): string | undefined {
+    return member.length <= ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS ? member : undefined;
+  }
+
+  product(serviceName: string): string | undefined {
+    let member = this.products.get(serviceName);
+    if (member === undefined && !this.products.has(serviceName)) this.products.set(serviceName, (member = BatchMembers.fit(JSON.stringify([serviceName]))));
+    return member;
+  }
+
+  pair(list: 'events' | 'ips', serviceName: string, value: string): string | undefined {
+    let ofService = this.pairs[list].get(serviceName);
+    if (!ofService) this.pairs[list].set(serviceName, (ofService = new Map()));
+    let member = ofService.get(value);
+    if (member === undefined && !ofService.has(value)) ofService.set(value, (member = BatchMembers.fit(JSON.stringify([serviceName, value]))));
+    return member;
+  }
+
+  resource(serviceName: string, type: string, name: string): string | undefined {
+    return BatchMembers.fit(JSON.stringify([serviceName, type, name]));
+  }
 }
 
 /** Whether a row says a use of an AccessKey of `accountId` worth recording at `nowMs`. */
@@ -180,6 +199,7 @@ export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], 
   const newer = (a: AnalysisRow, b: AnalysisRow | undefined): boolean =>
     !b || a.eventTimeMs > b.eventTimeMs || (a.eventTimeMs === b.eventTimeMs && compareBytes(a.eventId, b.eventId) > 0);
   const byKey = new Map<string, Pending>();
+  const members = new BatchMembers();
   for (const row of rows) {
     if (!isAuditable(row, accountId, nowMs)) continue;
     let pending = byKey.get(row.accessKeyId);
@@ -189,11 +209,16 @@ export function auditUpdatesOf(accountId: string, rows: readonly AnalysisRow[], 
     } else if (newer(row, pending.last)) {
       pending.last = row;
     }
+    const s = row.serviceName;
+    if (!s) continue;
     const lists = pending.lists;
-    forEachMember(row, (list, member) => {
-      const entries = lists[list];
-      if (newer(row, entries.get(member))) entries.set(member, row);
-    });
+    const keep = (entries: Map<string, AnalysisRow>, member: string | undefined) => {
+      if (member !== undefined && newer(row, entries.get(member))) entries.set(member, row);
+    };
+    keep(lists.products, members.product(s));
+    if (row.eventName) keep(lists.events, members.pair('events', s, row.eventName));
+    if (row.sourceIpAddress) keep(lists.ips, members.pair('ips', s, row.sourceIpAddress));
+    for (const r of row.resources) if (r.name) keep(lists.resources, members.resource(s, r.type, r.name));
   }
   const uses = new Map<AnalysisRow, KeyUse>();
   const useOf = (row: AnalysisRow): KeyUse => {

@@ -94,6 +94,22 @@ describe('auditUpdatesOf', () => {
     expect(none.last.usedMs).toBeGreaterThan(0);
   });
 
+  it('rows of a batch that share an entry make it once; an over-long one is left out for every row', () => {
+    const long = 'E'.repeat(ACCESS_KEY_AUDIT_MAX_MEMBER_CHARS);
+    const u = auditUpdatesOf(
+      A,
+      [
+        analysisRow({ accountId: A, eventId: 'e1', eventTimeMs: NOW - 3000, eventName: long, sourceIpAddress: '10.0.0.1' }),
+        analysisRow({ accountId: A, eventId: 'e2', eventTimeMs: NOW - 2000, eventName: long, sourceIpAddress: '10.0.0.1' }),
+        analysisRow({ accountId: A, eventId: 'e3', eventTimeMs: NOW - 1000, eventName: 'RunInstances', sourceIpAddress: '10.0.0.2' }),
+      ],
+      NOW,
+    )[0]!;
+    expect([...u.lists.events.keys()]).toEqual([JSON.stringify(['Ecs', 'RunInstances'])]);
+    expect(Object.fromEntries([...u.lists.ips].map(([m, use]) => [m, use.eventId]))).toEqual({ [JSON.stringify(['Ecs', '10.0.0.1'])]: 'e2', [JSON.stringify(['Ecs', '10.0.0.2'])]: 'e3' });
+    expect(u.lists.products.get(JSON.stringify(['Ecs']))?.eventId).toBe('e3');
+  });
+
   it('Detail is the event summary as ActionTrail shows it (a JSON text)', () => {
     const row = analysisRow({ accountId: A, eventTimeMs: Date.UTC(2026, 4, 1, 9, 21, 32), identityType: 'root-account', errorCode: 'Forbidden' });
     const detail = JSON.parse(auditUpdatesOf(A, [row], NOW)[0]!.last.detail) as Record<string, unknown>;
