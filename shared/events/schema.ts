@@ -63,22 +63,57 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/;
+/** Days since 1970-01-01 of a proleptic Gregorian date (month 1–12), by Hinnant's days_from_civil. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
 
-/** Epoch ms of a strict UTC time string, or undefined when malformed or impossible. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+const isLeap = (year: number): boolean => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+
+/**
+ * Epoch ms of a strict UTC time string `YYYY-MM-DDThh:mm:ss[.f{1,9}]Z`, or undefined when
+ * malformed or impossible (Feb 30, hour 24). Read by hand — every event's time is parsed on the
+ * hot path, so no match arrays or Date objects; fractions past milliseconds are cut, not rounded.
+ */
 export function parseUtcTime(text: string): number | undefined {
-  const m = UTC_TIME.exec(text);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number, number, number, number, number, number,
-  ];
-  const ms = Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3));
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  const d = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
-  d.setUTCFullYear(year); // Date.UTC maps years 0–99 to 1900–1999
-  const real =
-    d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
-  return real ? d.getTime() : undefined;
+  const n = text.length;
+  if (n < 20 || n > 30 || text.charCodeAt(n - 1) !== 90 /* Z */) return undefined;
+  if (!at(text, 4, 45) || !at(text, 7, 45) || !at(text, 10, 84) || !at(text, 13, 58) || !at(text, 16, 58)) return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  if (day > (month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
+  let ms = 0;
+  if (n !== 20) {
+    // `.` then 1–9 digits, the first three of which are the milliseconds
+    const fraction = n - 21;
+    if (!at(text, 19, 46) || fraction < 1 || digitsAt(text, 20, fraction) < 0) return undefined;
+    ms = digitsAt(text, 20, Math.min(3, fraction)) * (fraction >= 3 ? 1 : fraction === 2 ? 10 : 100);
+  }
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
+}
+
+const at = (text: string, i: number, code: number): boolean => text.charCodeAt(i) === code;
+
+/** The decimal number in text[from, from + count), or -1 if a character there is not an ASCII digit. */
+function digitsAt(text: string, from: number, count: number): number {
+  let v = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 const BOOL_TEXT = /^(true|false)$/i;
