@@ -5,11 +5,21 @@
  *               durable), and end to end until every event is in history;
  *   floor       the same bodies parsed + one pipelined Redis write per event (the physical floor);
  *   visible     ingest → event found by LookupEvents through lookup-http, p50/p99 (single-event
- *               batches);
+ *               batches, the stack otherwise idle);
+ *   under load  the same while the stack sustains a fraction (default half) of the end-to-end rate
+ *               the ingest part just measured: batches of the live-stream mix sent open loop at that
+ *               rate for --load-seconds, a single-event probe every --probe-interval ms polled through
+ *               lookup-http, each batch's last event watched in history, and every background event
+ *               checked in history at the end (bench/lib/visible-load-client.ts, in a worker thread);
  *   archive     ingest → archive file (with the flush timer armed), a few samples.
- * Run: `npm run bench -- pipeline [--events 100000] [--concurrency 8] [--archive-samples 2]`.
+ * Run: `npm run bench -- pipeline [--events 100000] [--concurrency 8] [--visible-samples 200]
+ *   [--archive-samples 2] [--load-seconds 45] [--load-fraction 0.5] [--load-batch 1000]
+ *   [--load-rate N] [--probe-interval 250] [--probe-poll 20] [--profile]` (`--load-seconds 0` skips the
+ *   part under load; `--load-rate` offers a fixed events/s instead of the fraction, to compare runs).
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { callRpc, postEvents } from '../adapters/client/signed-fetch.ts';
 import { RedisAccountStore } from '../adapters/redis/account-store.ts';
@@ -24,6 +34,7 @@ import { productProject, startTestStack, s3ClientFor } from '../test/helpers/sta
 import { percentile, printTable } from './lib/report.ts';
 import { memoryByFamily, usedMemory } from './lib/memory-families.ts';
 import { redisCpu } from './lib/process-cpu.ts';
+import type { VisibleLoadData, VisibleLoadResult } from './lib/visible-load-client.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const ACCOUNT = '1234567890123456';
@@ -37,6 +48,15 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'visible-samples': { type: 'string', default: '200' },
     'archive-samples': { type: 'string', default: '2' },
+    /** the part under load: how long, at what fraction of the measured end-to-end rate, in batches of */
+    'load-seconds': { type: 'string', default: '45' },
+    'load-fraction': { type: 'string', default: '0.5' },
+    /** a fixed background rate (events/s) instead of the fraction: the same load for runs compared */
+    'load-rate': { type: 'string' },
+    'load-batch': { type: 'string', default: String(BATCH) },
+    /** a probe event every this many ms, polled through lookup-http every --probe-poll ms */
+    'probe-interval': { type: 'string', default: '250' },
+    'probe-poll': { type: 'string', default: '20' },
     /** print where Redis spent its time during the sustained run (INFO commandstats, CPU) */
     profile: { type: 'boolean', default: false },
   },
@@ -173,6 +193,13 @@ try {
   }
   rows.push(['ingest → logstore entry', `p50 ${percentile(toLogstore, 50).toFixed(0)} ms, p99 ${percentile(toLogstore, 99).toFixed(0)} ms`, 'within seconds']);
 
+  // (c) ingest → visible in LookupEvents while the stack sustains a fraction of the end-to-end rate
+  let loadEvents = 0;
+  if (Number(values['load-seconds']) > 0) {
+    const result = await visibleUnderLoad(e2eRate, lookupUrl);
+    loadEvents = result.accepted + result.probeAckMs.length;
+  }
+
   // (e) ingest → archive file (the flush timer is armed, as in production).
   const s3 = s3ClientFor(stack);
   const archive = new S3ArchiveReader(s3, 'trailkeeper-archive');
@@ -196,7 +223,7 @@ try {
   await stack.emulator.fireTimer('summarize-cron', 'every-minute').catch(() => undefined);
   await stack.emulator.fireTimer('deliver-oss', 'flush');
   await new Promise((r) => setTimeout(r, 5_000));
-  const held = accepted + Number(values['visible-samples']) + Math.min(50, Number(values['visible-samples'])) + archiveLatency.length;
+  const held = accepted + Number(values['visible-samples']) + Math.min(50, Number(values['visible-samples'])) + loadEvents + archiveLatency.length;
   const memoryAfter = await usedMemory(redis);
   const families = await memoryByFamily(redis);
   const familyTotal = [...families.values()].reduce((s, f) => s + f.bytes, 0);
@@ -217,6 +244,83 @@ try {
   await stack.stop();
 }
 
+/**
+ * Part (c): the client (bench/lib/visible-load-client.ts) in a worker thread offers a fraction of
+ * `capacity` (the end-to-end events/s just measured), or --load-rate, open loop and probes
+ * visibility; this thread (the emulator's) measures the stack's CPU meanwhile.
+ */
+async function visibleUnderLoad(capacity: number, lookupUrl: string): Promise<VisibleLoadResult> {
+  const rate = values['load-rate'] ? Number(values['load-rate']) : capacity * Number(values['load-fraction']);
+  const entry = new URL('./lib/visible-load-client.ts', import.meta.url).href;
+  // a TypeScript worker entry goes through tsx's loader (Node 20 refuses a .ts entry itself)
+  const worker = new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`, {
+    eval: true,
+    workerData: {
+      ingestUrl,
+      lookupUrl,
+      redisUrl: stack.redisUrl,
+      credentials: key,
+      accountId: ACCOUNT,
+      rate,
+      batch: Number(values['load-batch']),
+      seconds: Number(values['load-seconds']),
+      probeIntervalMs: Number(values['probe-interval']),
+      pollMs: Number(values['probe-poll']),
+    } satisfies VisibleLoadData,
+  });
+  const done = new Promise<VisibleLoadResult>((resolve, reject) => {
+    worker.on('message', (m: { type: 'ready' } | VisibleLoadResult) => {
+      if (m.type === 'done') resolve(m);
+    });
+    worker.once('error', reject);
+  });
+  done.catch(() => undefined);
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const load0 = loadavg()[0] as number;
+  const cpu0 = process.cpuUsage();
+  const redis0 = await redisCpu(redis);
+  const t0 = performance.now();
+  worker.postMessage('go');
+  const r = await done;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const redisSeconds = (await redisCpu(redis)) - redis0;
+  await worker.terminate();
+  const ms = (samples: readonly number[]) =>
+    `p50 ${percentile(samples, 50).toFixed(0)} ms, p99 ${percentile(samples, 99).toFixed(0)} ms, max ${Math.max(...samples).toFixed(0)} ms`;
+  const perSecond = (n: number) => `${Math.round(n).toLocaleString('en-US')} events/s`;
+  const share = values['load-rate'] ? `${((rate / capacity) * 100).toFixed(0)} % (--load-rate)` : `${Number(values['load-fraction']) * 100} %`;
+  rows.push([
+    `under load: background offered (${share} of the end-to-end rate, open loop, ${r.sent / Number(values['load-batch'])} batches of ${values['load-batch']} over ${r.scheduleSeconds.toFixed(0)} s)`,
+    // achieved: the events over the schedule plus how late the last batch was acknowledged / in history
+    `offered ${perSecond(rate)}; acknowledged ${perSecond(r.accepted / (r.scheduleSeconds + r.ackTailMs / 1000))}, in history ${perSecond(r.sent / (r.scheduleSeconds + r.historyTailMs / 1000))}; sends late p99 ${percentile(r.sendLagMs, 99).toFixed(0)} ms, at most ${r.maxInFlight} batches in flight`,
+    '',
+  ]);
+  rows.push([
+    `under load: ingest → visible in LookupEvents (single-event probes every ${values['probe-interval']} ms, polled every ${values['probe-poll']} ms through lookup-http)`,
+    `${ms(r.probeFoundMs)} (${r.probeFoundMs.length} samples${r.probeTimeouts ? `, ${r.probeTimeouts} not found in 60 s` : ''}); sent → acknowledged ${ms(r.probeAckMs)}; acknowledged → in history ${ms(r.probeHistoryMs)}; in history → found ${ms(r.probeLookupMs)}`,
+    'p99 ≤ 1 s',
+  ]);
+  rows.push([
+    'under load: background batch sent → acknowledged / → its last event in history',
+    `${ms(r.batchAckMs)} / ${ms(r.batchHistoryMs)} (${r.batchHistoryMs.length} batches)`,
+    '',
+  ]);
+  rows.push([
+    'under load: background events in history at the end',
+    `${(r.sent - r.missing).toLocaleString('en-US')} of ${r.sent.toLocaleString('en-US')} (accepted ${r.accepted.toLocaleString('en-US')})`,
+    'all',
+  ]);
+  rows.push([
+    'under load: CPU over the part (this process: emulator, functions, client; Redis)',
+    `${(((cpu.user + cpu.system) / 1e6 / seconds) * 100).toFixed(0)} % + ${((redisSeconds / seconds) * 100).toFixed(0)} % of a core over ${seconds.toFixed(0)} s (${r.lookupCalls} lookups); load average ${load0.toFixed(1)} → ${(loadavg()[0] as number).toFixed(1)}`,
+    '',
+  ]);
+  return r;
+}
 
 /** Where Redis spent the sustained run: its CPU share and the commands by total time. */
 async function printRedisProfile(client: Redis, seconds: number, ackSeconds: number, cpuBefore: number): Promise<void> {
