@@ -22,7 +22,7 @@
  * here compares binary strings with `<`: offsets are compared as numbers and event ids byte
  * by byte (`compare_ids`), which is also how the client orders them (Buffer.compare).
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { HISTORY_RETENTION_MS, MAX_ERROR_CODE_BYTES, MAX_ERROR_CODE_VALUES } from '../../shared/history/history-store.ts';
 import { BLOB_HEADER_BYTES, BLOB_ID_LENGTH_BYTE } from './history-codec.ts';
 
@@ -50,8 +50,12 @@ const BUCKET_HASH_BYTES = 4;
  * purge). Stored tables depend on it: never change it.
  */
 export function bucketHash(text: string): number {
-  return createHash('sha1').update(text, 'utf8').digest().readUIntBE(0, BUCKET_HASH_BYTES);
+  return sha1(text).readUIntBE(0, BUCKET_HASH_BYTES);
 }
+
+/** SHA-1 of a text's UTF-8: the one-shot `crypto.hash` (Node ≥ 20.12, about half the cost of a Hash object per call) where there is one. */
+const sha1: (text: string) => Buffer =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha1', text, 'buffer') : (text) => crypto.createHash('sha1').update(text, 'utf8').digest();
 
 
 // ---- postings -------------------------------------------------------------------------------
