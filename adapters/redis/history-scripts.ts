@@ -180,7 +180,9 @@ export const SCRIPT_ARGS = {
   /**
    * At most `limit` events of `field` in [start_ms, end_ms] strictly after the cursor (when
    * has_cursor is '1') in (time, eventId) order, descending for direction 'B'. Returns
-   * {more, t1, n1, t2, n2, …}; more = 1 when another follows.
+   * {more, t1, n1, t2, n2, …}; more = 1 when another follows. With with_bodies '1', each event
+   * also brings its blob (false for one no longer held): {more, t1, n1, blob1, …}, so a page of
+   * one account takes one round trip.
    */
   lookup: [
     { name: 'field', kind: 'bytes' },
@@ -196,6 +198,7 @@ export const SCRIPT_ARGS = {
     // errorCode index (every event of it put with it): 'F' such days by field, the others by
     // '*' (a superset); 'S' only such days; 'U' (field '*') only the other days
     { name: 'coverage', kind: 'bytes' },
+    { name: 'with_bodies', kind: 'bytes' },
   ],
   /**
    * Deletes up to max_events events of the day with offset < cut_offset: body, eventId entry
@@ -989,13 +992,17 @@ end
 
 -- The page: head (already in order), then the postings found, which are in time order
 -- already: only runs of one millisecond need their eventIds (read from the bodies) for their
--- order. The client reads the page's bodies.
+-- order. The page's bodies are read here (with_bodies '1') or by the client.
 local function page(head, c)
   local by_id = function(x, y) return id_first(x[3], y[3]) end
   local out, emitted, dropped = { 0 }, 0, false
+  local bodies = with_bodies == '1'
   local function emit(t, n)
     emitted = emitted + 1
-    if emitted <= limit then out[#out + 1] = t; out[#out + 1] = n end
+    if emitted <= limit then
+      out[#out + 1] = t; out[#out + 1] = n
+      if bodies then out[#out + 1] = body_of(n) or false end
+    end
   end
   table.sort(head, by_id)
   for _, event in ipairs(head) do emit(event[1], event[2]) end

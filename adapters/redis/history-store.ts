@@ -37,11 +37,13 @@
  *            rewrite only its tail for out-of-order postings, and binary-search and read it by
  *            GETRANGE, so no write or lookup copies it whole.
  * Postings carry the small number n, never the eventId; the body carries the eventId. A
- * lookup is two round trips: one script per account walks the days of its range newest (or
+ * lookup of one account is one round trip: its script walks the days of its range newest (or
  * oldest) first, reading only the chunks it needs (a few dozen commands, for rare and common
- * values and narrow and wide ranges alike) and returns the page's (time, n); then one HMGET
- * per body hash, all pipelined, fetches the bodies (kept out of Lua: strings are costly
- * there). A put reserves numbers (INCRBY), then one script appends the batch's pre-sorted
+ * values and narrow and wide ranges alike), and returns the page's (time, n, blob) — the
+ * blobs read by HGET in the script (a page's events are scattered over up to one body hash
+ * each: an HMGET per body hash was ~14 commands a page). Over several accounts it is two:
+ * each account's script returns its (time, n), and after the merge one HMGET per body hash,
+ * all pipelined, fetches only the page's bodies. A put reserves numbers (INCRBY), then one script appends the batch's pre-sorted
  * postings to each (day, field) once.
  *
  * ORDER: (eventTime, eventId), eventIds compared bytewise (UTF-8); BACKWARD is the reverse.
@@ -422,30 +424,21 @@ export class RedisHistoryStore implements HistoryStore {
         cursor_event_id: after?.eventId ?? '',
         field_hash: bucketHash(field),
         coverage,
+        // one account: the script reads the page's bodies too (one round trip); several: each
+        // script's numbers are merged first, then only the page's bodies are read
+        with_bodies: accountIds.length === 1 ? '1' : '0',
       };
       const replies = await Promise.all(accountIds.map((accountId) => this.run(accountId, 'lookup', args)));
-      let entries: { accountId: string; timeMs: number; n: number }[] = [];
-      replies.forEach((raw, index) => {
-        const reply = asArray(raw, 'lookup');
+      if (args.with_bodies === '1') {
+        const reply = asArray(replies[0], 'lookup');
         if (asNumber(reply[0], 'lookup') === 1) more = true;
-        const accountId = accountIds[index] ?? '';
-        for (let i = 1; i + 1 < reply.length; i += 2) {
-          entries.push({ accountId, timeMs: asNumber(reply[i], 'lookup'), n: asNumber(reply[i + 1], 'lookup') });
+        for (let i = 1; i + 2 < reply.length; i += 3) {
+          const blob = reply[i + 2];
+          if (Buffer.isBuffer(blob)) hits.push({ timeMs: asNumber(reply[i], 'lookup'), id: blobHead(blob).id, blob });
         }
-      });
-      // by time (a stable sort keeps each account's eventId order within a millisecond); only
-      // the first `limit` and the rest of the last one's millisecond can make the page
-      entries.sort((a, b) => (backward ? b.timeMs - a.timeMs : a.timeMs - b.timeMs));
-      const boundary = entries[limit - 1];
-      if (boundary && entries.length > limit) {
+      } else if (await this.mergedPage(accountIds, replies, limit, backward, scan, hits)) {
         more = true;
-        entries = entries.filter((entry, i) => i < limit || entry.timeMs === boundary.timeMs);
       }
-      const blobs = await this.bodies(entries, scan);
-      entries.forEach((entry, i) => {
-        const blob = blobs[i];
-        if (blob) hits.push({ timeMs: entry.timeMs, id: blobHead(blob).id, blob });
-      });
     }
 
     if (hits.length > 1) {
@@ -460,6 +453,37 @@ export class RedisHistoryStore implements HistoryStore {
     }
     const last = hits[hits.length - 1];
     return more && last ? { hits, next: { timeMs: last.timeMs, eventId: last.id.toString('utf8') } } : { hits };
+  }
+
+  /**
+   * The hits of a page over several accounts from their lookup scripts' (time, n) replies:
+   * merged by time, then only the page's bodies read. Returns whether more events follow.
+   */
+  private async mergedPage(accountIds: readonly string[], replies: readonly unknown[], limit: number, backward: boolean, scan: boolean, hits: Hit[]): Promise<boolean> {
+    let more = false;
+    let entries: { accountId: string; timeMs: number; n: number }[] = [];
+    replies.forEach((raw, index) => {
+      const reply = asArray(raw, 'lookup');
+      if (asNumber(reply[0], 'lookup') === 1) more = true;
+      const accountId = accountIds[index] ?? '';
+      for (let i = 1; i + 1 < reply.length; i += 2) {
+        entries.push({ accountId, timeMs: asNumber(reply[i], 'lookup'), n: asNumber(reply[i + 1], 'lookup') });
+      }
+    });
+    // by time (a stable sort keeps each account's eventId order within a millisecond); only
+    // the first `limit` and the rest of the last one's millisecond can make the page
+    entries.sort((a, b) => (backward ? b.timeMs - a.timeMs : a.timeMs - b.timeMs));
+    const boundary = entries[limit - 1];
+    if (boundary && entries.length > limit) {
+      more = true;
+      entries = entries.filter((entry, i) => i < limit || entry.timeMs === boundary.timeMs);
+    }
+    const blobs = await this.bodies(entries, scan);
+    entries.forEach((entry, i) => {
+      const blob = blobs[i];
+      if (blob) hits.push({ timeMs: entry.timeMs, id: blobHead(blob).id, blob });
+    });
+    return more;
   }
 
   /**
