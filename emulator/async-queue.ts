@@ -22,6 +22,7 @@ const DEFAULT_RETRY_BASE_MS = 1_000;
 const DEFAULT_CONCURRENCY = 16;
 const BLOCK_SECONDS = 1;
 const PROMOTE_INTERVAL_MS = 50;
+const REQUEUE_RETRY_MS = 200;
 
 export interface AsyncJob {
   requestId: string;
@@ -183,10 +184,36 @@ export class AsyncQueue {
       }
       if (!raw) continue;
       active++;
-      void this.run(raw).finally(() => {
-        active--;
-        freed?.();
-      });
+      void this.run(raw)
+        .catch((error: unknown) => this.requeue(raw, error))
+        .finally(() => {
+          active--;
+          freed?.();
+        });
+    }
+  }
+
+  /**
+   * A job whose bookkeeping failed (Redis answered an error — BUSY while a script runs past its
+   * time limit, a dropped connection — before, or after, the invocation): back to its lane, so it
+   * runs again (at least once, as in FC) instead of the rejection ending the emulator's process.
+   * Retried until Redis takes it or the queue stops (then the next start re-queues it).
+   */
+  private async requeue(raw: string, error: unknown): Promise<void> {
+    const fn = (JSON.parse(raw) as AsyncJob).functionName;
+    // a destination record too large for the queue would fail again on every run: dropped, as FC drops it
+    const again = !(error instanceof EntityTooLargeError);
+    this.options.logger.error(`async queue (${fn}): ${String(error)}; ${again ? 'the invocation goes back to its lane' : 'its destination record is dropped'}`);
+    while (this.running) {
+      try {
+        const tx = this.redis.multi().lrem(this.keys.processing(fn), 1, raw);
+        const replies = await (again ? tx.rpush(this.keys.ready(fn), raw) : tx).exec();
+        const failed = replies?.find(([e]) => e)?.[0];
+        if (failed) throw failed;
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, REQUEUE_RETRY_MS));
+      }
     }
   }
 

@@ -274,6 +274,45 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
     expect(calls.filter((c) => c.startsWith('dead-letter:'))).toEqual(['dead-letter:req-broken-onfailure']);
   });
 
+  it('async queue (the emulator): a Redis error in its bookkeeping puts the invocation back in its lane instead of ending the process', async () => {
+    const calls: string[] = [];
+    const target: AsyncTarget = {
+      functionNames: () => ['steady'],
+      capacityOf: () => 1,
+      invoke: async (_name, event, requestId) => {
+        calls.push(requestId);
+        return { ok: true, requestId, payload: event, durationMs: 1 };
+      },
+      configOf: () => undefined,
+      arnOf: (name) => `acs:fc:cn-hangzhou:1:functions/${name}`,
+      destinationFunction: () => undefined,
+    };
+    // the first 'Running' write answers as Redis does while a script runs past its time limit
+    let refusals = 0;
+    const busy = new Proxy(redis, {
+      get(client, property, receiver) {
+        if (property !== 'hset') return Reflect.get(client, property, receiver) as unknown;
+        return (key: string, fields: Record<string, string>) => {
+          if (fields['state'] === 'Running' && refusals++ === 0) return Promise.reject(new Error('BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.'));
+          return client.hset(key, fields);
+        };
+      },
+    });
+    const queue = new AsyncQueue(busy, target, { namespace: `b${process.pid}`, retryBaseMs: 10, logger: createLogger(null) });
+    await queue.start();
+    try {
+      const id = await queue.enqueue('steady', Buffer.from('a'));
+      const final = await waitUntil(async () => {
+        const status = await queue.status(id);
+        return status?.state === 'Succeeded' ? status : undefined;
+      }, 10_000, 'the invocation to run after the refusal');
+      expect([refusals, final.attempts, calls]).toEqual([2, 1, [id]]);
+      expect(await redis.llen(`{fcemu:b${process.pid}}:async:processing:steady`)).toBe(0);
+    } finally {
+      await queue.stop();
+    }
+  });
+
   if (backendName === 'cluster') {
     it('is three masters, a third of the slots each; TK_REDIS_URL with redis-cluster:// gives a cluster client', async () => {
       const masters = await mastersOf(redis);
