@@ -76,6 +76,13 @@ function trailPorts(services: Services): TrailApiPorts {
   };
 }
 
+/**
+ * The actions that only read (no store write, no recorded API event, no outside call): LookupEvents
+ * and GetEvent, the busiest. handleRpc sends their first reads with the nonce claim and answers
+ * only once the claim holds (adapters/fc/rpc.ts RpcOptions).
+ */
+export const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set(['LookupEvents', 'GetEvent']);
+
 export function lookupActions(services: Services): Record<string, RpcAction> {
   const ports = trailPorts(services);
   const region = services.env.TK_REGION;

@@ -23,8 +23,8 @@ import { ensureSigningKey } from './archive/signing-key-store.ts';
 import { archiveDeliveryState, claimDeferredFlush } from './redis/archive-delivery.ts';
 import { trailLock } from './redis/trail-lock.ts';
 import { SlsLogstore } from './sls/logstore.ts';
-import type { RpcAction } from './fc/rpc.ts';
-import { lookupActions } from './lookup-actions.ts';
+import type { RpcAction, RpcOptions } from './fc/rpc.ts';
+import { lookupActions, READ_ONLY_ACTIONS } from './lookup-actions.ts';
 import type { KeyLookup, NonceStore } from '../shared/auth/verify.ts';
 import { RedisAccountStore, redisNonceStore } from './redis/account-store.ts';
 import { RedisHistoryStore } from './redis/history-store.ts';
@@ -257,12 +257,17 @@ export function redeliveryObjectPorts(context: FcContext, services: Services = g
   };
 }
 
-let rpc: { actions: Readonly<Record<string, RpcAction>>; auth: { keys: KeyLookup; nonces: NonceStore } } | undefined;
+let rpc: { actions: Readonly<Record<string, RpcAction>>; auth: { keys: KeyLookup; nonces: NonceStore }; options: RpcOptions } | undefined;
 
 /** lookup-http's action table and request authentication, built once per instance. */
 export function rpcPorts(services: Services = getServices()): NonNullable<typeof rpc> {
   // AccessKey records cached for KEY_CACHE_TTL_MS (shared/auth/key-cache.ts: a disable or delete takes effect within it)
-  rpc ??= { actions: lookupActions(services), auth: { keys: cachedKeyLookup(services.accounts.keyLookup()), nonces: services.nonces } };
+  rpc ??= {
+    actions: lookupActions(services),
+    auth: { keys: cachedKeyLookup(services.accounts.keyLookup()), nonces: services.nonces },
+    // their first reads go out with the nonce claim (adapters/fc/rpc.ts RpcOptions)
+    options: { readOnly: READ_ONLY_ACTIONS },
+  };
   return rpc;
 }
 

@@ -28,8 +28,8 @@ export const handler = onHttp(
       // A person who opens the API's address in a browser lands on the console.
       return (request.headers['accept'] ?? '').includes('text/html') ? { statusCode: 302, headers: { location: '/console' } } : health(request.requestId);
     }
-    const { actions, auth } = rpcPorts();
-    return handleRpc(request, actions, auth, log);
+    const { actions, auth, options } = rpcPorts();
+    return handleRpc(request, actions, auth, log, options);
   },
   // No route takes more than an RPC form body: anything larger is refused before it is parsed.
   { maxBodyBytes: RPC_DECODE_LIMITS.maxBodyBytes },

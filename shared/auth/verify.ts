@@ -62,6 +62,16 @@ export interface VerifiedRequest {
   scheme: SignatureScheme;
 }
 
+/**
+ * A request whose signature is verified but whose nonce is not yet claimed (authenticateRequest).
+ * It is authenticated only once claimNonce() has resolved: nothing it asked for may be answered,
+ * or written, before.
+ */
+export interface AuthenticatedRequest extends VerifiedRequest {
+  /** Claims the request's nonce (one atomic store call); rejects with SignatureNonceUsed for a replay. */
+  claimNonce(): Promise<void>;
+}
+
 export interface VerifyOptions {
   /** The schemes the route accepts (default both). Ingest: `['acs3']`, the one that covers the body. */
   schemes?: readonly SignatureScheme[];
@@ -178,7 +188,7 @@ async function verifyAcs3(
   keys: KeyLookup,
   nonces: NonceStore,
   now: Date,
-): Promise<VerifiedRequest> {
+): Promise<AuthenticatedRequest> {
   // 1. completeness and bounds
   checkLength('authorization', authorization, ACS3_MAX_AUTHORIZATION_LENGTH);
   const auth = parseAcs3Authorization(authorization);
@@ -254,9 +264,9 @@ async function verifyAcs3(
     );
   }
 
-  // 6. nonce
-  await claimNonce(nonces, auth.accessKeyId, nonce, nonceTtl, 'x-acs-signature-nonce');
-  return { accountId: key.accountId, accessKeyId: auth.accessKeyId, scheme: 'acs3' };
+  // 6. nonce (claimed by the caller of authenticate: verifyRequest at once)
+  const accessKeyId = auth.accessKeyId;
+  return { accountId: key.accountId, accessKeyId, scheme: 'acs3', claimNonce: () => claimNonce(nonces, accessKeyId, nonce, nonceTtl, 'x-acs-signature-nonce') };
 }
 
 const RPC_REQUIRED_PARAMS = [
@@ -274,7 +284,7 @@ async function verifyRpc(
   keys: KeyLookup,
   nonces: NonceStore,
   now: Date,
-): Promise<VerifiedRequest> {
+): Promise<AuthenticatedRequest> {
   // 1. completeness and bounds
   for (const name of RPC_REQUIRED_PARAMS) {
     const value = params[name];
@@ -311,18 +321,13 @@ async function verifyRpc(
     throw new SignatureError('SignatureDoesNotMatch', 'Signature does not match the signature computed for this request', 'Signature');
   }
 
-  // 5. nonce
-  await claimNonce(nonces, accessKeyId, nonce, nonceTtl, 'SignatureNonce');
-  return { accountId: key.accountId, accessKeyId, scheme: 'rpc-v1' };
+  // 5. nonce (claimed by the caller of authenticate: verifyRequest at once)
+  return { accountId: key.accountId, accessKeyId, scheme: 'rpc-v1', claimNonce: () => claimNonce(nonces, accessKeyId, nonce, nonceTtl, 'SignatureNonce') };
 }
 
 /**
- * Verifies an Alibaba Cloud signed request. An `authorization` header starting with
- * ACS3-HMAC-SHA256 selects V3; anything else is an RPC v1.0 request whose parameters are the
- * query string and a form body (parseRequestParameters). A route that does not accept the
- * scheme the request uses gets IncompleteSignature naming what it needs.
- * Throws {@link SignatureError} on any failure (PayloadTooLargeError for a form body over its
- * bound, when the parameters are parsed here); errors from `keys`/`nonces` propagate as-is.
+ * Verifies an Alibaba Cloud signed request, its nonce claimed last (see authenticateRequest).
+ * Throws {@link SignatureError} on any failure; errors from `keys`/`nonces` propagate as-is.
  */
 export async function verifyRequest(
   req: SignedRequest,
@@ -331,6 +336,29 @@ export async function verifyRequest(
   now: Date = new Date(),
   options: VerifyOptions = {},
 ): Promise<VerifiedRequest> {
+  const { claimNonce, ...verified } = await authenticateRequest(req, keys, nonces, now, options);
+  await claimNonce();
+  return verified;
+}
+
+/**
+ * Checks an Alibaba Cloud signed request up to its nonce: bounds, timestamp, body hash, key and
+ * signature; the nonce is claimed when the caller calls claimNonce() (verifyRequest does at
+ * once). A dispatcher may send the claim together with a read-only action's first reads — one
+ * round trip — provided it answers only after the claim resolved. An `authorization` header starting with
+ * ACS3-HMAC-SHA256 selects V3; anything else is an RPC v1.0 request whose parameters are the
+ * query string and a form body (parseRequestParameters). A route that does not accept the
+ * scheme the request uses gets IncompleteSignature naming what it needs.
+ * Throws {@link SignatureError} on any failure (PayloadTooLargeError for a form body over its
+ * bound, when the parameters are parsed here); errors from `keys`/`nonces` propagate as-is.
+ */
+export async function authenticateRequest(
+  req: SignedRequest,
+  keys: KeyLookup,
+  nonces: NonceStore,
+  now: Date = new Date(),
+  options: VerifyOptions = {},
+): Promise<AuthenticatedRequest> {
   const schemes = options.schemes ?? ['rpc-v1', 'acs3'];
   const headers = lowerCaseKeys(req.headers);
   const authorization = headers['authorization'];
