@@ -28,7 +28,7 @@ describe.each(REDIS_BACKENDS)('packed script arguments (%s)', (backendName) => {
   };
 
   it('carries every value as the string ARGV would hold', async () => {
-    const values = ['', 'a', 'ünïcödé ✓ 雪', '\x00\x1f\r\n$3\r\n', '😀'.repeat(1000), 'x'.repeat(70_000), 0, -1, 1_733_212_800_000, 12.5];
+    const values = ['', 'a', 'ünïcödé ✓ 雪', '\x00\x1f\r\n$3\r\n', '😀'.repeat(1000), 'x'.repeat(70_000), 0, -0, -1, 9, 10, 99, 100, 1_733_212_800_000, Number.MAX_SAFE_INTEGER, 2 ** 53, 1e21, 12.5];
     const out = await echo(values);
     expect(out[0]).toBe(String(values.length));
     expect(out.slice(1)).toEqual(values.map(String));
