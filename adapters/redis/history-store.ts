@@ -81,6 +81,7 @@ import {
   MAX_SCAN_LIMIT,
 } from '../../shared/history/history-store.ts';
 import { RecordRefusedError, type RefusedRecord } from '../../shared/errors.ts';
+import { BlobTextCache } from './history-text-cache.ts';
 import { ALL_FIELD, blobHead, checkRecord, decodeJson, encodeBlob, ERROR_FIELD, fieldOf, fieldsOf } from './history-codec.ts';
 import {
   BODY_BUCKET,
@@ -180,6 +181,8 @@ function isAfter(timeMs: number, id: Buffer, cursor: HistoryCursor, backward: bo
 export class RedisHistoryStore implements HistoryStore {
   private readonly keyPrefix: string;
   private readonly scripts: Record<ScriptName, ScriptCall>;
+  /** LookupEvents' and GetEvent's texts by the blob they came from (scans, which read far more, decode afresh). */
+  private readonly texts = new BlobTextCache(decodeJson);
 
   constructor(
     private readonly redis: RedisClient,
@@ -369,12 +372,12 @@ export class RedisHistoryStore implements HistoryStore {
     const horizon = Date.now() - HISTORY_RETENTION_MS;
     const blobs = await Promise.all([...new Set(accountIds)].map((accountId) => this.blobOf(accountId, eventId)));
     const blob = blobs.find((b): b is Buffer => b !== undefined && blobHead(b).timeMs >= horizon);
-    return blob && decodeJson(blob);
+    return blob && this.texts.text(blob, blobHead(blob).id);
   }
 
   async lookup(query: HistoryQuery): Promise<HistoryPage> {
     const { hits, next } = await this.page(query, 50);
-    const page: HistoryPage = { events: hits.map((hit) => decodeJson(hit.blob)) };
+    const page: HistoryPage = { events: hits.map((hit) => this.texts.text(hit.blob, hit.id)) };
     if (next) page.next = next;
     return page;
   }
