@@ -118,9 +118,11 @@ export interface InsightsReport {
  * The fold items of rows: each row's counters, computed once per signature (series.ts); rows past
  * the counters' horizon are removed uncounted.
  */
-export function foldItemsOf(rows: readonly AnalysisRow[], nowMs: number): FoldItem[] {
+/** The process's memo of row counters by signature (pure: shared by every batch; bounded). */
+const ROW_COUNTERS = new CountersBySignature();
+
+export function foldItemsOf(rows: readonly AnalysisRow[], nowMs: number, counters: CountersBySignature = ROW_COUNTERS): FoldItem[] {
   const horizon = nowMs - COUNTER_HORIZON_MS;
-  const counters = new CountersBySignature();
   const items: FoldItem[] = [];
   for (const row of rows) {
     if (row.eventTimeMs < horizon) items.push({ eventId: row.eventId, timeMs: row.eventTimeMs });

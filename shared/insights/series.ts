@@ -44,11 +44,11 @@ export type AttributionDimension = (typeof ATTRIBUTION_DIMENSIONS)[number];
 
 export interface RowCounters {
   /** Series the row counts in (each +1 in the row's minute). */
-  counts: string[];
+  readonly counts: readonly string[];
   /** Novelty marks the row sets in its hour (the first minute it was seen there). */
-  marks: string[];
+  readonly marks: readonly string[];
   /** The row's attribution values (empty values left out). */
-  attributions: Partial<Record<AttributionDimension, string>>;
+  readonly attributions: Readonly<Partial<Record<AttributionDimension, string>>>;
   /**
    * The row's signature: the few fields that decide both its series and its attributions
    * (`encodeSignature`). Stores keep per minute how many rows had each signature, not per-series
@@ -208,7 +208,7 @@ function countersOf(sig: RowSignature): Omit<RowCounters, 'signature'> {
   if (PASSWORD_EVENTS.has(sig.eventName)) counts.push(seriesKey('PasswordChangeInsight', 'rate', PASSWORD_CHANGE_OBJECT));
   if (sig.trail !== undefined) counts.push(seriesKey('TrailConcealmentInsight', 'immediate', sig.trail));
 
-  const attributions: RowCounters['attributions'] = {};
+  const attributions: Partial<Record<AttributionDimension, string>> = {};
   if (sig.user) attributions.u = sig.user;
   if (sig.accessKeyId) attributions.k = sig.accessKeyId;
   if (sig.sourceIpAddress) attributions.i = sig.sourceIpAddress;
@@ -223,21 +223,33 @@ export function rowCounters(row: AnalysisRow): RowCounters {
   return { ...countersOf(sig), signature: encodeSignature(sig) };
 }
 
+/** Most signatures a CountersBySignature keeps (then it starts afresh): ~0.5 KB each. */
+export const COUNTERS_BY_SIGNATURE_MAX = 20_000;
+
 /**
- * The counters of rows by signature, each computed once (a fold's batch): the row's signature is
- * encoded once, and its counters derived only for a signature not seen before.
+ * The counters of rows by signature, each computed once: the row's signature is encoded once, and
+ * its counters derived only for a signature not seen before. A memo of a pure function, so it may
+ * live as long as its holder likes: kept across batches, a signature seen before (the same user,
+ * key, IP and API) reuses its series names, whose hashes the fold's lookups have already computed.
+ * Bounded by `max` entries.
  */
 export class CountersBySignature {
   private readonly bySignature = new Map<string, RowCounters>();
+  constructor(private readonly max = COUNTERS_BY_SIGNATURE_MAX) {}
   of(row: AnalysisRow): RowCounters {
     const sig = signatureFields(row);
     const signature = encodeSignature(sig);
     let counters = this.bySignature.get(signature);
     if (!counters) {
+      if (this.bySignature.size >= this.max) this.bySignature.clear();
       const { counts, marks, attributions } = countersOf(sig);
       this.bySignature.set(signature, (counters = { counts, marks, attributions, signature }));
     }
     return counters;
+  }
+
+  get size(): number {
+    return this.bySignature.size;
   }
 }
 

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { analysisRow } from '../helpers/analysis-row.ts';
 import type { AnalysisRow } from '../../shared/analysis/analysis-row.ts';
 import type { InsightEvent } from '../../shared/insights/detector.ts';
-import { runInsights } from '../../shared/insights/engine.ts';
+import { foldItemsOf, runInsights } from '../../shared/insights/engine.ts';
 import { MemoryInsightsStore } from '../../shared/insights/memory-store.ts';
-import { rowCounters, networkOf } from '../../shared/insights/series.ts';
+import { CountersBySignature, rowCounters, networkOf } from '../../shared/insights/series.ts';
 import { BASELINE_MINUTES, END_QUIET_MINUTES, INSIGHT_TYPES, type InsightType } from '../../shared/insights/types.ts';
 
 const MIN = 60_000;
@@ -104,6 +104,19 @@ describe('the series a row counts in', () => {
     const widen = rowCounters(row(A, T0, { serviceName: 'Actiontrail', eventName: 'UpdateTrail', eventRW: 'Write', requestParameters: { Name: 'trail-a', EventRW: 'All' } }));
     expect(widen.counts.some((s) => s.startsWith('TrailConcealmentInsight'))).toBe(false);
   });
+  it('a memo by signature answers what rowCounters does, shares one object per signature, and stays within its bound', () => {
+    const memo = new CountersBySignature(3);
+    const rows = ['203.0.113.1', '203.0.113.2', '203.0.113.1', '198.51.100.9', '192.0.2.4', '203.0.113.2'].map((ip) => row(A, T0, { sourceIpAddress: ip, eventRW: 'Write' }));
+    const got = rows.map((r) => memo.of(r));
+    rows.forEach((r, i) => expect(got[i]).toEqual(rowCounters(r)));
+    expect(got[2]).toBe(got[0]);
+    expect(memo.size).toBeLessThanOrEqual(3);
+    // the fold's items carry the same counters with or without a memo kept across batches
+    const withMemo = foldItemsOf(rows, T0 + 60_000, memo).map((item) => item.counters);
+    const fresh = foldItemsOf(rows, T0 + 60_000, new CountersBySignature()).map((item) => item.counters);
+    expect(withMemo).toEqual(fresh);
+  });
+
   it('has a sentence for every type', () => {
     for (const info of Object.values(INSIGHT_TYPES)) expect(info.sentence.length).toBeGreaterThan(20);
   });
