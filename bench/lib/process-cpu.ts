@@ -19,3 +19,26 @@ export function pidCpu(pid: number | undefined): number {
     return 0;
   }
 }
+
+/**
+ * Waits until Redis has used under `idle` CPU seconds in each of `times` half-seconds in a row —
+ * and this process (the emulator and its functions' threads, when it hosts them) under
+ * `processIdle` — so the pipeline's tail is done (deliveries, summaries); at most `maxMs`.
+ * Answers the ms waited.
+ */
+export async function waitQuiet(client: Redis, { idle = 0.02, processIdle = Infinity, times = 4, maxMs = 120_000 } = {}): Promise<number> {
+  const started = performance.now();
+  const processCpu = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  };
+  let quiet = 0;
+  let before = [await redisCpu(client), processCpu()] as const;
+  while (quiet < times && performance.now() - started < maxMs) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = [await redisCpu(client), processCpu()] as const;
+    quiet = now[0] - before[0] < idle && now[1] - before[1] < processIdle ? quiet + 1 : 0;
+    before = now;
+  }
+  return performance.now() - started;
+}
