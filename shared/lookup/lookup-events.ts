@@ -4,7 +4,9 @@
  *
  * Isolation: every read names the accounts `accountsVisibleTo(caller)` — the caller, plus
  * its organization's members for a management account — and nothing else: the store query,
- * the EventId condition, GetEvent, and NextToken (bound to the caller and that set).
+ * the EventId condition, GetEvent, and NextToken (bound to the caller and that set). A first
+ * page of the caller's own account alone is read beside that set (always visible to it), and is
+ * the answer when the caller manages no one: one round trip to the store instead of two.
  *
  * Events are the stored JSON texts, in the store's order, passed through as JsonText: the
  * answer carries them byte for byte, never parsed and re-serialised (only a second condition,
@@ -79,6 +81,23 @@ export async function lookupEvents(
   ports: LookupPorts,
 ): Promise<Record<string, unknown>> {
   const p = parseLookupParams(params, ports.now());
+  // The first page of the caller's own account is read beside the visible accounts (the caller's
+  // own account is always among them): for an account that manages none, that page is the
+  // answer, so the call is one round trip to the store, not two. A management account's page is
+  // read again over all its accounts.
+  const limit = p.maxResults;
+  const pageOf = (accountIds: string[], startMs: number, endMs: number, after: HistoryCursor | undefined, want: number) =>
+    ports.history.lookup({
+      accountIds,
+      startMs,
+      endMs,
+      direction: p.direction,
+      limit: want,
+      ...(p.condition ? { condition: p.condition } : {}),
+      ...(after ? { after } : {}),
+    });
+  const ownFirstPage = p.nextToken === undefined && !p.empty ? pageOf([caller.accountId], p.startMs, p.endMs, undefined, limit) : undefined;
+  ownFirstPage?.catch(() => undefined); // awaited below when it is the answer
   const accountIds = await visibleAccounts(caller, ports);
   const binding: TokenBinding = {
     callerAccountId: caller.accountId,
@@ -104,15 +123,8 @@ export async function lookupEvents(
   const events: JsonText[] = [];
   let next: HistoryCursor | undefined;
   for (let calls = 1; ; calls += 1) {
-    const page = await ports.history.lookup({
-      accountIds,
-      startMs,
-      endMs,
-      direction: p.direction,
-      limit: p.maxResults - events.length,
-      ...(p.condition ? { condition: p.condition } : {}),
-      ...(after ? { after } : {}),
-    });
+    const own = calls === 1 && ownFirstPage && accountIds.length === 1 && accountIds[0] === caller.accountId;
+    const page = await (own ? ownFirstPage : pageOf(accountIds, startMs, endMs, after, limit - events.length));
     for (const json of page.events) {
       // only a filter needs to look inside; otherwise the stored text goes out as it is
       if (!p.filter || matches(JSON.parse(json) as unknown, p.filter)) events.push(new JsonText(json));
