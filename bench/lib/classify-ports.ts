@@ -26,7 +26,10 @@ export function benchTrail(accountId: string): Trail {
   });
 }
 
-/** Creates the stack's bench trail of `accountId` (archive and logstore), started a minute ago. */
+/**
+ * Creates the stack's bench trail of `accountId` (archive and logstore), started an hour ago: before
+ * the event times of a live-stream run (bench/lib/live-stream.ts), so its events are delivered too.
+ */
 export async function createBenchTrail(redis: RedisClient, accountId: string): Promise<void> {
   const now = Date.now();
   await new RedisTrailStore(redis).create(
@@ -40,7 +43,7 @@ export async function createBenchTrail(redis: RedisClient, accountId: string): P
       status: 'Enable',
       createdAtMs: now,
       updatedAtMs: now,
-      startLoggingTimeMs: now - 60_000,
+      startLoggingTimeMs: now - 3_600_000,
     }),
   );
 }
