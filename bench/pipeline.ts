@@ -152,9 +152,18 @@ try {
   await stack.emulator.fireTimer('summarize-cron', 'every-minute');
   const outbox = new RedisOutbox(redis);
   const summaries = new RedisSummaryQueue(redis);
+  let lastLeft = '';
+  let stillSince = performance.now();
   for (;;) {
     const left = [await outbox.size(ACCOUNT, 'bench-trail', 'oss'), await outbox.size(ACCOUNT, 'bench-trail', 'logstore'), await summaries.size(ACCOUNT)];
     if (left.every((n) => n === 0)) break;
+    // the archive's last partial file waits for deliver-oss's flush timer (minutes apart): fired
+    // once the outboxes stop moving, as the pass it schedules would
+    if (left.join() !== lastLeft) [lastLeft, stillSince] = [left.join(), performance.now()];
+    else if (performance.now() - stillSince > 500 && (left[0] as number) > 0) {
+      await stack.emulator.fireTimer('deliver-oss', 'flush');
+      stillSince = performance.now();
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const allDoneSeconds = (performance.now() - started) / 1000;
@@ -266,7 +275,14 @@ try {
   const memoryAfter = await usedMemory(redis);
   const families = await memoryByFamily(redis);
   const familyTotal = [...families.values()].reduce((s, f) => s + f.bytes, 0);
-  rows.push(['Redis memory per event held, everything on (used_memory delta / events)', `${((memoryAfter - memoryBefore) / held).toFixed(0)} B (${held.toLocaleString('en-US')} events)`, '≤ 1 KiB']);
+  // the local logstore (Redis streams standing in for Log Service, which holds the delivered
+  // events in production) is not the product's Redis: counted apart
+  const logstoreBytes = families.get('logstore')?.bytes ?? 0;
+  rows.push([
+    "Redis memory per event held, everything on (used_memory delta / events, the local logstore's streams left out)",
+    `${((memoryAfter - memoryBefore - logstoreBytes) / held).toFixed(0)} B (${held.toLocaleString('en-US')} events; the logstore stand-in a further ${(logstoreBytes / held).toFixed(0)} B)`,
+    '≤ 1 KiB',
+  ]);
   rows.push([
     '… by key family (MEMORY USAGE, B per event)',
     [...families]
