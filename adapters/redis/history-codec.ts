@@ -13,7 +13,6 @@
  * Every format round-trips the JSON string exactly; `decodeJson(encodeBlob(r)) === r.json`.
  */
 import { createHash } from 'node:crypto';
-import zlib from 'node:zlib';
 import type { HistoryIndexKey, HistoryRecord } from '../../shared/history/history-store.ts';
 import { HISTORY_DICTIONARY_V1 } from './history-dictionary.ts';
 import { PresetDeflater } from './history-deflate.ts';
@@ -33,17 +32,12 @@ const MAX_TIME = 2 ** 48 - 1;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Deflate settings: a 16 KiB window covers the 7 KiB dictionary plus a typical body;
- * memLevel 6 keeps each (short-lived) zlib stream small. Inflate is `history-inflate.ts`.
+ * Bodies are deflated by PresetDeflater (history-deflate.ts): one block of fixed Huffman codes
+ * within a 16 KiB window, zlib's level 3 in JavaScript, without a zlib stream per event. Fixed
+ * codes cost ~5 % of size over dynamic ones and let inflating skip building two code trees per
+ * event (LookupEvents' decompression 12.3 → 6.5 µs an event). Blobs written by zlib with dynamic
+ * codes (older versions) read the same way. Inflate is `history-inflate.ts`.
  */
-// Level 3: measured 2.3x faster than the default 6 for +2% size (bench on sample events).
-// Fixed Huffman codes: a ~900-byte event against the dictionary compresses to ~230 bytes
-// either way (+12 B, +5%, over dynamic codes), and inflating skips building two code trees
-// per event, which halves LookupEvents' decompression time (12.3 → 6.5 µs an event). Still
-// plain deflate: blobs written with dynamic codes read the same way.
-// Written by PresetDeflater (history-deflate.ts), which follows these settings in JavaScript
-// without a zlib stream per event; zlib with them reads and writes the same format.
-export const DEFLATE_OPTIONS = { windowBits: 14, memLevel: 6, level: 3, strategy: zlib.constants.Z_FIXED } as const;
 const deflater = new PresetDeflater(HISTORY_DICTIONARY_V1);
 const inflater = new PresetInflater(HISTORY_DICTIONARY_V1);
 
