@@ -65,6 +65,8 @@ const { values } = parseArgs({
     'probe-poll': { type: 'string', default: '20' },
     /** print where Redis spent its time during the sustained run (INFO commandstats, CPU) */
     profile: { type: 'boolean', default: false },
+    /** print, every second of the sustained run, what is acknowledged, in history and still queued */
+    trace: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -129,6 +131,7 @@ try {
   let next = 0;
   let accepted = 0;
   const started = performance.now();
+  const timeline = values.trace ? traceTimeline(() => accepted, started) : undefined;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < bodies.length) {
@@ -167,6 +170,7 @@ try {
     await new Promise((r) => setTimeout(r, 50));
   }
   const allDoneSeconds = (performance.now() - started) / 1000;
+  if (timeline) printTable(['s', 'acknowledged', 'in history', 'archive outbox', 'logstore outbox', 'summary queue', 'Redis CPU %'], await timeline.stop());
   const processCpu = process.cpuUsage(processCpuBefore);
   const sustainedRedisCpu = (await redisCpu(redis)) - cpuBefore;
   const sustainedS3Cpu = pidCpu(stack.s3.pid) - s3CpuBefore;
@@ -385,6 +389,39 @@ async function visibleUnderLoad(capacity: number, lookupUrl: string): Promise<Vi
 }
 
 /** Where Redis spent the sustained run: its CPU share and the commands by total time. */
+/**
+ * Samples the sustained run once a second: acknowledged events, history's event count, what waits in
+ * the bench trail's outboxes and the summary queue, and Redis's CPU over the second.
+ */
+function traceTimeline(acknowledged: () => number, started: number): { stop(): Promise<(string | number)[][]> } {
+  const probe = new Redis(stack.redisUrl);
+  const outbox = new RedisOutbox(probe);
+  const summaries = new RedisSummaryQueue(probe);
+  const rows: (string | number)[][] = [];
+  let lastCpu: number | undefined;
+  let busy: Promise<void> = Promise.resolve();
+  const sample = async () => {
+    const [inHistory, oss, logstore, queued, cpu] = await Promise.all([
+      probe.hget(`tk:{${ACCOUNT}}:i`, 'c').then(Number),
+      outbox.size(ACCOUNT, 'bench-trail', 'oss'),
+      outbox.size(ACCOUNT, 'bench-trail', 'logstore'),
+      summaries.size(ACCOUNT),
+      redisCpu(probe),
+    ]);
+    rows.push([((performance.now() - started) / 1000).toFixed(0), acknowledged(), inHistory, oss, logstore, queued, lastCpu === undefined ? '' : ((cpu - lastCpu) * 100).toFixed(0)]);
+    lastCpu = cpu;
+  };
+  const timer = setInterval(() => (busy = busy.then(sample)), 1000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await busy;
+      probe.disconnect();
+      return rows;
+    },
+  };
+}
+
 async function printRedisProfile(client: Redis, seconds: number, ackSeconds: number, cpuBefore: number): Promise<void> {
   const cpu = (await redisCpu(client)) - cpuBefore;
   const stats = [...(await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', history: 'history-memory.ts', lookup: 'lookup-http.ts', insights: 'insights.ts', query: 'query.ts', 'archive-query': 'archive-query.ts', 'history-jobs': 'history-jobs.ts', alerts: 'alerts.ts', compliance: 'compliance.ts', 'scale-out': 'scale-out.ts' };
+const BENCHES: Record<string, string> = { pipeline: 'pipeline.ts', 'hot-path': 'hot-path.ts', history: 'history-memory.ts', lookup: 'lookup-http.ts', insights: 'insights.ts', query: 'query.ts', 'archive-query': 'archive-query.ts', 'history-jobs': 'history-jobs.ts', alerts: 'alerts.ts', compliance: 'compliance.ts', 'scale-out': 'scale-out.ts' };
 const [name, ...rest] = process.argv.slice(2);
 const selected = name && !name.startsWith('-') ? [name] : Object.keys(BENCHES);
 const args = name && !name.startsWith('-') ? rest : process.argv.slice(2);

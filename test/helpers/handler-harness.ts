@@ -115,6 +115,8 @@ export function jsonBody<T = Json>(response: FcHttpResponse): T {
 export interface HandlerServers {
   redisUrl: string;
   s3Url: string;
+  /** The S3 server's process id (benchmarks read its CPU). */
+  s3Pid: number | undefined;
   /** An S3 client of the test's own (path-style, the server's key). */
   s3: S3Client;
   /** The environment set in process.env. */
@@ -175,6 +177,7 @@ export async function startHandlerServers(options: { buckets: string[]; env?: Re
   return {
     redisUrl: redis.url,
     s3Url: s3Server.url,
+    s3Pid: s3Server.pid,
     s3,
     env,
     put: async (bucket, key, body) => {
