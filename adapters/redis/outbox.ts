@@ -1,10 +1,17 @@
 /**
- * Trail outboxes on Redis, one per trail and destination (`oss`, `logstore`):
+ * Trail outboxes on Redis, one per trail and destination (`oss`, `logstore`), sharing one copy of
+ * each event's JSON:
  *   {tk:<trailAccount>}:outbox:<trail>:<dest>        zset  eventId → arrival time (ms; ties by eventId)
- *   {tk:<trailAccount>}:outbox:<trail>:<dest>:data   hash  eventId → event JSON (as the trail receives it)
+ *   {tk:<trailAccount>}:outbox:<trail>:data          hash  eventId → event JSON (as the trail receives it),
+ *                                                    held while any destination's zset holds the eventId
  *   {tk:<trailAccount>}:outbox:<trail>:claims        zset  eventId → eventTime (ms): events with an eventTime
  *                                                    before the trail's StartLoggingTime that reached its outboxes
- * Appending an eventId already present changes nothing (ZADD NX / HSETNX in one script). An entry
+ *   {tk:<trailAccount>}:outbox:<trail>:<dest>:data   hash  the same, per destination, as releases before
+ *                                                    2026-12-04 wrote it: still read and cleared, never written
+ * An append sends each event's JSON once for all the trail's destinations and stores it once (both
+ * deliverers read the same bytes); an acknowledgement removes the eventId from its destination and
+ * drops the JSON once no destination holds it, in one script. Appending an eventId already present
+ * changes nothing (ZADD NX in one script). An entry
  * with an eventTime before the trail's StartLoggingTime (a backfilled event, or a history delivery
  * job's) is appended only if it claims its eventId first, in the same script and for every
  * destination at once, so live delivery and a history job never both deliver it
@@ -38,17 +45,34 @@ export function claimsKey(accountId: string, trailName: string): string {
 /** Claims outlive the last write by history's retention and a day (no claimed event is in history longer). */
 export const CLAIMS_TTL_MS = HISTORY_RETENTION_MS + 86_400_000;
 
+/** The trail's event JSON, shared by its destinations (see the key layout above). */
+export function outboxDataKey(accountId: string, trailName: string): string {
+  return `{tk:${accountId}}:outbox:${trailName}:data`;
+}
+
 /**
- * Lua shared by the scripts that claim: `claimAndAppend` claims one eventId and, if the claim is
- * new, appends the entry to each destination (pairs zset, data in `dests`); `keepClaims` drops
- * claims past history's retention and renews the set's expiry.
+ * Lua shared by the append scripts: `append` adds one eventId to each destination's zset (pairs
+ * zset, data in `dests`: every pair of a trail names the same data hash) and stores its JSON once
+ * if any zset took it; `claimAndAppend` first claims the eventId and appends only if the claim is
+ * new; `keepClaims` drops claims past history's retention and renews the set's expiry.
  */
 export const CLAIM_LUA = `
+local function append(dests, now, id, json)
+  local added, stored = 0, nil
+  for d = 1, #dests, 2 do
+    if redis.call('ZADD', dests[d], 'NX', now, id) == 1 then
+      added = added + 1
+      if stored ~= dests[d + 1] then
+        redis.call('HSET', dests[d + 1], id, json)
+        stored = dests[d + 1]
+      end
+    end
+  end
+  return added
+end
 local function claimAndAppend(claims, dests, now, id, time, json)
   if redis.call('ZADD', claims, 'NX', time, id) == 0 then return 0 end
-  for d = 1, #dests, 2 do
-    if redis.call('ZADD', dests[d], 'NX', now, id) == 1 then redis.call('HSET', dests[d + 1], id, json) end
-  end
+  append(dests, now, id, json)
   return 1
 end
 local function keepClaims(claims, now, retention, ttl)
@@ -69,24 +93,61 @@ end
 keepClaims(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 return added`;
 
-/** The outbox keys of a trail's destinations, as CLAIMED_APPEND and the history job's script take them. */
+/** The outbox keys of a trail's destinations (zset, data per destination), as the append scripts and the history job's take them. */
 export function destinationKeys(trail: Trail): string[] {
-  return destinationsOf(trail).flatMap((d) => {
-    const key = outboxKey(trail.accountId, trail.name, d);
-    return [key, `${key}:data`];
-  });
+  const data = outboxDataKey(trail.accountId, trail.name);
+  return destinationsOf(trail).flatMap((d) => [outboxKey(trail.accountId, trail.name, d), data]);
 }
 
-const APPEND = `
+/** KEYS: zset/data per destination. ARGV: now, then eventId, json per entry. Answers the zset additions. */
+const APPEND = `${CLAIM_LUA}
 local now = tonumber(ARGV[1])
 local added = 0
-for i = 2, #ARGV, 2 do
-  if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) == 1 then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-    added = added + 1
-  end
-end
+for i = 2, #ARGV, 2 do added = added + append(KEYS, now, ARGV[i], ARGV[i + 1]) end
 return added`;
+
+/**
+ * KEYS: the destination's zset, the shared data, the destination's data of earlier releases.
+ * ARGV: limit. Answers eventId, arrival, JSON (false when missing) for the oldest `limit`.
+ */
+const PEEK = `
+local flat = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+if #flat == 0 then return {} end
+local ids = {}
+for i = 1, #flat, 2 do ids[#ids + 1] = flat[i] end
+local values = redis.call('HMGET', KEYS[2], unpack(ids))
+local out = {}
+for i = 1, #ids do
+  local json = values[i]
+  if not json then json = redis.call('HGET', KEYS[3], ids[i]) end
+  out[#out + 1] = ids[i]
+  out[#out + 1] = flat[2 * i]
+  out[#out + 1] = json
+end
+return out`;
+
+/**
+ * KEYS: the destination's zset, the shared data, the destination's data of earlier releases, then
+ * every other destination's zset. ARGV: eventIds. Removes them from the destination and drops the
+ * JSON no destination holds any more.
+ */
+const ACK = `
+for i = 1, #ARGV, 500 do redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV))) end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  for i = 1, #ARGV, 500 do redis.call('HDEL', KEYS[3], unpack(ARGV, i, math.min(i + 499, #ARGV))) end
+end
+local gone = {}
+for _, id in ipairs(ARGV) do
+  local held = false
+  for k = 4, #KEYS do
+    if redis.call('ZSCORE', KEYS[k], id) then held = true; break end
+  end
+  if not held then gone[#gone + 1] = id end
+end
+for i = 1, #gone, 500 do redis.call('HDEL', KEYS[2], unpack(gone, i, math.min(i + 499, #gone))) end
+return #gone`;
+
+const DESTINATIONS: readonly Destination[] = ['oss', 'logstore'];
 
 /** Every trail that has had an outbox for a destination (a handful per account; never pruned). */
 export function outboxIndexKey(destination: Destination): string {
@@ -108,12 +169,12 @@ export class RedisOutbox {
       const args = claimed.flatMap((e) => [e.eventId, String(e.eventTimeMs), e.json]);
       added += destinations.length * ((await this.redis.eval(CLAIMED_APPEND, keys.length, ...keys, String(Date.now()), String(HISTORY_RETENTION_MS), String(CLAIMS_TTL_MS), ...args)) as number);
     }
-    for (const destination of destinations) {
-      if (plain.length > 0) {
-        const key = outboxKey(trail.accountId, trail.name, destination);
-        const args = plain.flatMap((e) => [e.eventId, e.json]);
-        added += (await this.redis.eval(APPEND, 2, key, `${key}:data`, String(Date.now()), ...args)) as number;
-      }
+    if (plain.length > 0 && destinations.length > 0) {
+      // one call for every destination: each JSON crosses once and is stored once
+      const keys = destinationKeys(trail);
+      const args: string[] = [];
+      for (const e of plain) args.push(e.eventId, e.json);
+      added += (await this.redis.eval(APPEND, keys.length, ...keys, String(Date.now()), ...args)) as number;
     }
     return added;
   }
@@ -129,33 +190,27 @@ export class RedisOutbox {
 
   /** The oldest entries, without removing them. */
   async peek(accountId: string, trailName: string, destination: Destination, limit: number): Promise<{ eventId: string; json: string }[]> {
-    const key = outboxKey(accountId, trailName, destination);
-    const ids = await this.redis.zrange(key, 0, limit - 1);
-    if (ids.length === 0) return [];
-    const values = await this.redis.hmget(`${key}:data`, ...ids);
-    return ids.flatMap((eventId, i) => (values[i] ? [{ eventId, json: values[i] as string }] : []));
+    return (await this.peekWithArrival(accountId, trailName, destination, limit)).map(({ eventId, json }) => ({ eventId, json }));
   }
 
-  /** The oldest entries with their arrival time, without removing them. */
+  /** The oldest entries with their arrival time, without removing them (one round trip). */
   async peekWithArrival(accountId: string, trailName: string, destination: Destination, limit: number): Promise<{ eventId: string; json: string; arrivedAtMs: number }[]> {
     const key = outboxKey(accountId, trailName, destination);
-    const flat = await this.redis.zrange(key, 0, limit - 1, 'WITHSCORES');
-    if (flat.length === 0) return [];
-    const ids: string[] = [];
-    const times: number[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      ids.push(flat[i] as string);
-      times.push(Number(flat[i + 1]));
+    const flat = (await this.redis.eval(PEEK, 3, key, outboxDataKey(accountId, trailName), `${key}:data`, String(limit))) as (string | null)[];
+    const out: { eventId: string; json: string; arrivedAtMs: number }[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      const json = flat[i + 2];
+      if (typeof json === 'string') out.push({ eventId: flat[i] as string, json, arrivedAtMs: Number(flat[i + 1]) });
     }
-    const values = await this.redis.hmget(`${key}:data`, ...ids);
-    return ids.flatMap((eventId, i) => (values[i] ? [{ eventId, json: values[i] as string, arrivedAtMs: times[i] as number }] : []));
+    return out;
   }
 
-  /** Removes delivered entries. */
+  /** Removes delivered entries (their JSON goes once no other destination of the trail holds them). */
   async ack(accountId: string, trailName: string, destination: Destination, eventIds: readonly string[]): Promise<void> {
     if (eventIds.length === 0) return;
     const key = outboxKey(accountId, trailName, destination);
-    await this.redis.multi().zrem(key, ...eventIds).hdel(`${key}:data`, ...eventIds).exec();
+    const others = DESTINATIONS.filter((d) => d !== destination).map((d) => outboxKey(accountId, trailName, d));
+    await this.redis.eval(ACK, 3 + others.length, key, outboxDataKey(accountId, trailName), `${key}:data`, ...others, ...eventIds);
   }
 
   async size(accountId: string, trailName: string, destination: Destination): Promise<number> {

@@ -16,7 +16,7 @@ import { archiveDeliveryState } from '../../adapters/redis/archive-delivery.ts';
 import { RedisDeliveryStatus } from '../../adapters/redis/delivery-status.ts';
 import { RedisIngestClaims } from '../../adapters/redis/ingest-claims.ts';
 import { RedisObjectMarkers } from '../../adapters/redis/object-markers.ts';
-import { RedisOutbox, outboxIndexKey } from '../../adapters/redis/outbox.ts';
+import { RedisOutbox, outboxDataKey, outboxIndexKey, outboxKey } from '../../adapters/redis/outbox.ts';
 import { SUMMARY_ACCOUNTS_KEY, RedisSummaryQueue, summaryQueueKey } from '../../adapters/redis/summary-queue.ts';
 import { RedisSummaryStore } from '../../adapters/redis/summary-store.ts';
 import { lookupTokenKey } from '../../adapters/redis/token-key.ts';
@@ -148,6 +148,34 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
     expect(await outbox.size(t.accountId, t.name, 'oss')).toBe(1);
     expect(await outbox.size(t.accountId, t.name, 'logstore')).toBe(6);
     expect(await redis.scard(outboxIndexKey('oss'))).toBeGreaterThanOrEqual(4);
+  });
+
+  it('trail outboxes: one copy of each JSON for both destinations, dropped once both delivered; entries of earlier releases still read and cleared', async () => {
+    const outbox = new RedisOutbox(redis);
+    const t = trail(ACCOUNTS[5] as string, 'shared-data');
+    const entries = Array.from({ length: 4 }, (_, k) => ({ eventId: `sd-e${k}`, eventTimeMs: Date.now(), json: `{"k":${k}}` }));
+    expect(await outbox.append(t, entries)).toBe(8);
+    const data = outboxDataKey(t.accountId, t.name);
+    expect(await redis.hlen(data)).toBe(4);
+    for (const d of ['oss', 'logstore'] as const) expect(await redis.exists(`${outboxKey(t.accountId, t.name, d)}:data`)).toBe(0);
+    // the archive delivers two: their JSON stays for the logstore, which still reads every entry
+    await outbox.ack(t.accountId, t.name, 'oss', ['sd-e0', 'sd-e1']);
+    expect(await redis.hlen(data)).toBe(4);
+    expect((await outbox.peek(t.accountId, t.name, 'logstore', 10)).map((e) => e.json)).toEqual(['{"k":0}', '{"k":1}', '{"k":2}', '{"k":3}']);
+    await outbox.ack(t.accountId, t.name, 'logstore', ['sd-e0', 'sd-e1', 'sd-e2']);
+    expect((await redis.hkeys(data)).sort()).toEqual(['sd-e2', 'sd-e3']);
+    await outbox.ack(t.accountId, t.name, 'oss', ['sd-e2', 'sd-e3']);
+    await outbox.ack(t.accountId, t.name, 'logstore', ['sd-e3']);
+    expect(await redis.exists(data)).toBe(0);
+
+    // an entry as releases before the shared copy wrote it (its JSON under the destination's own data hash)
+    const legacy = `${outboxKey(t.accountId, t.name, 'oss')}:data`;
+    await redis.zadd(outboxKey(t.accountId, t.name, 'oss'), Date.now(), 'sd-old');
+    await redis.hset(legacy, 'sd-old', '{"old":true}');
+    expect(await outbox.peekWithArrival(t.accountId, t.name, 'oss', 10)).toMatchObject([{ eventId: 'sd-old', json: '{"old":true}' }]);
+    await outbox.ack(t.accountId, t.name, 'oss', ['sd-old']);
+    expect(await redis.exists(legacy)).toBe(0);
+    expect(await outbox.size(t.accountId, t.name, 'oss')).toBe(0);
   });
 
   it('accounts: every AccessKey listed (a scan of every master), organizations, nonces', async () => {
