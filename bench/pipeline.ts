@@ -67,6 +67,8 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     /** print, every second of the sustained run, what is acknowledged, in history and still queued */
     trace: { type: 'boolean', default: false },
+    /** the emulator's most instances of a function (FC scales out to as many as requests need) */
+    instances: { type: 'string', default: '4' },
   },
   allowPositionals: true,
 });
@@ -81,7 +83,7 @@ const stack = await startTestStack({
   project: productProject,
   buckets: ['trailkeeper-staging', 'trailkeeper-archive'],
   env: { TK_LOG_LEVEL: 'error' },
-  emulator: { timers: true, warm: true, maxInstancesPerFunction: 4 },
+  emulator: { timers: true, warm: true, maxInstancesPerFunction: Number(values.instances) },
 });
 const redis = new Redis(stack.redisUrl);
 const history = new RedisHistoryStore(redis);

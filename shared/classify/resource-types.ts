@@ -119,3 +119,10 @@ export function resourcesForTrail(storedResources: ResourceMap, trailCreatedAtMs
   if (trailCreatedAtMs < ACS_ONLY_TRAILS.effectiveFrom) return { ...storedResources };
   return Object.fromEntries(Object.entries(storedResources).filter(([key]) => isAcsType(key)));
 }
+
+/** Whether a trail receives the stored map unchanged (resourcesForTrail would keep every key, in order). */
+export function trailReceivesStoredResources(storedResources: ResourceMap, trailCreatedAtMs: number): boolean {
+  if (trailCreatedAtMs < ACS_ONLY_TRAILS.effectiveFrom) return true;
+  for (const key in storedResources) if (Object.hasOwn(storedResources, key) && !isAcsType(key)) return false;
+  return true;
+}

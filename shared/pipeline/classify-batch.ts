@@ -14,7 +14,7 @@
  * A store that fails (unreachable, timeout) fails the object, which FC retries.
  */
 import { classifyEvent, resourceNamesOf, resourceTypesOf, type ClassifiedEvent } from '../classify/classify.ts';
-import { resourcesForTrail } from '../classify/resource-types.ts';
+import { resourcesForTrail, trailReceivesStoredResources } from '../classify/resource-types.ts';
 import { accountOf, eventTimeMs } from '../events/schema.ts';
 import { HISTORY_RETENTION_MS, historyRecordOf, type HistoryRecord, type HistoryStore } from '../history/history-store.ts';
 import type { Trail } from '../trails/model.ts';
@@ -95,7 +95,7 @@ export async function classifyObject(
   if (state === 'done') return { ...outcome, skipped: true };
   const setAside: SetAsideRecord[] = [...(options.setAside ?? [])];
 
-  const kept: { event: Stored; accountId: string; timeMs: number; record: HistoryRecord; input: IdentifiedEvent; resources: { types: string[]; names: string[] } }[] = [];
+  const kept: { event: Stored; accountId: string; timeMs: number; record: HistoryRecord; summary: SummaryRow; input: IdentifiedEvent; resources: { types: string[]; names: string[] } }[] = [];
   for (const input of events) {
     // Pure per-record work: what throws here throws for this record alone.
     try {
@@ -109,8 +109,8 @@ export async function classifyObject(
       const timeMs = eventTimeMs(event);
       const resources = { types: resourceTypesOf(event), names: resourceNamesOf(event) };
       const record = historyRecordOf(event, accountId, timeMs, resources);
-      summaryRowOf(event, accountId, timeMs);
-      kept.push({ event, accountId, timeMs, record, input, resources });
+      const summary = summaryRowOf(event, accountId, timeMs);
+      kept.push({ event, accountId, timeMs, record, summary, input, resources });
     } catch (error) {
       if (!(error instanceof Error)) throw error;
       setAside.push({ stage: 'classify', accountId: accountIdOf(input), eventId: input.eventId, code: 'Unclassifiable', reason: error.message, record: input });
@@ -151,7 +151,7 @@ export async function classifyObject(
 
   const freshByAccount = groupBy(fresh, (k) => k.accountId);
   for (const [accountId, group] of freshByAccount) {
-    await ports.enqueueSummaries(accountId, group.map((k) => summaryRowOf(k.event, accountId, k.timeMs)));
+    await ports.enqueueSummaries(accountId, group.map((k) => k.summary));
   }
 
   // Routing: the account's own trails plus the organization trails of its management account.
@@ -163,7 +163,7 @@ export async function classifyObject(
   };
   const managementOf = new Map<string, string | undefined>();
   const perTrail = new Map<string, { trail: Trail; entries: OutboxEntry[] }>();
-  for (const { event, accountId, timeMs } of fresh) {
+  for (const { event, accountId, timeMs, record } of fresh) {
     if (!managementOf.has(accountId)) managementOf.set(accountId, await ports.managementAccountOf(accountId));
     const management = managementOf.get(accountId);
     const candidates = [...(await trailsOf(accountId)), ...(management ? (await trailsOf(management)).filter((t) => t.isOrganizationTrail) : [])];
@@ -172,8 +172,11 @@ export async function classifyObject(
       const id = `${trail.accountId}/${trail.name}`;
       let slot = perTrail.get(id);
       if (!slot) perTrail.set(id, (slot = { trail, entries: [] }));
-      const view: Stored = { ...event, referencedResources: resourcesForTrail(event.referencedResources, trail.createdAtMs) };
-      slot.entries.push({ eventId: event.eventId, eventTimeMs: timeMs, json: JSON.stringify(view) });
+      // the trail's form of the event; most trails take the stored resources, so history's JSON text serves as is
+      const json = trailReceivesStoredResources(event.referencedResources, trail.createdAtMs)
+        ? record.json
+        : JSON.stringify({ ...event, referencedResources: resourcesForTrail(event.referencedResources, trail.createdAtMs) } satisfies Stored);
+      slot.entries.push({ eventId: event.eventId, eventTimeMs: timeMs, json });
     }
   }
   for (const [id, { trail, entries }] of perTrail) {

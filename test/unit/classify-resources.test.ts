@@ -4,6 +4,7 @@ import {
   isAcsType,
   normaliseResources,
   resourcesForTrail,
+  trailReceivesStoredResources,
 } from '../../shared/classify/resource-types.ts';
 import { utc8 } from '../../shared/classify/rules.ts';
 
@@ -101,5 +102,14 @@ describe('resourcesForTrail', () => {
     resourcesForTrail(stored, cutover + 1000);
     resourcesForTrail(stored, cutover - 1000).extra = ['x'];
     expect(stored).toEqual(copy);
+  });
+
+  it("trailReceivesStoredResources says exactly when the trail's JSON of the map is the stored map's", () => {
+    const maps = [stored, { 'ACS::SLB::LoadBalancer': ['lb-1'], 'ACS::ECS::Instance': ['i-1'] }, {}, { Instance: ['i-1'] }, { 'ACS::ECS::Instance': ['i-1'], Instance: ['i-1'] }];
+    for (const map of maps) {
+      for (const at of [cutover - 1000, cutover, cutover + 1000]) {
+        expect(trailReceivesStoredResources(map, at), `${JSON.stringify(map)} at ${at}`).toBe(JSON.stringify(resourcesForTrail(map, at)) === JSON.stringify(map));
+      }
+    }
   });
 });
