@@ -105,7 +105,7 @@ describe('resourcesForTrail', () => {
   });
 
   it("trailReceivesStoredResources says exactly when the trail's JSON of the map is the stored map's", () => {
-    const maps = [stored, { 'ACS::SLB::LoadBalancer': ['lb-1'], 'ACS::ECS::Instance': ['i-1'] }, {}, { Instance: ['i-1'] }, { 'ACS::ECS::Instance': ['i-1'], Instance: ['i-1'] }];
+    const maps: Record<string, string[]>[] = [stored, { 'ACS::SLB::LoadBalancer': ['lb-1'], 'ACS::ECS::Instance': ['i-1'] }, {}, { Instance: ['i-1'] }, { 'ACS::ECS::Instance': ['i-1'], Instance: ['i-1'] }];
     for (const map of maps) {
       for (const at of [cutover - 1000, cutover, cutover + 1000]) {
         expect(trailReceivesStoredResources(map, at), `${JSON.stringify(map)} at ${at}`).toBe(JSON.stringify(resourcesForTrail(map, at)) === JSON.stringify(map));
