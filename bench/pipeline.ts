@@ -37,7 +37,7 @@ import { sampleEvents } from '../scripts/lib/sample-events.ts';
 import { productProject, startTestStack, s3ClientFor } from '../test/helpers/stack.ts';
 import { percentile, printTable } from './lib/report.ts';
 import { memoryByFamily, usedMemory } from './lib/memory-families.ts';
-import { pidCpu, redisCpu, waitQuiet } from './lib/process-cpu.ts';
+import { pidCpu, redisCpu, threadCpu, waitQuiet } from './lib/process-cpu.ts';
 import type { VisibleLoadData, VisibleLoadResult } from './lib/visible-load-client.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -69,6 +69,12 @@ const { values } = parseArgs({
     trace: { type: 'boolean', default: false },
     /** the emulator's most instances of a function (FC scales out to as many as requests need) */
     instances: { type: 'string', default: '4' },
+    /**
+     * events sent through the whole pipeline (and waited for) before the measured run, so every
+     * instance's code is compiled and optimised as in a running deployment (the instances a run
+     * starts are new isolates: each JIT-compiles the functions again)
+     */
+    'warmup-events': { type: 'string', default: '20000' },
   },
   allowPositionals: true,
 });
@@ -113,9 +119,60 @@ try {
   // Bodies prepared up front so the timed loop only sends.
   const { bodies, lastIds } = liveStreamBodies(ACCOUNT, total, BATCH, STREAM_RATE);
 
-  // Warm-up: one batch through every function.
-  await postEvents(ingestUrl, key, JSON.stringify(sampleEvents(ACCOUNT, 100)));
-  await new Promise((r) => setTimeout(r, 1500));
+  let progress = 0; // events acknowledged so far by the current send (the trace's column)
+  const send = async (list: readonly string[]): Promise<number> => {
+    progress = 0;
+    let next = 0;
+    let taken = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < list.length) {
+          const body = list[next++] as string;
+          const res = await postEvents(ingestUrl, key, body);
+          if (!res.ok) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+          const n = ((await res.json()) as { accepted: number }).accepted;
+          taken += n;
+          progress += n;
+        }
+      }),
+    );
+    return taken;
+  };
+  const inHistory = async (ids: readonly string[]) => {
+    for (const id of ids) {
+      while (!(await history.has(ACCOUNT, [id]))[0]) await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  // Everything done: the summaries (summarize-cron, fired now rather than on its minute) and both
+  // deliveries (every event out of the trail's archive and logstore outboxes, the archive's last
+  // partial file written by its flush timer as it would be).
+  const outbox = new RedisOutbox(redis);
+  const summaries = new RedisSummaryQueue(redis);
+  const allDelivered = async () => {
+    await stack.emulator.fireTimer('summarize-cron', 'every-minute');
+    let lastLeft = '';
+    let stillSince = performance.now();
+    for (;;) {
+      const left = [await outbox.size(ACCOUNT, 'bench-trail', 'oss'), await outbox.size(ACCOUNT, 'bench-trail', 'logstore'), await summaries.size(ACCOUNT)];
+      if (left.every((n) => n === 0)) break;
+      // the archive's last partial file waits for deliver-oss's flush timer (minutes apart): fired
+      // once the outboxes stop moving, as the pass it schedules would
+      if (left.join() !== lastLeft) [lastLeft, stillSince] = [left.join(), performance.now()];
+      else if (performance.now() - stillSince > 500 && (left[0] as number) > 0) {
+        await stack.emulator.fireTimer('deliver-oss', 'flush');
+        stillSince = performance.now();
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  // Warm-up: events through every function, at the measured run's concurrency, until all are
+  // delivered (at least one batch, so every function has run once).
+  const warmup = liveStreamBodies(ACCOUNT, Math.max(BATCH, Number(values['warmup-events'])), BATCH, STREAM_RATE);
+  await send(warmup.bodies);
+  await inHistory(warmup.lastIds);
+  await allDelivered();
+  await new Promise((r) => setTimeout(r, 500));
   const memoryBefore = await usedMemory(redis);
   if (values.profile) {
     await redis.config('RESETSTAT');
@@ -126,54 +183,25 @@ try {
   }
   const cpuBefore = await redisCpu(redis);
   const processCpuBefore = process.cpuUsage();
+  const threadsBefore = threadCpu();
   const s3CpuBefore = pidCpu(stack.s3.pid);
   const loadBefore = loadavg()[0] as number;
 
   // (a) sustained ingest through the HTTP trigger.
-  let next = 0;
   let accepted = 0;
   const started = performance.now();
-  const timeline = values.trace ? traceTimeline(() => accepted, started) : undefined;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++] as string;
-        const res = await postEvents(ingestUrl, key, body);
-        if (!res.ok) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
-        accepted += ((await res.json()) as { accepted: number }).accepted;
-      }
-    }),
-  );
-  const ackSeconds = (performance.now() - started) / 1000;
+  const timeline = values.trace ? traceTimeline(() => progress, started) : undefined;
+  const ingesting = send(bodies).then((n) => (accepted = n));
+  const ackSeconds = await ingesting.then(() => (performance.now() - started) / 1000);
   const ackedAt = performance.now();
   // End to end: until the last event of every batch is in history.
-  for (const id of lastIds) {
-    while (!(await history.has(ACCOUNT, [id]))[0]) await new Promise((r) => setTimeout(r, 20));
-  }
+  await inHistory(lastIds);
   const e2eSeconds = (performance.now() - started) / 1000;
-  // Everything done: the summaries (summarize-cron, fired now rather than on its minute) and both
-  // deliveries (every event out of the trail's archive and logstore outboxes, the archive's last
-  // partial file written by its flush timer as it would be).
-  await stack.emulator.fireTimer('summarize-cron', 'every-minute');
-  const outbox = new RedisOutbox(redis);
-  const summaries = new RedisSummaryQueue(redis);
-  let lastLeft = '';
-  let stillSince = performance.now();
-  for (;;) {
-    const left = [await outbox.size(ACCOUNT, 'bench-trail', 'oss'), await outbox.size(ACCOUNT, 'bench-trail', 'logstore'), await summaries.size(ACCOUNT)];
-    if (left.every((n) => n === 0)) break;
-    // the archive's last partial file waits for deliver-oss's flush timer (minutes apart): fired
-    // once the outboxes stop moving, as the pass it schedules would
-    if (left.join() !== lastLeft) [lastLeft, stillSince] = [left.join(), performance.now()];
-    else if (performance.now() - stillSince > 500 && (left[0] as number) > 0) {
-      await stack.emulator.fireTimer('deliver-oss', 'flush');
-      stillSince = performance.now();
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await allDelivered();
   const allDoneSeconds = (performance.now() - started) / 1000;
-  if (timeline) printTable(['s', 'acknowledged', 'in history', 'archive outbox', 'logstore outbox', 'summary queue', 'Redis CPU %'], await timeline.stop());
+  if (timeline) printTable(['s', 'acknowledged', 'in history', 'archive outbox', 'logstore outbox', 'summary queue', 'Redis CPU %', 'async invocations waiting+running: classify / deliver-oss / deliver-logstore'], await timeline.stop());
   const processCpu = process.cpuUsage(processCpuBefore);
+  const threads = [...threadCpu()].map(([name, cpu]) => [name, cpu - (threadsBefore.get(name) ?? 0)] as const).filter(([, cpu]) => cpu > 0.05).sort((a, b) => b[1] - a[1]);
   const sustainedRedisCpu = (await redisCpu(redis)) - cpuBefore;
   const sustainedS3Cpu = pidCpu(stack.s3.pid) - s3CpuBefore;
   if (values.profile) await printRedisProfile(redis, e2eSeconds, (ackedAt - started) / 1000, cpuBefore);
@@ -204,6 +232,11 @@ try {
   rows.push([
     '… CPU over the sustained run (this process: emulator, functions, client; Redis; the S3 server)',
     `${(((processCpu.user + processCpu.system) / 1e6 / allDoneSeconds) * 100).toFixed(0)} % + ${((sustainedRedisCpu / allDoneSeconds) * 100).toFixed(0)} % + ${((sustainedS3Cpu / allDoneSeconds) * 100).toFixed(0)} % of a core over ${allDoneSeconds.toFixed(0)} s; load average ${loadBefore.toFixed(1)} → ${(loadavg()[0] as number).toFixed(1)}`,
+    '',
+  ]);
+  rows.push([
+    '… this process by thread, µs an event (main: the emulator and the load client; workers: the functions; V8 and libuv helpers)',
+    threads.map(([name, cpu]) => `${name} ${((cpu / accepted) * 1e6).toFixed(0)}`).join(', '),
     '',
   ]);
   rows.push(['bare floor (parse + pipelined Redis writes)', `${Math.round(floorRate).toLocaleString('en-US')} events/s`, '']);
@@ -402,7 +435,11 @@ function traceTimeline(acknowledged: () => number, started: number): { stop(): P
   const rows: (string | number)[][] = [];
   let lastCpu: number | undefined;
   let busy: Promise<void> = Promise.resolve();
+  // the emulator's async lanes (FC's async invocations: OSS events to classify, wake-ups to the deliverers)
+  const lanes = ['classify', 'deliver-oss', 'deliver-logstore'];
+  const lane = (state: 'ready' | 'processing', fn: string) => `{fcemu:default}:async:${state}:trailkeeper-${fn}`;
   const sample = async () => {
+    const waiting = await Promise.all(lanes.map(async (fn) => `${await probe.llen(lane('ready', fn))}+${await probe.llen(lane('processing', fn))}`));
     const [inHistory, oss, logstore, queued, cpu] = await Promise.all([
       probe.hget(`tk:{${ACCOUNT}}:i`, 'c').then(Number),
       outbox.size(ACCOUNT, 'bench-trail', 'oss'),
@@ -410,7 +447,7 @@ function traceTimeline(acknowledged: () => number, started: number): { stop(): P
       summaries.size(ACCOUNT),
       redisCpu(probe),
     ]);
-    rows.push([((performance.now() - started) / 1000).toFixed(0), acknowledged(), inHistory, oss, logstore, queued, lastCpu === undefined ? '' : ((cpu - lastCpu) * 100).toFixed(0)]);
+    rows.push([((performance.now() - started) / 1000).toFixed(0), acknowledged(), inHistory, oss, logstore, queued, lastCpu === undefined ? '' : ((cpu - lastCpu) * 100).toFixed(0), waiting.join(' / ')]);
     lastCpu = cpu;
   };
   const timer = setInterval(() => (busy = busy.then(sample)), 1000);

@@ -1,5 +1,5 @@
 /** CPU seconds of the processes a benchmark measures: a Redis server (INFO cpu) and a child process (/proc). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** Redis CPU seconds so far (user + sys, main thread and children). */
@@ -41,4 +41,29 @@ export async function waitQuiet(client: Redis, { idle = 0.02, processIdle = Infi
     before = now;
   }
   return performance.now() - started;
+}
+
+/**
+ * This process's CPU seconds so far by thread (/proc/self/task): `main` for the main thread, the
+ * others summed by their name (Node's worker threads, V8's helper threads, libuv's pool).
+ */
+export function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = tid === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
