@@ -31,6 +31,9 @@ import { RedisLogstore } from '../adapters/redis/logstore.ts';
 import { RedisTrailStore } from '../adapters/redis/trail-store.ts';
 import { RedisOutbox } from '../adapters/redis/outbox.ts';
 import { RedisSummaryQueue } from '../adapters/redis/summary-queue.ts';
+import { RedisSummaryStore } from '../adapters/redis/summary-store.ts';
+import { RedisInsightsStore } from '../adapters/redis/insights-store.ts';
+import { RedisAccessKeyAudit } from '../adapters/redis/accesskey-audit.ts';
 import { trailSchema } from '../shared/trails/model.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
 import { sampleEvents } from '../scripts/lib/sample-events.ts';
@@ -461,20 +464,33 @@ function traceTimeline(acknowledged: () => number, started: number): { stop(): P
   };
 }
 
+/** The stores' scripts (ioredis defineCommand) by SHA1: each store defines its scripts on a client it is given. */
+function scriptNames(): Map<string, string> {
+  const client = new Redis({ lazyConnect: true });
+  new RedisHistoryStore(client);
+  new RedisInsightsStore(client);
+  new RedisAccessKeyAudit(client);
+  new RedisSummaryStore(client);
+  const set = (client as unknown as { scriptsSet?: Record<string, { sha: string }> }).scriptsSet ?? {};
+  client.disconnect();
+  return new Map(Object.entries(set).map(([name, script]) => [script.sha, name]));
+}
+
 async function printRedisProfile(client: Redis, seconds: number, ackSeconds: number, cpuBefore: number): Promise<void> {
   const cpu = (await redisCpu(client)) - cpuBefore;
   const stats = [...(await client.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)/gm)]
     .map((m) => ({ command: m[1] as string, calls: Number(m[2]), usec: Number(m[3]), perCall: Number(m[4]) }))
     .sort((a, b) => b.usec - a.usec)
-    .slice(0, 8);
+    .slice(0, 14);
   // script time by script: EVALSHA by sha, EVAL by the script's first line
   const entries = (await client.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
   await client.config('SET', 'slowlog-log-slower-than', '10000');
   const byScript = new Map<string, { calls: number; usec: number }>();
+  const names = scriptNames();
   for (const [, , usec, args] of entries) {
     const [command, first] = args;
     if (!command || !/^eval/i.test(command)) continue;
-    const name = /^evalsha$/i.test(command) ? `evalsha ${(first ?? '').slice(0, 12)}` : `eval ${(first ?? '').trim().split('\n')[0]?.slice(0, 60)}`;
+    const name = /^evalsha$/i.test(command) ? `evalsha ${names.get(first ?? '') ?? (first ?? '').slice(0, 12)}` : `eval ${(first ?? '').trim().split('\n')[0]?.slice(0, 60)}`;
     const entry = byScript.get(name) ?? { calls: 0, usec: 0 };
     entry.calls++;
     entry.usec += usec;
