@@ -26,6 +26,7 @@ import {
   HOUR_MS,
   type ArchiveScope,
 } from '../archive/layout.ts';
+import { jsonArrayUtf8 } from '../archive/archive-file.ts';
 import { createDigestDocument, describeArchiveFile, signDigest, serialiseSignedDigest, linkTo, type DigestFileEntry, type PreviousDigestLink } from '../archive/digest.ts';
 import type { Trail } from '../trails/model.ts';
 import type { DeliveryStatusStore } from './delivery-status.ts';
@@ -158,7 +159,7 @@ async function finishPending(trail: Trail, pending: PendingFile, ports: OssDeliv
 /** Writes one file for `items` (all of one scope) and acknowledges them. */
 async function writeFile(trail: Trail, scope: ArchiveScope, items: Parsed[], ports: OssDeliveryPorts): Promise<void> {
   const bucket = trail.ossBucketName as string;
-  const body = gzipSync(Buffer.from(`[${items.map((p) => p.item.json).join(',')}]`));
+  const body = gzipSync(jsonArrayUtf8(items.map((p) => p.item.json)));
   const md5 = createHash('md5').update(body).digest('hex');
   const deliveredAt = new Date(ports.now());
   const key = archiveFileKey({ ...scope, deliveredAt, eventCount: items.length, fileSize: body.byteLength, md5 });
