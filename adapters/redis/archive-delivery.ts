@@ -6,6 +6,8 @@
  *   {tk:<acct>}:oss:hours:<trail>:<scope>           zset of hours with files not yet digested
  *   {tk:<acct>}:oss:files:<trail>:<scope>:<hour>    hash file key → digest entry JSON
  *   {tk}:oss:deferred-flush                         set while a deferred pass is scheduled
+ * finishFile also acknowledges the file's entries out of the trail's `oss` outbox (outbox.ts) and
+ * counts them in its delivery metrics (delivery-metrics.ts): keys of the same hash tag, one script.
  */
 import type { RedisClient } from '../redis.ts';
 import { digestFileEntrySchema, type DigestFileEntry } from '../../shared/archive/digest.ts';
@@ -13,13 +15,67 @@ import { digestScopePrefix, parseDigestKey, type ArchiveScope } from '../../shar
 import type { OssDeliveryPorts, PendingFile } from '../../shared/delivery/oss-delivery.ts';
 import { chainHead, saveChainHead } from '../archive/digest-chain-store.ts';
 import { trailLock } from './trail-lock.ts';
+import { ACK_LUA, ackKeys } from './outbox.ts';
+import { metricCounter } from './delivery-metrics.ts';
+
+/**
+ * finishFile: the file log entry (scopes, hours, files), the entries acknowledged out of the
+ * trail's `oss` outbox (outbox.ts's ack), the pending file cleared and the delivered events
+ * counted — one script, so one round trip and all or nothing.
+ * KEYS: pending, scopes, hours, files, metrics hash, then outbox.ts's ackKeys for `oss`.
+ * ARGV: entry key, scope JSON, hour, entry JSON, metric field, metric expiry (ms), then the eventIds.
+ */
+const FINISH_FILE_SCRIPT = `${ACK_LUA}
+local ackKeys = {}
+for k = 6, #KEYS do ackKeys[#ackKeys + 1] = KEYS[k] end
+local ids = {}
+for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
+ack(ackKeys, ids)
+redis.call('DEL', KEYS[1])
+if #ids > 0 then
+  redis.call('HINCRBY', KEYS[5], ARGV[5], #ids)
+  redis.call('PEXPIREAT', KEYS[5], ARGV[6])
+end
+return #ids`;
+
+interface FinishFileCommand {
+  /** numKeys first (the keys' count varies with ackKeys). */
+  tkOssFinishFile(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+}
 
 const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}|${s.ossKeyPrefix ?? ''}`;
 
-export function archiveDeliveryState(redis: RedisClient): Pick<OssDeliveryPorts, 'withLock' | 'pending' | 'fileLog' | 'chain'> {
+export function archiveDeliveryState(redis: RedisClient): Required<Pick<OssDeliveryPorts, 'withLock' | 'finishFile' | 'pending' | 'fileLog' | 'chain'>> {
   const p = (acct: string) => `{tk:${acct}}:oss`;
+  if (typeof (redis as Partial<FinishFileCommand>).tkOssFinishFile !== 'function') redis.defineCommand('tkOssFinishFile', { lua: FINISH_FILE_SCRIPT });
   return {
     withLock: trailLock(redis, 'oss'),
+    finishFile: async (acct, trail, file, atMs) => {
+      const id = scopeId(file.scope);
+      const counter = metricCounter(acct, trail, 'delivery_oss_success_count', atMs);
+      const keys = [
+        `${p(acct)}:pending:${trail}`,
+        `${p(acct)}:scopes:${trail}`,
+        `${p(acct)}:hours:${trail}:${id}`,
+        `${p(acct)}:files:${trail}:${id}:${file.hourStartMs}`,
+        counter.key,
+        ...ackKeys(acct, trail, 'oss'),
+      ];
+      await (redis as unknown as FinishFileCommand).tkOssFinishFile(
+        keys.length,
+        ...keys,
+        file.entry.key,
+        JSON.stringify(file.scope),
+        String(file.hourStartMs),
+        JSON.stringify(file.entry),
+        counter.field,
+        String(counter.expireAtMs),
+        ...file.eventIds,
+      );
+    },
     pending: {
       get: async (acct, trail) => {
         const raw = await redis.get(`${p(acct)}:pending:${trail}`);

@@ -10,18 +10,23 @@ import { DELIVERY_METRICS_RETENTION_DAYS, MINUTE_MS, type DeliveryMetric, type D
 const DAY_MS = 86_400_000;
 const key = (accountId: string, trailName: string, day: number) => `{tk:${accountId}}:dmetric:${trailName}:${day}`;
 
+/** Where a count at `atMs` goes: the day's hash, the minute's field, and when the hash expires (for scripts that count with other writes). */
+export function metricCounter(accountId: string, trailName: string, metric: DeliveryMetric, atMs: number): { key: string; field: string; expireAtMs: number } {
+  const day = Math.floor(atMs / DAY_MS);
+  return {
+    key: key(accountId, trailName, day),
+    field: `${metric}:${Math.floor((atMs - day * DAY_MS) / MINUTE_MS)}`,
+    expireAtMs: (day + 1 + DELIVERY_METRICS_RETENTION_DAYS) * DAY_MS,
+  };
+}
+
 export class RedisDeliveryMetrics implements DeliveryMetricsPort, DeliveryMetricsReader {
   constructor(private readonly redis: RedisClient) {}
 
   async add(accountId: string, trailName: string, metric: DeliveryMetric, count: number, atMs: number): Promise<void> {
     if (count <= 0) return;
-    const day = Math.floor(atMs / DAY_MS);
-    const k = key(accountId, trailName, day);
-    await this.redis
-      .multi()
-      .hincrby(k, `${metric}:${Math.floor((atMs - day * DAY_MS) / MINUTE_MS)}`, count)
-      .pexpireat(k, (day + 1 + DELIVERY_METRICS_RETENTION_DAYS) * DAY_MS)
-      .exec();
+    const counter = metricCounter(accountId, trailName, metric, atMs);
+    await this.redis.multi().hincrby(counter.key, counter.field, count).pexpireat(counter.key, counter.expireAtMs).exec();
   }
 
   async perMinute(accountId: string, trailName: string, metric: DeliveryMetric, fromMs: number, toMs: number): Promise<Map<number, number>> {

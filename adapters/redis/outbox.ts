@@ -127,27 +127,42 @@ end
 return out`;
 
 /**
- * KEYS: the destination's zset, the shared data, the destination's data of earlier releases, then
- * every other destination's zset. ARGV: eventIds. Removes them from the destination and drops the
- * JSON no destination holds any more.
+ * Lua `ack(keys, ids)`, for ACK and for scripts that acknowledge with other writes (deliver-oss's
+ * finishFile). `keys`: ackKeys's — the destination's zset, the shared data, the destination's data
+ * of earlier releases, then every other destination's zset. Removes `ids` from the destination and
+ * drops the JSON no destination holds any more; answers how many JSONs were dropped.
  */
-const ACK = `
-for i = 1, #ARGV, 500 do redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV))) end
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  for i = 1, #ARGV, 500 do redis.call('HDEL', KEYS[3], unpack(ARGV, i, math.min(i + 499, #ARGV))) end
-end
-local gone = {}
-for _, id in ipairs(ARGV) do
-  local held = false
-  for k = 4, #KEYS do
-    if redis.call('ZSCORE', KEYS[k], id) then held = true; break end
+export const ACK_LUA = `
+local function ack(keys, ids)
+  for i = 1, #ids, 500 do redis.call('ZREM', keys[1], unpack(ids, i, math.min(i + 499, #ids))) end
+  if redis.call('EXISTS', keys[3]) == 1 then
+    for i = 1, #ids, 500 do redis.call('HDEL', keys[3], unpack(ids, i, math.min(i + 499, #ids))) end
   end
-  if not held then gone[#gone + 1] = id end
+  local gone = {}
+  for _, id in ipairs(ids) do
+    local held = false
+    for k = 4, #keys do
+      if redis.call('ZSCORE', keys[k], id) then held = true; break end
+    end
+    if not held then gone[#gone + 1] = id end
+  end
+  for i = 1, #gone, 500 do redis.call('HDEL', keys[2], unpack(gone, i, math.min(i + 499, #gone))) end
+  return #gone
 end
-for i = 1, #gone, 500 do redis.call('HDEL', KEYS[2], unpack(gone, i, math.min(i + 499, #gone))) end
-return #gone`;
+`;
+
+/** KEYS: ackKeys's. ARGV: eventIds. */
+const ACK = `${ACK_LUA}
+return ack(KEYS, ARGV)`;
 
 const DESTINATIONS: readonly Destination[] = ['oss', 'logstore'];
+
+/** The keys ACK_LUA's `ack` takes for acknowledging entries of one destination (all of the trail's hash tag). */
+export function ackKeys(accountId: string, trailName: string, destination: Destination): string[] {
+  const key = outboxKey(accountId, trailName, destination);
+  const others = DESTINATIONS.filter((d) => d !== destination).map((d) => outboxKey(accountId, trailName, d));
+  return [key, outboxDataKey(accountId, trailName), `${key}:data`, ...others];
+}
 
 /** Every trail that has had an outbox for a destination (a handful per account; never pruned). */
 export function outboxIndexKey(destination: Destination): string {
@@ -208,9 +223,8 @@ export class RedisOutbox {
   /** Removes delivered entries (their JSON goes once no other destination of the trail holds them). */
   async ack(accountId: string, trailName: string, destination: Destination, eventIds: readonly string[]): Promise<void> {
     if (eventIds.length === 0) return;
-    const key = outboxKey(accountId, trailName, destination);
-    const others = DESTINATIONS.filter((d) => d !== destination).map((d) => outboxKey(accountId, trailName, d));
-    await this.redis.eval(ACK, 3 + others.length, key, outboxDataKey(accountId, trailName), `${key}:data`, ...others, ...eventIds);
+    const keys = ackKeys(accountId, trailName, destination);
+    await this.redis.eval(ACK, keys.length, ...keys, ...eventIds);
   }
 
   async size(accountId: string, trailName: string, destination: Destination): Promise<number> {

@@ -79,6 +79,13 @@ export interface OssDeliveryPorts {
   ack(accountId: string, trailName: string, eventIds: readonly string[]): Promise<void>;
   /** Holds a trail's delivery lock while `work` runs; false when another invocation holds it. */
   withLock(accountId: string, trailName: string, work: () => Promise<void>): Promise<boolean>;
+  /**
+   * Finishes a written file in one atomic step: what finishPending otherwise does step by step —
+   * records it in the file log, acknowledges its entries, clears it as the pending file and counts
+   * its events as delivery_oss_success_count at `atMs`. Optional: without it, the steps are taken
+   * one by one (each safe to repeat, so a retry that finds the file pending finishes it).
+   */
+  finishFile?(accountId: string, trailName: string, file: PendingFile, atMs: number): Promise<void>;
   pending: {
     get(accountId: string, trailName: string): Promise<PendingFile | undefined>;
     set(accountId: string, trailName: string, file: PendingFile): Promise<void>;
@@ -150,6 +157,7 @@ function archiveEntryOf(trail: Trail, item: OutboxItem): { ok: true; parsed: Par
 const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId}/${s.organization.accountId}/` : ''}${s.region}`;
 
 async function finishPending(trail: Trail, pending: PendingFile, ports: OssDeliveryPorts): Promise<void> {
+  if (ports.finishFile) return ports.finishFile(trail.accountId, trail.name, pending, ports.now());
   await ports.fileLog.add(trail.accountId, trail.name, pending.scope, pending.hourStartMs, pending.entry);
   await ports.ack(trail.accountId, trail.name, pending.eventIds);
   await ports.pending.clear(trail.accountId, trail.name);

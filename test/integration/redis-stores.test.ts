@@ -14,6 +14,8 @@ import { readEnv } from '../../adapters/env.ts';
 import { RedisAccountStore, redisNonceStore } from '../../adapters/redis/account-store.ts';
 import { archiveDeliveryState } from '../../adapters/redis/archive-delivery.ts';
 import { RedisDeliveryStatus } from '../../adapters/redis/delivery-status.ts';
+import { RedisDeliveryMetrics } from '../../adapters/redis/delivery-metrics.ts';
+import { DELIVERY_METRICS_RETENTION_DAYS } from '../../shared/delivery/delivery-metrics.ts';
 import { RedisIngestClaims } from '../../adapters/redis/ingest-claims.ts';
 import { RedisObjectMarkers } from '../../adapters/redis/object-markers.ts';
 import { RedisOutbox, outboxDataKey, outboxIndexKey, outboxKey } from '../../adapters/redis/outbox.ts';
@@ -176,6 +178,40 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
     await outbox.ack(t.accountId, t.name, 'oss', ['sd-old']);
     expect(await redis.exists(legacy)).toBe(0);
     expect(await outbox.size(t.accountId, t.name, 'oss')).toBe(0);
+  });
+
+  it("archive delivery's finishFile: file log, acknowledgement, pending file and success count in one step, leaving the other entries", async () => {
+    const outbox = new RedisOutbox(redis);
+    const state = archiveDeliveryState(redis);
+    const metrics = new RedisDeliveryMetrics(redis);
+    for (const accountId of ACCOUNTS.slice(3, 6)) {
+      const t = trail(accountId, 'finish-trail');
+      const entries = Array.from({ length: 1200 }, (_, k) => ({ eventId: `e-${k}`, eventTimeMs: Date.now(), json: `{"n":${k}}` }));
+      await outbox.append(t, entries);
+      const scope = { region: 'cn-shanghai', organization: { orgId: 'rd-x', accountId: '1200000000000001' } };
+      const entry = { key: `AliyunLogs/Actiontrail/cn-shanghai/${accountId}.gz`, sha256: 'a'.repeat(64), size: 10, eventCount: 1100, firstEventTime: '2026-01-01T00:00:00Z', lastEventTime: '2026-01-01T00:05:00Z' };
+      const file = { key: entry.key, hourStartMs: 7 * HOUR, scope, entry, eventIds: entries.slice(0, 1100).map((e) => e.eventId) };
+      await state.pending.set(accountId, t.name, file);
+      // a count of today (a day's counts expire DELIVERY_METRICS_RETENTION_DAYS after it)
+      const atMs = Date.now();
+      await state.finishFile(accountId, t.name, file, atMs);
+      expect(await state.pending.get(accountId, t.name)).toBeUndefined();
+      expect(await outbox.size(accountId, t.name, 'oss')).toBe(100);
+      expect((await outbox.peek(accountId, t.name, 'oss', 1000)).map((e) => e.eventId)).toEqual(entries.slice(1100).map((e) => e.eventId));
+      expect(await outbox.size(accountId, t.name, 'logstore')).toBe(1200);
+      // the logstore still reads every entry's JSON (the trail's one copy stays while it holds them)
+      expect((await outbox.peek(accountId, t.name, 'logstore', 1200)).map((e) => e.json).sort()).toEqual(entries.map((e) => e.json).sort());
+      await outbox.ack(accountId, t.name, 'logstore', file.eventIds);
+      expect(await redis.hlen(outboxDataKey(accountId, t.name))).toBe(100);
+      expect(await state.fileLog.scopes(accountId, t.name)).toEqual([scope]);
+      expect(await state.fileLog.files(accountId, t.name, scope, 7 * HOUR)).toEqual([entry]);
+      expect(await state.fileLog.firstHour(accountId, t.name, scope)).toBe(7 * HOUR);
+      const minute = atMs - (atMs % 60_000);
+      expect(await metrics.perMinute(accountId, t.name, 'delivery_oss_success_count', minute, minute + 60_000)).toEqual(new Map([[minute, 1100]]));
+      // what the step-by-step metrics.add would have set: the same field and expiry
+      const day = `{tk:${accountId}}:dmetric:${t.name}:${Math.floor(atMs / 86_400_000)}`;
+      expect(await redis.pexpiretime(day)).toBe((Math.floor(atMs / 86_400_000) + 1 + DELIVERY_METRICS_RETENTION_DAYS) * 86_400_000);
+    }
   });
 
   it('accounts: every AccessKey listed (a scan of every master), organizations, nonces', async () => {
