@@ -213,11 +213,19 @@ export function describeArchiveFile(input: { key: string; body: Uint8Array; even
   if (input.events.length === 0) throw new RangeError('an archive file holds at least one event');
   let first = input.events[0] as { eventTime: string };
   let last = first;
+  let firstMs = Date.parse(first.eventTime);
+  let lastMs = firstMs;
   for (const event of input.events) {
     const t = Date.parse(event.eventTime);
     if (Number.isNaN(t)) throw new RangeError(`eventTime is not a time: ${JSON.stringify(event.eventTime)}`);
-    if (t < Date.parse(first.eventTime)) first = event;
-    if (t > Date.parse(last.eventTime)) last = event;
+    if (t < firstMs) {
+      first = event;
+      firstMs = t;
+    }
+    if (t > lastMs) {
+      last = event;
+      lastMs = t;
+    }
   }
   return {
     key: input.key,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jsonArrayUtf8 } from '../../shared/archive/archive-file.ts';
+import { describeArchiveFile } from '../../shared/archive/digest.ts';
 
 const joined = (texts: string[]) => Buffer.from(`[${texts.join(',')}]`);
 
@@ -26,5 +27,25 @@ describe('jsonArrayUtf8', () => {
   it('matches the joined bytes for a file of many mixed texts', () => {
     const texts = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ eventId: `e${i}`, note: i % 7 === 0 ? `ü${'x'.repeat(i % 50)}😀` : 'plain', n: i }));
     expect(jsonArrayUtf8(texts).equals(joined(texts))).toBe(true);
+  });
+});
+
+describe('describeArchiveFile', () => {
+  const body = Buffer.from('x');
+  it('takes the earliest and latest eventTime as the events carry them, the first of equal times', () => {
+    const events = [
+      { eventTime: '2026-01-01T00:00:02Z' },
+      { eventTime: '2026-01-01T00:00:01.000Z' },
+      { eventTime: '2026-01-01T00:00:01Z' },
+      { eventTime: '2026-01-01T00:00:03Z' },
+      { eventTime: '2026-01-01T00:00:03.000Z' },
+    ];
+    expect(describeArchiveFile({ key: 'k', body, events })).toMatchObject({ eventCount: 5, firstEventTime: '2026-01-01T00:00:01.000Z', lastEventTime: '2026-01-01T00:00:03Z' });
+    expect(describeArchiveFile({ key: 'k', body, events: [{ eventTime: '2026-01-01T00:00:02Z' }] })).toMatchObject({ firstEventTime: '2026-01-01T00:00:02Z', lastEventTime: '2026-01-01T00:00:02Z' });
+  });
+
+  it('refuses an eventTime that is no time, the first one included', () => {
+    expect(() => describeArchiveFile({ key: 'k', body, events: [{ eventTime: 'soon' }, { eventTime: '2026-01-01T00:00:02Z' }] })).toThrow(RangeError);
+    expect(() => describeArchiveFile({ key: 'k', body, events: [{ eventTime: '2026-01-01T00:00:02Z' }, { eventTime: 'later' }] })).toThrow(RangeError);
   });
 });
