@@ -23,13 +23,22 @@ import { metricCounter } from './delivery-metrics.ts';
  * trail's `oss` outbox (outbox.ts's ack), the pending file cleared and the delivered events
  * counted — one script, so one round trip and all or nothing.
  * KEYS: pending, scopes, hours, files, metrics hash, then outbox.ts's ackKeys for `oss`.
- * ARGV: entry key, scope JSON, hour, entry JSON, metric field, metric expiry (ms), then the eventIds.
+ * ARGV: entry key, scope JSON, hour, entry JSON, metric field, metric expiry (ms), the pending
+ * file's JSON, then the eventIds — or none, when the pending key holds exactly that JSON: its
+ * eventIds are then read from it (the pending file was just written with them, and they need not
+ * travel twice). Answers the number of eventIds acknowledged, or -1 (nothing done) when the
+ * eventIds were left out but the pending key holds anything else: the caller sends them.
  */
 const FINISH_FILE_SCRIPT = `${ACK_LUA}
 local ackKeys = {}
 for k = 6, #KEYS do ackKeys[#ackKeys + 1] = KEYS[k] end
 local ids = {}
-for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
+if #ARGV > 7 then
+  for i = 8, #ARGV do ids[#ids + 1] = ARGV[i] end
+else
+  if redis.call('GET', KEYS[1]) ~= ARGV[7] then return -1 end
+  ids = cjson.decode(ARGV[7]).eventIds
+end
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
@@ -50,6 +59,8 @@ const scopeId = (s: ArchiveScope) => `${s.organization ? `${s.organization.orgId
 
 export function archiveDeliveryState(redis: RedisClient): Required<Pick<OssDeliveryPorts, 'withLock' | 'finishFile' | 'pending' | 'fileLog' | 'chain'>> {
   const p = (acct: string) => `{tk:${acct}}:oss`;
+  /** The JSON each pending file was stored as (finishFile compares it with the stored one). */
+  const pendingJson = new WeakMap<PendingFile, string>();
   if (typeof (redis as Partial<FinishFileCommand>).tkOssFinishFile !== 'function') redis.defineCommand('tkOssFinishFile', { lua: FINISH_FILE_SCRIPT });
   return {
     withLock: trailLock(redis, 'oss'),
@@ -64,17 +75,21 @@ export function archiveDeliveryState(redis: RedisClient): Required<Pick<OssDeliv
         counter.key,
         ...ackKeys(acct, trail, 'oss'),
       ];
-      await (redis as unknown as FinishFileCommand).tkOssFinishFile(
-        keys.length,
-        ...keys,
-        file.entry.key,
-        JSON.stringify(file.scope),
-        String(file.hourStartMs),
-        JSON.stringify(file.entry),
-        counter.field,
-        String(counter.expireAtMs),
-        ...file.eventIds,
-      );
+      const finish = (eventIds: readonly string[]) =>
+        (redis as unknown as FinishFileCommand).tkOssFinishFile(
+          keys.length,
+          ...keys,
+          file.entry.key,
+          JSON.stringify(file.scope),
+          String(file.hourStartMs),
+          JSON.stringify(file.entry),
+          counter.field,
+          String(counter.expireAtMs),
+          pendingJson.get(file) ?? JSON.stringify(file),
+          ...eventIds,
+        );
+      // the eventIds travel only when the stored pending file is not the one just written
+      if ((await finish([])) < 0) await finish(file.eventIds);
     },
     pending: {
       get: async (acct, trail) => {
@@ -82,7 +97,9 @@ export function archiveDeliveryState(redis: RedisClient): Required<Pick<OssDeliv
         return raw ? (JSON.parse(raw) as PendingFile) : undefined;
       },
       set: async (acct, trail, file) => {
-        await redis.set(`${p(acct)}:pending:${trail}`, JSON.stringify(file));
+        const json = JSON.stringify(file);
+        pendingJson.set(file, json);
+        await redis.set(`${p(acct)}:pending:${trail}`, json);
       },
       clear: async (acct, trail) => {
         await redis.del(`${p(acct)}:pending:${trail}`);

@@ -211,6 +211,21 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
       // what the step-by-step metrics.add would have set: the same field and expiry
       const day = `{tk:${accountId}}:dmetric:${t.name}:${Math.floor(atMs / 86_400_000)}`;
       expect(await redis.pexpiretime(day)).toBe((Math.floor(atMs / 86_400_000) + 1 + DELIVERY_METRICS_RETENTION_DAYS) * 86_400_000);
+
+      // a file found pending by a retry (read back, not the object written), and one whose pending
+      // key holds something else or nothing: each finished all the same, with exactly its eventIds
+      const second = { ...file, key: `${entry.key}.2`, entry: { ...entry, key: `${entry.key}.2` }, eventIds: ['e-1100', 'e-1101'] };
+      await state.pending.set(accountId, t.name, second);
+      await state.finishFile(accountId, t.name, (await state.pending.get(accountId, t.name)) as typeof second, atMs);
+      const third = { ...file, key: `${entry.key}.3`, entry: { ...entry, key: `${entry.key}.3` }, eventIds: ['e-1102', 'e-1103'] };
+      await state.pending.set(accountId, t.name, { ...third, eventIds: ['e-1104'] });
+      await state.finishFile(accountId, t.name, third, atMs);
+      expect(await state.pending.get(accountId, t.name)).toBeUndefined();
+      const fourth = { ...file, key: `${entry.key}.4`, entry: { ...entry, key: `${entry.key}.4` }, eventIds: ['e-1105'] };
+      await state.finishFile(accountId, t.name, fourth, atMs);
+      expect((await outbox.peek(accountId, t.name, 'oss', 1000)).map((e) => e.eventId)).toEqual(entries.slice(1104, 1105).concat(entries.slice(1106)).map((e) => e.eventId));
+      expect((await state.fileLog.files(accountId, t.name, scope, 7 * HOUR)).map((f) => f.key).sort()).toEqual([entry.key, second.key, third.key, fourth.key].sort());
+      expect(await metrics.perMinute(accountId, t.name, 'delivery_oss_success_count', minute, minute + 60_000)).toEqual(new Map([[minute, 1105]]));
     }
   });
 
