@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- <name> [options]]`: pipeline (ingest, visibility, floor, archive latency),
+ * hot-path (every function's handler in one process: CPU an event by function and by process),
  * lookup (LookupEvents through lookup-http with 1 M events held),
  * history (memory per event, lookup latency), insights (TK_ANALYSIS on/off, drain, onset → Start,
  * counter memory), query (advanced query over 1 M events of history), archive-query (an aggregation
