@@ -17,7 +17,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { signAcs3Request } from '../shared/auth/acs3-signature.ts';
+import { signEventsPost } from '../adapters/client/signed-fetch.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
 import { createBenchTrail } from './lib/classify-ports.ts';
 import { pidCpu, redisCpu } from './lib/process-cpu.ts';
@@ -128,15 +128,9 @@ async function pass(): Promise<Record<Stage, Cost>> {
     return result;
   };
   for (const body of bodies) {
-    const headers = signAcs3Request({
-      method: 'POST',
-      path: '/events',
-      headers: { host: HOST, 'content-type': 'application/json', 'x-acs-action': 'PutEvents', 'x-acs-version': '2020-07-06' },
-      body,
-      accessKeyId: key.accessKeyId,
-      accessKeySecret: key.accessKeySecret,
-    });
-    // FC's HTTP event: the body as received, base64 (as the emulator and FC hand it over)
+    const headers = signEventsPost(HOST, key, body);
+    // FC's HTTP event with the body base64, as FC hands over a body it takes for binary (the
+    // emulator passes UTF-8 JSON as text; base64 is the dearer of the two to decode)
     const event = eventBuffer(
       httpEvent('http-ingest-post', {
         body: Buffer.from(body).toString('base64'),

@@ -10,27 +10,33 @@ export interface Credentials {
   accessKeySecret: string;
 }
 
-/** POSTs `body` to `<baseUrl>/events`, signed with ACS3-HMAC-SHA256 (the signature covers the body). */
-export async function postEvents(
-  baseUrl: string,
-  credentials: Credentials,
-  body: string | Buffer,
-  options: { gzip?: boolean; contentType?: string } = {},
-): Promise<Response> {
-  const url = new URL('/events', baseUrl);
-  const headers = signAcs3Request({
+export interface EventsPostOptions {
+  gzip?: boolean;
+  contentType?: string;
+}
+
+/** The signed headers of `POST /events` to `host` (ACS3-HMAC-SHA256 over the body; `host` included). */
+export function signEventsPost(host: string, credentials: Credentials, body: string | Buffer, options: EventsPostOptions = {}): Record<string, string> {
+  return signAcs3Request({
     method: 'POST',
-    path: url.pathname,
+    path: '/events',
     headers: {
-      host: url.host,
+      host,
       'content-type': options.contentType ?? 'application/json',
       ...(options.gzip ? { 'content-encoding': 'gzip' } : {}),
       'x-acs-action': 'PutEvents',
       'x-acs-version': '2020-07-06',
     },
     body,
-    ...credentials,
+    accessKeyId: credentials.accessKeyId,
+    accessKeySecret: credentials.accessKeySecret,
   });
+}
+
+/** POSTs `body` to `<baseUrl>/events`, signed with ACS3-HMAC-SHA256 (the signature covers the body). */
+export async function postEvents(baseUrl: string, credentials: Credentials, body: string | Buffer, options: EventsPostOptions = {}): Promise<Response> {
+  const url = new URL('/events', baseUrl);
+  const headers = signEventsPost(url.host, credentials, body, options);
   delete headers['host'];
   return fetch(url, { method: 'POST', headers, body });
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessKey } from '../../shared/accounts/accounts.ts';
-import { signAcs3Request } from '../../shared/auth/acs3-signature.ts';
+import { signEventsPost } from '../../adapters/client/signed-fetch.ts';
 import { INGEST_MAX_BODY_BYTES } from '../../shared/pipeline/records.ts';
 import { eventBuffer, fcContext, gunzipJson, httpEvent, jsonBody, sampleEvent, SAMPLE_ACCOUNT, STAGING_BUCKET, startHandlerServers, type HandlerServers, type HttpCase } from '../helpers/handler-harness.ts';
 
@@ -24,14 +24,7 @@ function record(override: Json = {}): Json {
 
 /** The sample POST /events with `body` signed ACS3 with the test's key (as adapters/client/signed-fetch.ts signs). */
 function signedPost(body: string, c: HttpCase = {}): ReturnType<typeof httpEvent> {
-  const headers = signAcs3Request({
-    method: 'POST',
-    path: '/events',
-    headers: { host: HOST, 'content-type': 'application/json', 'x-acs-action': 'PutEvents', 'x-acs-version': '2020-07-06' },
-    body,
-    accessKeyId: key.accessKeyId,
-    accessKeySecret: key.accessKeySecret,
-  });
+  const headers = signEventsPost(HOST, key, body);
   return httpEvent('http-ingest-post', { body, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, requestId: `1-${Date.now().toString(16)}-${Math.random().toString(16).slice(2, 14)}`, ...c });
 }
 
