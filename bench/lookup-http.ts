@@ -3,12 +3,13 @@
  * held), the way a user's SDK calls it: signed RPC GETs over HTTP to the emulator's HTTP
  * trigger, the function in its worker, history in a real redis-server.
  *
- *   npm run bench -- lookup [--events 1000000] [--queries 200] [--clients 16] [--client-threads 2] [--seconds 10]
+ *   npm run bench -- lookup [--events 1000000] [--queries 200] [--clients 16] [--client-threads 2] [--seconds 10] [--rate 1000]
  *
  * Loads N synthetic, realistic events (90 days, one account; the generator of
  * history-memory.ts) through RedisHistoryStore.put, then times pages of 50 for each condition
  * kind — rare and common values, wide (90 d) and narrow (1 h) ranges, the NextToken path — one
- * call at a time, and finally the calls/s of concurrent clients (mixed kinds) in worker threads.
+ * call at a time, then the calls/s of concurrent clients (mixed kinds, closed loop) in worker threads,
+ * and last the latency at the goal's rate (`--rate`, open loop: calls timed from when they were due).
  * The clients share the 2 cores with the server they measure, so they are built to be as cheap
  * as wrk or autocannon (lib/lookup-client.ts: raw keep-alive connections, every call signed with
  * its own nonce, answers checked by status and framing and one in 32 parsed in full).
@@ -57,6 +58,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '16' },
     'client-threads': { type: 'string', default: '2' },
     seconds: { type: 'string', default: '10' },
+    /** the open-loop phase's offered calls a second (0: skip it) */
+    rate: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
   },
   allowPositionals: true,
@@ -197,39 +200,46 @@ try {
   const clients = Number(values.clients);
   const threads = Math.max(1, Number(values['client-threads']));
   const seconds = Number(values.seconds);
-  const drawn = Array.from({ length: 4000 }, () => paramsOf(pick(kinds)));
+  const drawnKinds = Array.from({ length: 4000 }, () => pick(kinds));
+  const drawn = drawnKinds.map(paramsOf);
   type ClientResult = LookupClientResult;
-  const workers = await Promise.all(
-    Array.from({ length: threads }, (_, t) => {
-      // a TypeScript worker entry goes through tsx's loader (Node 20 refuses a .ts entry itself)
-      const entry = new URL('./lib/lookup-client.ts', import.meta.url).href;
-      const worker = new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`, {
-        eval: true,
-        workerData: {
-          url: lookupUrl,
-          credentials,
-          params: drawn,
-          concurrency: Math.max(1, Math.round(clients / threads)),
-          seconds,
-          offset: t * 997,
-        } satisfies LookupClientData,
-      });
-      const done = new Promise<ClientResult>((resolve, reject) => {
-        worker.on('message', (m: { type: 'ready' } | ({ type: 'done' } & ClientResult)) => {
-          if (m.type === 'done') resolve(m);
+  /** Client threads, each ready and waiting for the go; `rate`: open loop at that many calls a second in all. */
+  const startClients = (rate?: number) =>
+    Promise.all(
+      Array.from({ length: threads }, (_, t) => {
+        // a TypeScript worker entry goes through tsx's loader (Node 20 refuses a .ts entry itself)
+        const entry = new URL('./lib/lookup-client.ts', import.meta.url).href;
+        const worker = new Worker(`import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`, {
+          eval: true,
+          workerData: {
+            url: lookupUrl,
+            credentials,
+            params: drawn,
+            concurrency: Math.max(1, Math.round(clients / threads)),
+            seconds,
+            offset: t * 997,
+            ...(rate !== undefined ? { ratePerSecond: rate / threads } : {}),
+          } satisfies LookupClientData,
         });
-        worker.once('error', reject);
-      });
-      done.catch(() => undefined);
-      return new Promise<{ worker: Worker; done: Promise<ClientResult> }>((resolve, reject) => {
-        worker.once('message', () => resolve({ worker, done }));
-        worker.once('error', reject);
-      });
-    }),
-  );
+        const done = new Promise<ClientResult>((resolve, reject) => {
+          worker.on('message', (m: { type: 'ready' } | ({ type: 'done' } & ClientResult)) => {
+            if (m.type === 'done') resolve(m);
+          });
+          worker.once('error', reject);
+        });
+        done.catch(() => undefined);
+        return new Promise<{ worker: Worker; done: Promise<ClientResult> }>((resolve, reject) => {
+          worker.once('message', () => resolve({ worker, done }));
+          worker.once('error', reject);
+        });
+      }),
+    );
+  const workers = await startClients();
   // CPU of every thread of this process (the emulator, the function's instances, the clients) and
   // of Redis, from the go to the last client's end; the clients measure their own threads
   await redis.config('RESETSTAT');
+  await redis.config('SET', 'latency-monitor-threshold', '5');
+  await redis.call('LATENCY', 'RESET');
   const redisCpu = async () => {
     const info = await redis.info('cpu');
     const sys = Number(/^used_cpu_sys:([\d.]+)/m.exec(info)?.[1] ?? 0);
@@ -245,6 +255,8 @@ try {
   const threads1 = threadCpu();
   const redisMs = (await redisCpu()) - redis0;
   const commandStats = await redis.info('commandstats');
+  const latencyEvents = (await redis.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+  const forkUsec = /^latest_fork_usec:(\d+)/m.exec(await redis.info('stats'))?.[1];
   await Promise.all(workers.map((w) => w.worker.terminate()));
   const latencies = results.flatMap((r) => r.latencies);
   const callsPerSecond = results.reduce((sum, r) => sum + r.latencies.length / (r.elapsedMs / 1000), 0);
@@ -256,9 +268,27 @@ try {
   const parsed = results.reduce((n, r) => n + r.parsed, 0);
   const parsedEvents = results.reduce((n, r) => n + r.parsedEvents, 0);
   const bytes = results.reduce((n, r) => n + r.bytes, 0);
+  // latency under load by kind: which calls make the tail
+  const byKind = new Map<string, number[]>();
+  for (const r of results) {
+    r.latencies.forEach((ms, i) => {
+      const label = (drawnKinds[r.paramIndexes[i] as number] as Kind)[0];
+      const list = byKind.get(label);
+      if (list) list.push(ms);
+      else byKind.set(label, [ms]);
+    });
+  }
   console.log(
     `\nthroughput: ${Math.round(callsPerSecond).toLocaleString('en-US')} calls/s, ${clients} calls in flight from ${threads} client threads, mixed kinds, ${seconds} s ` +
       `(latency under load p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; goal ≥ 1,000 calls/s)`,
+  );
+  console.log(`\nlatency under load by kind (${clients} in flight)\n`);
+  printTable(
+    ['query', 'calls', 'p50 ms', 'p99 ms', 'max ms'],
+    kinds.map(([label]) => {
+      const list = byKind.get(label) ?? [];
+      return [label, list.length, percentile(list, 50).toFixed(1), percentile(list, 99).toFixed(1), Math.max(0, ...list).toFixed(1)];
+    }),
   );
   console.log(
     `answers checked: every one by status 200 and JSON framing ({"RequestId":…,"Events":[…]}), ${Math.round(bytes / calls).toLocaleString('en-US')} bytes on average; ` +
@@ -279,7 +309,42 @@ try {
     .map(([, name, n, usec]) => ({ name: name as string, n: Number(n), usec: Number(usec) }))
     .filter((c) => c.name !== 'info' && c.name !== 'config')
     .sort((a, b) => b.usec - a.usec);
+  console.log(`Redis stalls of 5 ms or more while measured (LATENCY LATEST: event, latest ms, max ms): ${latencyEvents.map(([event, , latest, max]) => `${event} ${latest}/${max}`).join(', ') || 'none'}; latest fork ${forkUsec ?? '?'} µs`);
   console.log(`Redis commands a call: ${perCall.map((c) => `${c.name} ${(c.n / calls).toFixed(2)} × ${(c.usec / Math.max(1, c.n)).toFixed(1)} µs`).join(', ')}`);
+
+  // ---- latency at the goal's rate -------------------------------------------------------
+  // The closed loop above measures capacity: every call waits behind 15 others, so its latency is
+  // the queue's. Here calls are due at a steady `--rate` (the goal's 1,000 calls/s), open loop,
+  // up to `--clients` in flight, each timed from when it was due.
+  const rate = Number(values.rate);
+  if (rate > 0) {
+    const open = await startClients(rate);
+    const openCpu0 = process.cpuUsage();
+    const openRedis0 = await redisCpu();
+    for (const { worker } of open) worker.postMessage('go');
+    const openResults = await Promise.all(open.map((w) => w.done));
+    const openCpu = process.cpuUsage(openCpu0);
+    const openRedisMs = (await redisCpu()) - openRedis0;
+    await Promise.all(open.map((w) => w.worker.terminate()));
+    const openErrors = openResults.reduce((n, r) => n + r.errors, 0);
+    if (openErrors > 0) throw new Error(`${openErrors} LookupEvents calls failed at ${rate} calls/s`);
+    const openLatencies = openResults.flatMap((r) => r.latencies);
+    const achieved = openResults.reduce((sum, r) => sum + r.latencies.length / (r.elapsedMs / 1000), 0);
+    const worstKind = kinds
+      .map(([label]) => {
+        const list: number[] = [];
+        for (const r of openResults) r.latencies.forEach((ms, i) => (drawnKinds[r.paramIndexes[i] as number] as Kind)[0] === label && list.push(ms));
+        return { label, p99: percentile(list, 99) };
+      })
+      .sort((a, b) => b.p99 - a.p99)[0];
+    console.log(
+      `\nat the goal's rate: ${rate.toLocaleString('en-US')} calls/s offered open loop (up to ${clients} in flight, each call timed from when it was due), ` +
+        `${Math.round(achieved).toLocaleString('en-US')} answered a second over ${seconds} s: p50 ${percentile(openLatencies, 50).toFixed(1)} ms, ` +
+        `p99 ${percentile(openLatencies, 99).toFixed(1)} ms, max ${Math.max(...openLatencies).toFixed(1)} ms (${openLatencies.length.toLocaleString('en-US')} calls; worst kind p99 ${worstKind?.p99.toFixed(1)} ms, ${worstKind?.label}); ` +
+        `the stack's CPU ${((((openCpu.user + openCpu.system) / 1000 - openResults.reduce((n, r) => n + r.cpuMs, 0)) / (seconds * 1000)) * 100).toFixed(0)} % of a core + Redis ${((openRedisMs / (seconds * 1000)) * 100).toFixed(0)} %; ` +
+        `goal p99 ≤ 25 ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    );
+  }
 } finally {
   redis.disconnect();
   await stack.stop();

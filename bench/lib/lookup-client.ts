@@ -31,11 +31,20 @@ export interface LookupClientData {
   concurrency: number;
   seconds: number;
   offset: number;
+  /**
+   * Open loop: this thread's calls are due at this steady rate (calls a second), each sent on the
+   * first of the `concurrency` connections that is free, and timed from when it was due — a call
+   * that waits for a connection counts its wait (no coordinated omission). Absent: closed loop,
+   * each connection sends its next call as soon as the last is answered.
+   */
+  ratePerSecond?: number;
 }
 
 /** What a client thread reports when its time is up. */
 export interface LookupClientResult {
   latencies: number[];
+  /** For each latency, the index in `params` of the call it timed. */
+  paramIndexes: number[];
   errors: number;
   elapsedMs: number;
   cpuMs: number;
@@ -225,6 +234,7 @@ parentPort?.postMessage({ type: 'ready' });
 await new Promise<void>((resolve) => parentPort?.once('message', () => resolve()));
 const cpuStarted = threadCpuMs();
 const latencies: number[] = [];
+const paramIndexes: number[] = [];
 let errors = 0;
 let parsed = 0;
 let parsedEvents = 0;
@@ -232,13 +242,26 @@ let bytes = 0;
 let next = data.offset;
 const started = performance.now();
 const deadline = Date.now() + data.seconds * 1000;
+const rate = data.ratePerSecond;
+/** Open loop: when call `sent` is due (ms, performance clock); calls past the run are not sent. */
+let sent = 0;
+const dueAt = (n: number) => started + (n * 1000) / (rate as number);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 await Promise.all(
   connections.map(async (connection) => {
     while (Date.now() < deadline) {
-      const p = prepared[next++ % prepared.length] as Prepared;
-      const t0 = performance.now();
+      let t0 = performance.now();
+      if (rate !== undefined) {
+        const due = dueAt(sent++);
+        if (due > started + data.seconds * 1000) break;
+        if (due > t0) await sleep(due - t0);
+        t0 = due;
+      }
+      const index = next++ % prepared.length;
+      const p = prepared[index] as Prepared;
       const answer = await connection.call(request(p));
       latencies.push(performance.now() - t0);
+      paramIndexes.push(index);
       bytes += answer.body.length;
       let ok = looksValid(answer);
       if (ok && latencies.length % PARSE_EVERY === 0) {
@@ -254,6 +277,6 @@ await Promise.all(
     }
   }),
 );
-const result: LookupClientResult = { latencies, errors, elapsedMs: performance.now() - started, cpuMs: threadCpuMs() - cpuStarted, parsed, parsedEvents, bytes, parseEvery: PARSE_EVERY };
+const result: LookupClientResult = { latencies, paramIndexes, errors, elapsedMs: performance.now() - started, cpuMs: threadCpuMs() - cpuStarted, parsed, parsedEvents, bytes, parseEvery: PARSE_EVERY };
 parentPort?.postMessage({ type: 'done', ...result });
 for (const connection of connections) connection.close();

@@ -2,11 +2,21 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-/** Redis CPU seconds so far (user + sys, main thread and children). */
+/** Redis CPU seconds so far (user + sys of the server process; its forks are redisChildCpu's). */
 export async function redisCpu(client: Redis): Promise<number> {
   const info = await client.info('cpu');
   const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
   return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+/**
+ * CPU seconds of the forks Redis has reaped so far (AOF rewrites, RDB saves) — spent on a core
+ * beside the server's own — and how many AOF rewrites it has done.
+ */
+export async function redisChildCpu(client: Redis): Promise<{ seconds: number; aofRewrites: number }> {
+  const info = await client.info();
+  const get = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return { seconds: get('used_cpu_user_children') + get('used_cpu_sys_children'), aofRewrites: get('aof_rewrites') };
 }
 
 /** CPU seconds of a child process so far (utime + stime), 0 when unreadable. */
