@@ -121,7 +121,10 @@ export const SCRIPT_KEYS = ['counter_key'] as const;
  * (`luaArgBindings`, `luaItemBindings`), and `scriptArgs` encodes a call's values in this order.
  */
 export const SCRIPT_ARGS = {
-  /** Stores a batch of one account. Returns {added, duplicates, expired}. */
+  /**
+   * Stores a batch of one account. Returns {added, duplicates, expired, status}: status holds a
+   * character per record, in order — 'a' added, 'd' already held (a duplicate), 'x' past retention.
+   */
   put: [
     // the batch's records are numbered first_number + 1, first_number + 2, … (reserved by INCRBY)
     { name: 'first_number', kind: 'int' },
@@ -549,7 +552,7 @@ end
 --    not_stored: set of the numbers of records not stored; events_of_day: day -> new records}
 local function store_records(ids, wanted)
   local now = now_ms()
-  local batch = { added = 0, duplicates = 0, expired = 0, latest_expiry = 0, not_stored = {}, events_of_day = {} }
+  local batch = { added = 0, duplicates = 0, expired = 0, latest_expiry = 0, not_stored = {}, events_of_day = {}, status = {} }
   local body_fields = {}   -- body bucket key -> {field, blob, field, blob, ...}: one HSET each
   for k = 1, record_count do
     ${luaItemBindings('put', 'records', 'k', '    ')}
@@ -557,13 +560,15 @@ local function store_records(ids, wanted)
     local id_bucket = lh_bucket_key(ids, ID_BUCKETS, event_id_hash)
     if event_time_ms + RETENTION_MS < now then
       -- past retention: a duplicate if still held, else not stored
-      if redis.call('HEXISTS', id_bucket, event_id) == 1 then batch.duplicates = batch.duplicates + 1
-      else batch.expired = batch.expired + 1 end
+      if redis.call('HEXISTS', id_bucket, event_id) == 1 then batch.duplicates = batch.duplicates + 1; batch.status[k] = 'd'
+      else batch.expired = batch.expired + 1; batch.status[k] = 'x' end
       batch.not_stored[n] = true
     elseif redis.call('HSETNX', id_bucket, event_id, n) == 0 then
       batch.duplicates = batch.duplicates + 1
+      batch.status[k] = 'd'
       batch.not_stored[n] = true
     else
+      batch.status[k] = 'a'
       batch.added = batch.added + 1
       ids.count = ids.count + 1
       local day = floor(event_time_ms / DAY_MS)
@@ -769,7 +774,7 @@ end
 local ids = lh_load(ID_TABLE)
 local wanted = {}   -- key -> expiry wanted (want_expiry)
 local batch = store_records(ids, wanted)
-if batch.added == 0 then return { 0, batch.duplicates, batch.expired } end
+if batch.added == 0 then return { 0, batch.duplicates, batch.expired, table.concat(batch.status) } end
 want_expiry(wanted, counter_key, batch.latest_expiry + DAY_MS)
 for key, at in pairs(wanted) do expire_later(key, at) end
 lh_grow(ids, ID_BUCKETS)
@@ -829,7 +834,7 @@ end
 -- the account's bookkeeping lives a day longer than anything it points to
 expire_later(ID_TABLE, batch.latest_expiry + DAY_MS)
 expire_later(DAYS, batch.latest_expiry + DAY_MS)
-return { batch.added, batch.duplicates, batch.expired }
+return { batch.added, batch.duplicates, batch.expired, table.concat(batch.status) }
 `;
 
 // ---- has, get -------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ import {
   type HistoryCondition,
   type HistoryCursor,
   type HistoryPage,
+  type HistoryPutResult,
   type HistoryQuery,
   type HistoryRecord,
   type HistoryScanPage,
@@ -204,7 +205,7 @@ export class RedisHistoryStore implements HistoryStore {
     return this.scripts[script](`${this.base(accountId)}n`, ...scriptArgs(script, values));
   }
 
-  async put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }> {
+  async put(records: readonly HistoryRecord[]): Promise<HistoryPutResult> {
     const byAccount = new Map<string, HistoryRecord[]>();
     // Every record is checked before anything is written: a record the layout cannot hold is
     // refused by name (RecordRefusedError), so the caller can set it aside and put the rest.
@@ -225,23 +226,25 @@ export class RedisHistoryStore implements HistoryStore {
     }
     let added = 0;
     let duplicates = 0;
+    const held: string[] = [];
     await Promise.all(
       [...byAccount].map(async ([accountId, list]) => {
         for (let i = 0; i < list.length; i += PUT_BATCH) {
           const counts = await this.putBatch(accountId, list.slice(i, i + PUT_BATCH));
           added += counts.added;
           duplicates += counts.duplicates;
+          held.push(...counts.held);
         }
       }),
     );
-    return { added, duplicates };
+    return { added, duplicates, held };
   }
 
   /**
    * One batch of one account: numbers reserved first (INCRBY), so the client can build each
    * (day, field) group's sorted postings and the script mostly appends strings.
    */
-  private async putBatch(accountId: string, batch: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }> {
+  private async putBatch(accountId: string, batch: readonly HistoryRecord[]): Promise<HistoryPutResult> {
     const unique: HistoryRecord[] = [];
     const seen = new Set<string>();
     for (const record of batch) {
@@ -278,7 +281,12 @@ export class RedisHistoryStore implements HistoryStore {
     });
     const error_codes = [...errorCodes].map(([error_code, error_code_day]) => ({ error_code, error_code_day }));
     const reply = asArray(await this.run(accountId, 'put', { first_number: n0, records, groups: postings, error_codes }), 'put');
-    return { added: asNumber(reply[0], 'put'), duplicates: asNumber(reply[1], 'put') + batch.length - unique.length };
+    // a character per record of `unique`: 'a' added, 'd' held already, 'x' past retention
+    const status = reply[3];
+    if (!(typeof status === 'string' || Buffer.isBuffer(status)) || status.length !== unique.length) throw new Error('history: put answered without a status per record');
+    const statusText = status.toString();
+    const held = unique.filter((_record, k) => statusText[k] === 'd').map((record) => record.eventId);
+    return { added: asNumber(reply[0], 'put'), duplicates: asNumber(reply[1], 'put') + batch.length - unique.length, held };
   }
 
   async has(accountId: string, eventIds: readonly string[]): Promise<boolean[]> {

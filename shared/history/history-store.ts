@@ -114,9 +114,17 @@ export interface HistoryScanPage {
   next?: HistoryCursor;
 }
 
+/** What a put did. */
+export interface HistoryPutResult {
+  added: number;
+  duplicates: number;
+  /** The eventIds history held before the put (its duplicates, not those past the retention). */
+  held: string[];
+}
+
 export interface HistoryStore {
   /** Idempotent by (accountId, eventId): a record already held counts as a duplicate and changes nothing. */
-  put(records: readonly HistoryRecord[]): Promise<{ added: number; duplicates: number }>;
+  put(records: readonly HistoryRecord[]): Promise<HistoryPutResult>;
   /** Which of these event ids the account already holds. */
   has(accountId: string, eventIds: readonly string[]): Promise<boolean[]>;
   /** One event by id, searched in each of the given accounts. */

@@ -16,7 +16,7 @@
 import { classifyEvent, resourceNamesOf, resourceTypesOf, type ClassifiedEvent } from '../classify/classify.ts';
 import { resourcesForTrail, trailReceivesStoredResources } from '../classify/resource-types.ts';
 import { accountOf, eventTimeMs } from '../events/schema.ts';
-import { HISTORY_RETENTION_MS, historyRecordOf, type HistoryRecord, type HistoryStore } from '../history/history-store.ts';
+import { HISTORY_RETENTION_MS, historyRecordOf, type HistoryPutResult, type HistoryRecord, type HistoryStore } from '../history/history-store.ts';
 import type { Trail } from '../trails/model.ts';
 import { trailsForEvent } from '../trails/routing.ts';
 import { summaryRowOf, type SummaryRow } from '../summaries/summary-row.ts';
@@ -37,7 +37,7 @@ export interface OutboxEntry {
 }
 
 export interface ClassifyPorts {
-  history: Pick<HistoryStore, 'has' | 'put'>;
+  history: Pick<HistoryStore, 'put'>;
   /** The trails of an account (all states). */
   trailsOf(accountId: string): Promise<Trail[]>;
   managementAccountOf(accountId: string): Promise<string | undefined>;
@@ -127,9 +127,8 @@ export async function classifyObject(
     fresh.push(...old);
     let storable = recent;
     if (storable.length === 0) continue;
-    const heldList = await ports.history.has(accountId, recent.map((k) => k.event.eventId));
-    const held = new Set(recent.filter((_k, i) => heldList[i]).map((k) => k.event.eventId));
-    let put: { added: number; duplicates: number };
+    // put says which events history held before (not routed again, unless this is a retry)
+    let put: HistoryPutResult;
     try {
       put = await ports.history.put(storable.map((k) => k.record));
     } catch (error) {
@@ -141,10 +140,11 @@ export async function classifyObject(
         if (reason !== undefined) setAside.push({ stage: 'history', accountId, eventId: k.event.eventId, code: error.code, reason, record: k.input });
       }
       storable = storable.filter((k) => !why.has(k.event.eventId));
-      put = storable.length > 0 ? await ports.history.put(storable.map((k) => k.record)) : { added: 0, duplicates: 0 };
+      put = storable.length > 0 ? await ports.history.put(storable.map((k) => k.record)) : { added: 0, duplicates: 0, held: [] };
     }
     outcome.historyAdded += put.added;
     outcome.historyDuplicates += put.duplicates;
+    const held = new Set(put.held);
     fresh.push(...storable.filter((k) => state === 'retry' || !held.has(k.event.eventId)));
   }
   outcome.kept = kept.length - setAside.filter((r) => r.stage === 'history').length;

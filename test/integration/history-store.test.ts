@@ -176,7 +176,7 @@ describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
       record(account, 'tiny', BASE + 2 * HOUR + 3, {}, '{}'),
       record(account, 'spaces', BASE + 2 * HOUR + 4, {}, '{ "a" : [ 1 , 2 ] }\n'),
     ];
-    expect(await store.put(records)).toEqual({ added: records.length, duplicates: 0 });
+    expect(await store.put(records)).toEqual({ added: records.length, duplicates: 0, held: [] });
     for (const r of records) expect(await store.get([account], r.eventId)).toBe(r.json);
     const byId = new Map(records.map((r) => [r.eventId, r.json]));
     for (const direction of ['BACKWARD', 'FORWARD'] as const) {
@@ -191,18 +191,24 @@ describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
     const records = Array.from({ length: 300 }, (_, i) =>
       record(account, `dup-${i}`, BASE + i * 1000, { EventRW: [i % 2 ? 'Read' : 'Write'], User: [`u${i % 3}`] }),
     );
-    expect(await store.put(records.slice(0, 100))).toEqual({ added: 100, duplicates: 0 });
-    expect(await store.put([...records.slice(0, 100), ...records.slice(0, 10)])).toEqual({ added: 0, duplicates: 110 });
-    expect(await store.put([records[100]!, records[100]!])).toEqual({ added: 1, duplicates: 1 });
+    expect(await store.put(records.slice(0, 100))).toEqual({ added: 100, duplicates: 0, held: [] });
+    // held: what history held before the put (each id once; a repeat inside the batch is not)
+    expect(await store.put([...records.slice(0, 100), ...records.slice(0, 10)])).toEqual({ added: 0, duplicates: 110, held: records.slice(0, 100).map((r) => r.eventId) });
+    expect(await store.put([records[100]!, records[100]!])).toEqual({ added: 1, duplicates: 1, held: [] });
+    const mixed = await store.put([records[101]!, records[5]!, records[102]!, records[100]!]);
+    expect(mixed).toEqual({ added: 2, duplicates: 2, held: [records[5]!.eventId, records[100]!.eventId] });
 
     // two instances (own connections) writing the same records at once
     const other = backend.client();
     try {
       const second = new RedisHistoryStore(other);
-      const rest = records.slice(101);
+      const rest = records.slice(103);
       const [a, b] = await Promise.all([store.put(rest), second.put([...rest].reverse())]);
       expect(a.added + b.added).toBe(rest.length);
       expect(a.duplicates + b.duplicates).toBe(rest.length);
+      // each record was added by one writer and held for the other
+      expect(new Set([...a.held, ...b.held])).toEqual(new Set(rest.map((r) => r.eventId)));
+      expect(a.held.length + b.held.length).toBe(rest.length);
     } finally {
       other.disconnect();
     }
@@ -433,7 +439,7 @@ describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
     }
     // a record older than retention (by the server clock) is not stored
     const old = record(account, 'too-old', Date.now() - HISTORY_RETENTION_MS - 60_000);
-    expect(await store.put([old])).toEqual({ added: 0, duplicates: 0 });
+    expect(await store.put([old])).toEqual({ added: 0, duplicates: 0, held: [] });
     expect(await store.has(account, ['too-old'])).toEqual([false]);
   });
 
@@ -467,7 +473,7 @@ describe.each(REDIS_BACKENDS)('RedisHistoryStore (%s)', (backendName) => {
     expect(leftovers).toEqual([]);
     // idempotent, and a purged event may be stored again
     expect(await store.purge(account, cutoff + HISTORY_RETENTION_MS)).toBe(0);
-    expect(await store.put([old[0]!])).toEqual({ added: 1, duplicates: 0 });
+    expect(await store.put([old[0]!])).toEqual({ added: 1, duplicates: 0, held: [] });
   });
 
   it('indexes errorCode by value and as "has one", with a bounded dictionary, purged with the rest', async () => {

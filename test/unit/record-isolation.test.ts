@@ -74,16 +74,15 @@ function memoryPorts(refuses: (r: HistoryRecord) => string | undefined) {
   const setAside: { objectId: string; records: SetAsideRecord[] }[] = [];
   const ports: ClassifyPorts & { setAside(objectId: string, records: readonly SetAsideRecord[]): Promise<void> } = {
     history: {
-      has: async (_accountId, ids) => ids.map((id) => stored.has(id)),
       put: async (records) => {
         const refused = records.flatMap((r) => {
           const reason = refuses(r);
           return reason === undefined ? [] : [{ eventId: r.eventId, reason }];
         });
         if (refused.length > 0) throw new RecordRefusedError(refused, 'history');
-        let added = 0;
-        for (const r of records) if (!stored.has(r.eventId)) (stored.set(r.eventId, r), added++);
-        return { added, duplicates: records.length - added };
+        const held = records.filter((r) => stored.has(r.eventId)).map((r) => r.eventId);
+        for (const r of records) stored.set(r.eventId, r);
+        return { added: records.length - held.length, duplicates: held.length, held };
       },
     },
     trailsOf: async () => [],
