@@ -11,9 +11,10 @@
  * and the load client add.
  * Async invocations (classify's wake-ups, deliver-oss's deferred pass) go to a local stub that
  * answers 202, so each function runs exactly once per batch, in order.
- * Run: `npm run bench -- hot-path [--events 50000] [--batch 1000] [--repeats 2]`.
+ * Run: `npm run bench -- hot-path [--events 50000] [--batch 1000] [--repeats 2] [--profile] [--deliver-every N] [--aof]`.
  */
 import { createServer } from 'node:http';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
@@ -21,6 +22,7 @@ import { signEventsPost } from '../adapters/client/signed-fetch.ts';
 import { liveStreamBodies } from './lib/live-stream.ts';
 import { createBenchTrail } from './lib/classify-ports.ts';
 import { outboxKey } from '../adapters/redis/outbox.ts';
+import { aofFamilies } from './lib/aof-families.ts';
 import { pidCpu, redisCpu } from './lib/process-cpu.ts';
 import { printTable } from './lib/report.ts';
 import { eventBuffer, fcContext, httpEvent, sampleEvent, SAMPLE_ACCOUNT, STAGING_BUCKET, startHandlerServers } from '../test/helpers/handler-harness.ts';
@@ -43,6 +45,8 @@ const { values } = parseArgs({
      * grow to N batches first, as on a stack whose deliverers lag behind classify
      */
     'deliver-every': { type: 'string', default: '1' },
+    /** at the end, what Redis appended to its AOF over the run, by command and key family */
+    aof: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -177,6 +181,14 @@ async function pass(): Promise<Record<Stage, Cost>> {
 const runs: Record<Stage, Cost>[] = [];
 try {
   for (let r = 0; r < repeats; r++) runs.push(await pass());
+  if (values.aof) {
+    // everything is in the file once Redis has written its buffer (appendfsync everysec)
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const aof = aofFamilies(path.join(servers.redisDataDir, 'appendonlydir'));
+    const events = total * repeats;
+    console.log(`\nRedis's AOF over the run: ${(aof.bytes / 1e6).toFixed(1)} MB, ${Math.round(aof.bytes / events).toLocaleString('en-US')} B an event (${aof.commands.toLocaleString('en-US')} commands; scripts appear as the commands they ran)`);
+    printTable(['command and key family', 'commands an event', 'B an event'], aof.families.slice(0, 20).map((f) => [f.family, (f.commands / events).toFixed(3), Math.round(f.bytes / events)]));
+  }
 } finally {
   stub.close();
   probe.disconnect();

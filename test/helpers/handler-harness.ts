@@ -117,6 +117,8 @@ export interface HandlerServers {
   s3Url: string;
   /** The S3 server's process id (benchmarks read its CPU). */
   s3Pid: number | undefined;
+  /** Redis's data dir (its AOF is `appendonlydir/`), removed by stop. */
+  redisDataDir: string;
   /** An S3 client of the test's own (path-style, the server's key). */
   s3: S3Client;
   /** The environment set in process.env. */
@@ -178,6 +180,7 @@ export async function startHandlerServers(options: { buckets: string[]; env?: Re
     redisUrl: redis.url,
     s3Url: s3Server.url,
     s3Pid: s3Server.pid,
+    redisDataDir: path.join(dataDir, 'redis'),
     s3,
     env,
     put: async (bucket, key, body) => {
