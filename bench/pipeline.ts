@@ -207,11 +207,11 @@ try {
   const processCpu = process.cpuUsage(processCpuBefore);
   const threads = [...threadCpu()].map(([name, cpu]) => [name, cpu - (threadsBefore.get(name) ?? 0)] as const).filter(([, cpu]) => cpu > 0.05).sort((a, b) => b[1] - a[1]);
   const sustainedRedisCpu = (await redisCpu(redis)) - cpuBefore;
+  const sustainedS3Cpu = pidCpu(stack.s3.pid) - s3CpuBefore;
   const childCpuAfter = await redisChildCpu(redis);
   // a fork still running (an AOF rewrite) is counted once reaped: wait for it, briefly
   for (let i = 0; i < 40 && /^aof_rewrite_in_progress:1/m.test(await redis.info('persistence')); i++) await new Promise((r) => setTimeout(r, 250));
   const sustainedChild = { seconds: (await redisChildCpu(redis)).seconds - childCpuBefore.seconds, aofRewrites: childCpuAfter.aofRewrites - childCpuBefore.aofRewrites };
-  const sustainedS3Cpu = pidCpu(stack.s3.pid) - s3CpuBefore;
   if (values.profile) await printRedisProfile(redis, e2eSeconds, (ackedAt - started) / 1000, cpuBefore);
   const ingestRate = accepted / ackSeconds;
   const e2eRate = accepted / e2eSeconds;
