@@ -28,6 +28,7 @@ import { loadProject } from '../emulator/config.ts';
 import { productProject, startTestStack } from '../test/helpers/stack.ts';
 import { recordOf, rng, syntheticEvents } from './history-memory.ts';
 import type { LookupClientData, LookupClientResult } from './lib/lookup-client.ts';
+import { redisCpu } from './lib/process-cpu.ts';
 import { percentile, printTable } from './lib/report.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -240,20 +241,16 @@ try {
   await redis.config('RESETSTAT');
   await redis.config('SET', 'latency-monitor-threshold', '5');
   await redis.call('LATENCY', 'RESET');
-  const redisCpu = async () => {
-    const info = await redis.info('cpu');
-    const sys = Number(/^used_cpu_sys:([\d.]+)/m.exec(info)?.[1] ?? 0);
-    const user = Number(/^used_cpu_user:([\d.]+)/m.exec(info)?.[1] ?? 0);
-    return (sys + user) * 1000;
-  };
+  /** Redis's CPU ms so far (bench/lib/process-cpu.ts gives seconds). */
+  const redisCpuMs = async () => (await redisCpu(redis)) * 1000;
   const cpu0 = process.cpuUsage();
   const threads0 = threadCpu();
-  const redis0 = await redisCpu();
+  const redis0 = await redisCpuMs();
   for (const { worker } of workers) worker.postMessage('go');
   const results = await Promise.all(workers.map((w) => w.done));
   const cpu1 = process.cpuUsage(cpu0);
   const threads1 = threadCpu();
-  const redisMs = (await redisCpu()) - redis0;
+  const redisMs = (await redisCpuMs()) - redis0;
   const commandStats = await redis.info('commandstats');
   const latencyEvents = (await redis.call('LATENCY', 'LATEST')) as [string, number, number, number][];
   const forkUsec = /^latest_fork_usec:(\d+)/m.exec(await redis.info('stats'))?.[1];
@@ -320,11 +317,11 @@ try {
   if (rate > 0) {
     const open = await startClients(rate);
     const openCpu0 = process.cpuUsage();
-    const openRedis0 = await redisCpu();
+    const openRedis0 = await redisCpuMs();
     for (const { worker } of open) worker.postMessage('go');
     const openResults = await Promise.all(open.map((w) => w.done));
     const openCpu = process.cpuUsage(openCpu0);
-    const openRedisMs = (await redisCpu()) - openRedis0;
+    const openRedisMs = (await redisCpuMs()) - openRedis0;
     await Promise.all(open.map((w) => w.worker.terminate()));
     const openErrors = openResults.reduce((n, r) => n + r.errors, 0);
     if (openErrors > 0) throw new Error(`${openErrors} LookupEvents calls failed at ${rate} calls/s`);
