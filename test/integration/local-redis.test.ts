@@ -3,7 +3,7 @@
  * and when it compacts. Accepted events are durable before ingest answers because Redis appends
  * every write to its AOF (fsync every second); the AOF is rewritten only once it has grown by
  * AOF_REWRITE_PERCENTAGE and is at least AOF_REWRITE_MIN_SIZE, since each rewrite forks and
- * copies the whole data set (README, Benchmarks: six rewrites in a 60,000-event run took 18–20 %
+ * copies the whole data set (docs/performance.md, "Pipeline, second round": six rewrites in a 60,000-event run took 18–20 %
  * of a core at Redis's defaults).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
