@@ -122,13 +122,13 @@ function stagingEvents(bytes: Buffer, nowMs: number): ObjectEvents | FileError {
 
 /** A backfill file: every shape ingest takes, validated with the processing time as its receipt time. */
 function backfillEvents(bytes: Buffer, emptyReport: Report, nowMs: number): ObjectEvents | FileError {
-  const body = parseBody(bytes.toString('utf8'));
+  const body = parseBody(bytes.toString('utf8'), BACKFILL_MAX_RECORDS);
+  if (!body.ok && body.code === 'TooManyRecords') {
+    return { code: 'TooManyRecords', message: `the file holds more than ${BACKFILL_MAX_RECORDS} records; at most ${BACKFILL_MAX_RECORDS} are taken per file — split it` };
+  }
   if (!body.ok) {
     const rejected: Rejection[] = [{ index: 0, code: body.code === 'InvalidJSON' ? 'InvalidJSON' : 'InvalidRecord', message: body.message, field: '' }];
     return { events: [], receivedAtMs: nowMs, setAside: [], report: { ...emptyReport, rejected } };
-  }
-  if (body.records.length > BACKFILL_MAX_RECORDS) {
-    return { code: 'TooManyRecords', message: `the file holds ${body.records.length} records; at most ${BACKFILL_MAX_RECORDS} are taken per file — split it` };
   }
   const batch = validateRecords(body.records, undefined, body.rejected, { receivedAtMs: nowMs });
   return {

@@ -43,11 +43,11 @@ export interface IngestResult {
 }
 
 export async function ingestBatch(request: IngestRequest, ports: IngestPorts): Promise<IngestResult> {
-  const body = parseBody(request.body);
-  if (!body.ok) throw new ValidationError(body.code, body.message, 'body');
-  if (body.records.length > INGEST_MAX_EVENTS) {
-    throw new PayloadTooLargeError('TooManyEvents', `the batch holds ${body.records.length} events; at most ${INGEST_MAX_EVENTS} are accepted per request`);
+  const body = parseBody(request.body, INGEST_MAX_EVENTS);
+  if (!body.ok && body.code === 'TooManyRecords') {
+    throw new PayloadTooLargeError('TooManyEvents', `the batch holds more than ${INGEST_MAX_EVENTS} events; at most ${INGEST_MAX_EVENTS} are accepted per request`);
   }
+  if (!body.ok) throw new ValidationError(body.code, body.message, 'body');
   const batch = validateRecords(body.records, request.accountId, body.rejected, { receivedAtMs: request.receivedAt.getTime() });
   const ids = batch.accepted.map((a) => a.event.eventId);
   const [claimed, held] = ids.length

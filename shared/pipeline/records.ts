@@ -23,7 +23,32 @@ export interface Rejection {
 
 export type BodyParse =
   | { ok: true; records: unknown[]; rejected: Rejection[] }
-  | { ok: false; code: 'InvalidJSON' | 'InvalidBody'; message: string };
+  | { ok: false; code: 'InvalidJSON' | 'InvalidBody'; message: string }
+  /** More records than the caller takes: refused before the NDJSON lines are parsed. */
+  | { ok: false; code: 'TooManyRecords'; count: number; maxRecords: number };
+
+/**
+ * Non-blank lines of `text`, counted up to `stopAfter` + 1 without splitting it: an NDJSON body
+ * of millions of short lines is refused before a string, record or rejection is made for each.
+ */
+function countLinesUpTo(text: string, stopAfter: number): number {
+  let count = 0;
+  let start = 0;
+  while (start <= text.length && count <= stopAfter) {
+    const end = text.indexOf('\n', start);
+    const stop = end === -1 ? text.length : end;
+    for (let i = start; i < stop; i++) {
+      // any non-whitespace character makes the line a record (the same test as `line.trim() !== ''`)
+      if (!/\s/.test(text[i] as string)) {
+        count++;
+        break;
+      }
+    }
+    if (end === -1) break;
+    start = end + 1;
+  }
+  return count;
+}
 
 function recordsOfDocument(doc: unknown): unknown[] | undefined {
   if (Array.isArray(doc)) return doc;
@@ -37,14 +62,16 @@ function recordsOfDocument(doc: unknown): unknown[] | undefined {
 
 /**
  * A JSON array, `{"events":[…]}`, `{"Records":[…]}` (CloudTrail-style files) or NDJSON (one
- * event per line; a bad line is a rejected record, not a failed body).
+ * event per line; a bad line is a rejected record, not a failed body). More than `maxRecords`
+ * records is TooManyRecords; NDJSON lines are counted before any is parsed.
  */
-export function parseBody(text: string): BodyParse {
+export function parseBody(text: string, maxRecords: number): BodyParse {
   const trimmed = text.trim();
   if (trimmed === '') return { ok: false, code: 'InvalidBody', message: 'the body is empty; send a JSON array of events, {"events":[…]} or NDJSON' };
   try {
     const doc: unknown = JSON.parse(trimmed);
     const records = recordsOfDocument(doc);
+    if (records && records.length > maxRecords) return { ok: false, code: 'TooManyRecords', count: records.length, maxRecords };
     if (records) return { ok: true, records, rejected: [] };
     if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) return { ok: true, records: [doc], rejected: [] };
     return { ok: false, code: 'InvalidBody', message: 'the body must be a JSON array of events, {"events":[…]}, or NDJSON' };
@@ -53,7 +80,9 @@ export function parseBody(text: string): BodyParse {
       return { ok: false, code: 'InvalidJSON', message: `the body is not valid JSON: ${(error as Error).message}` };
     }
   }
-  // NDJSON: one record per non-blank line.
+  // NDJSON: one record per non-blank line, counted before any is split off or parsed.
+  const count = countLinesUpTo(trimmed, maxRecords);
+  if (count > maxRecords) return { ok: false, code: 'TooManyRecords', count, maxRecords };
   const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (lines.length === 1) return { ok: false, code: 'InvalidJSON', message: 'the body is not valid JSON or NDJSON' };
   const records: unknown[] = [];
