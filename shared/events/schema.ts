@@ -150,6 +150,40 @@ const acsRegion = z
   .refine((v) => v === '' || ARCHIVE_REGION_PATTERN.test(v), { error: 'acsRegion must be a region id such as cn-hangzhou (lower-case letters, digits and -)' })
   .nullish();
 
+/** What a value is, as zod names it in its type messages. */
+function kindOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/**
+ * The first fault of a referencedResources object (resource type → names, every one well-formed
+ * text), with its path under the field, or undefined. Checked by hand so that one record yields
+ * one issue however many names it holds: as a record of arrays, zod made an issue per bad name
+ * and spread them onto one array — 150,000 in one record overflowed the stack (the whole batch
+ * failed) and fewer made a rejection message of megabytes.
+ */
+function referencedResourcesFault(value: Readonly<Record<string, unknown>>): { path: (string | number)[]; message: string } | undefined {
+  for (const [type, names] of Object.entries(value)) {
+    if (!isWellFormedText(type)) return { path: [type], message: WELL_FORMED.error };
+    if (!Array.isArray(names)) return { path: [type], message: `Invalid input: expected array, received ${kindOf(names)}` };
+    for (let i = 0; i < names.length; i++) {
+      const name: unknown = names[i];
+      if (typeof name !== 'string') return { path: [type, i], message: `Invalid input: expected string, received ${kindOf(name)}` };
+      if (!isWellFormedText(name)) return { path: [type, i], message: WELL_FORMED.error };
+    }
+  }
+  return undefined;
+}
+
+const referencedResources = z
+  .custom<Record<string, string[]>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+    error: (issue) => `Invalid input: expected record, received ${kindOf(issue.input)}`,
+  })
+  .superRefine((value, ctx) => {
+    const fault = referencedResourcesFault(value);
+    if (fault) ctx.addIssue({ code: 'custom', path: fault.path, message: fault.message, input: value });
+  });
+
 const sessionContext = z.looseObject({
   attributes: z.looseObject({ mfaAuthenticated: flag, creationDate: text }).nullish(),
 });
@@ -187,9 +221,7 @@ export const actionTrailEventSchema = z.looseObject(
     errorMessage: text,
     requestParameters: stringMap,
     responseElements: z.unknown().optional(),
-    referencedResources: z
-      .record(z.string().refine(isWellFormedText, WELL_FORMED), z.array(z.string().refine(isWellFormedText, WELL_FORMED)))
-      .nullish(),
+    referencedResources: referencedResources.nullish(),
     additionalEventData: z.looseObject({ isMFAChecked: flag, mfaChecked: flag }).nullish(),
     eventAttributes: stringMap,
     recipientAccountId: text,

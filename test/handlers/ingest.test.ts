@@ -110,4 +110,12 @@ describe('ingest handler', () => {
     expect(response.statusCode).toBe(413);
     expect(jsonBody(response)).toMatchObject({ Code: 'PayloadTooLarge' });
   });
+
+  it('a record with 150,000 bad referencedResources names is one rejected record; the rest of the batch is accepted (was a 500)', async () => {
+    const wide = record({ referencedResources: { 'ACS::ECS::Instance': Array.from({ length: 150_000 }, () => 1) } });
+    const response = await invoke(signedPost(JSON.stringify([record(), wide, record()])));
+    expect(response.statusCode, response.body.slice(0, 300)).toBe(200);
+    expect(jsonBody(response)).toMatchObject({ accepted: 2, duplicates: 0, rejected: [{ index: 1, code: 'InvalidField', field: 'referencedResources.ACS::ECS::Instance.0' }] });
+    expect(response.body.length).toBeLessThan(2000);
+  });
 });

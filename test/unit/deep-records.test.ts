@@ -62,3 +62,27 @@ describe('setting aside a record no JSON writer can serialise', () => {
     expect(warnings).toContain('rejected object written');
   });
 });
+
+describe('many faults in one record', () => {
+  it('150,000 non-string names in referencedResources are one rejected record with one issue, not a thrown RangeError for the batch', () => {
+    const wide = syntheticEvent(ACCOUNT, { referencedResources: { 'ACS::ECS::Instance': Array.from({ length: 150_000 }, () => 1) } });
+    const batch = validateRecords([syntheticEvent(ACCOUNT), wide, syntheticEvent(ACCOUNT)], ACCOUNT, [], { receivedAtMs: Date.now() });
+    expect(batch.accepted.map((a) => a.index)).toEqual([0, 2]);
+    expect(batch.rejected).toEqual([expect.objectContaining({ index: 1, code: 'InvalidField', field: 'referencedResources.ACS::ECS::Instance.0' })]);
+    expect(batch.rejected[0]?.message.length).toBeLessThan(1000);
+  });
+
+  it('300,000 resource types that are not well-formed text give one short rejection, not a message per key', () => {
+    const keys = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`t\uD800${i}`, []]));
+    const refused = parseEvent(syntheticEvent(ACCOUNT, { referencedResources: keys }));
+    expect(refused).toMatchObject({ ok: false, issues: [{ field: 'referencedResources.t\uD8000' }] });
+    expect(refused.ok === false && refused.issues).toHaveLength(1);
+  });
+
+  it('a well-formed referencedResources passes; a bad element is named by its path', () => {
+    expect(parseEvent(syntheticEvent(ACCOUNT, { referencedResources: { 'ACS::ECS::Instance': ['i-1', 'i-2'] } })).ok).toBe(true);
+    expect(parseEvent(syntheticEvent(ACCOUNT, { referencedResources: { T: ['ok', 'x\uDC00'] } }))).toMatchObject({ ok: false, issues: [{ field: 'referencedResources.T.1' }] });
+    expect(parseEvent(syntheticEvent(ACCOUNT, { referencedResources: { T: 'i-1' } }))).toMatchObject({ ok: false, issues: [{ field: 'referencedResources.T' }] });
+    expect(parseEvent(syntheticEvent(ACCOUNT, { referencedResources: ['i-1'] }))).toMatchObject({ ok: false, issues: [{ field: 'referencedResources' }] });
+  });
+});
