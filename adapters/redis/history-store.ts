@@ -123,11 +123,15 @@ interface Hit {
   blob: Buffer;
 }
 
-type ScriptCall = (...args: Arg[]) => Promise<unknown>;
+/** A script's keys and arguments, as one array (never spread onto the call stack). */
+type ScriptCall = (args: readonly Arg[]) => Promise<unknown>;
 
 /**
  * Registers the scripts on the client (EVALSHA with EVAL fallback, auto-pipelining and
- * cluster routing are ioredis's) and returns their Buffer-reply variants.
+ * cluster routing are ioredis's) and returns their Buffer-reply variants. The arguments go to
+ * ioredis as one array (its Command flattens it): a put of a batch whose events name tens of
+ * thousands of index values has hundreds of thousands of arguments, which spread as separate
+ * call arguments overflowed the stack (RangeError) and failed the whole object.
  */
 function defineScripts(redis: RedisClient): Record<ScriptName, ScriptCall> {
   const calls: Partial<Record<ScriptName, ScriptCall>> = {};
@@ -136,7 +140,7 @@ function defineScripts(redis: RedisClient): Record<ScriptName, ScriptCall> {
     redis.defineCommand(command, { lua: SCRIPTS[name], numberOfKeys: SCRIPT_KEYS.length });
     const fn: unknown = Reflect.get(redis, `${command}Buffer`);
     if (typeof fn !== 'function') throw new Error(`history: ioredis did not define ${command}Buffer`);
-    calls[name] = (...args) => Promise.resolve(Reflect.apply(fn, redis, args) as unknown);
+    calls[name] = (args) => Promise.resolve(Reflect.apply(fn, redis, [args]) as unknown);
   }
   return calls as Record<ScriptName, ScriptCall>;
 }
@@ -202,7 +206,9 @@ export class RedisHistoryStore implements HistoryStore {
 
   /** Runs a script on the account; its one key (SCRIPT_KEYS) is the account's counter `P n`. */
   private run<N extends ScriptName>(accountId: string, script: N, values: ScriptArgs<N>): Promise<unknown> {
-    return this.scripts[script](`${this.base(accountId)}n`, ...scriptArgs(script, values));
+    const args = scriptArgs(script, values);
+    args.unshift(`${this.base(accountId)}n`);
+    return this.scripts[script](args);
   }
 
   async put(records: readonly HistoryRecord[]): Promise<HistoryPutResult> {

@@ -92,4 +92,15 @@ describe('classify handler', () => {
     await expect(failure).rejects.toBeInstanceOf(BadTriggerEventError);
     await expect(failure).rejects.toThrow(/timer event reached a function that accepts only oss/);
   });
+
+  it('an event naming 30,000 resources is classified with its batch (its history put no longer overflows the stack)', async () => {
+    const wide: Json = { ...record(), referencedResources: { 'ACS::ECS::Instance': Array.from({ length: 30_000 }, (_, i) => `i-wide-${i}`) } };
+    const events = [record(), wide, record()];
+    const object = await putStagingBatch(events);
+    const result = await invoke(ossEvent('oss-inbox', object.key, object.eTag, object.size));
+    expect(result).toEqual({ objects: 1, outcomes: ['classified'] });
+    for (const event of events) expect(await services.history.get([SAMPLE_ACCOUNT], event['eventId'] as string), String(event['eventId'])).toBeDefined();
+    const page = await services.history.lookup({ accountIds: [SAMPLE_ACCOUNT], startMs: Date.now() - 3_600_000, endMs: Date.now(), direction: 'BACKWARD', limit: 5, condition: { key: 'ResourceName', value: 'i-wide-29999' } });
+    expect(page.events.map((json) => (JSON.parse(json) as Json)['eventId'])).toEqual([wide['eventId']]);
+  });
 });
