@@ -188,9 +188,11 @@ export class RedisAlertStore implements AlertStore {
   // ------------------------------------------------------------ matches
 
   async recordMatches(accountId: string, matches: readonly AlertMatch[]): Promise<number> {
-    const args: string[] = [];
-    for (const m of matches) args.push(member(m.ruleId, m.event.eventId), String(m.event.eventTimeMs), JSON.stringify({ group: m.group, event: m.event } satisfies StoredMatchJson));
-    return (await this.redis.eval(RECORD_SCRIPT, 3, alertKeys.all(accountId), alertKeys.pending(accountId), alertKeys.events(accountId), ...args)) as number;
+    // keys then arguments as one array (ioredis flattens it): a batch's matches (rules × rows, 3
+    // values each) spread as call arguments overflowed the stack past ~40,000 matches
+    const keysAndArgs: string[] = [alertKeys.all(accountId), alertKeys.pending(accountId), alertKeys.events(accountId)];
+    for (const m of matches) keysAndArgs.push(member(m.ruleId, m.event.eventId), String(m.event.eventTimeMs), JSON.stringify({ group: m.group, event: m.event } satisfies StoredMatchJson));
+    return (await this.redis.eval(RECORD_SCRIPT, 3, keysAndArgs)) as number;
   }
 
   async accountsWithRules(): Promise<string[]> {

@@ -17,7 +17,7 @@ import { webhookSender } from '../../adapters/http/webhook-sender.ts';
 import { ALERT_ACTIONS, type AlertApiPorts } from '../../shared/alerts/alert-api.ts';
 import { AlertMatcher, alertMatcherConsumer, runAlerts, type AlertsRunPorts } from '../../shared/alerts/engine.ts';
 import { ALERT_MAX_ATTEMPTS, ALERT_RETRY_DELAYS_MS } from '../../shared/alerts/evaluate.ts';
-import { ALERT_LATENESS_MS } from '../../shared/alerts/model.ts';
+import { ALERT_LATENESS_MS, ALERT_MAX_RULES } from '../../shared/alerts/model.ts';
 import type { AnalysisRow } from '../../shared/analysis/analysis-row.ts';
 import { NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver.ts';
@@ -214,6 +214,15 @@ describe.each(REDIS_BACKENDS)('alerts (%s)', (backendName) => {
     await drain(s.accountId, [rootSignin(s.accountId, clock - 1000)]);
     expect(await runAlerts(runPorts())).toMatchObject({ fired: 0 });
     expect(s.requests()).toHaveLength(2);
+  });
+
+  it('an account with ALERT_MAX_RULES rules matching every event records the matches of a whole analysis batch (was RangeError: the batch went to the queue and the drain failed on it every run)', async () => {
+    clock = Date.now();
+    const s = await setUp('webhook', { Condition: '{"field":"eventName","exists":true}' });
+    for (let i = 1; i < ALERT_MAX_RULES; i++) await call('CreateAlertRule', s.accountId, { Name: `all-${i}`, Condition: '{"field":"eventName","exists":true}' });
+    const rows = Array.from({ length: 1000 }, (_, i) => analysisRow(s.accountId, clock - 10_000 + i, { eventName: 'DescribeInstances' }));
+    await drain(s.accountId, rows);
+    expect(await redis.zcard(alertKeys.pending(s.accountId))).toBe(ALERT_MAX_RULES * rows.length);
   });
 
   it('lists every template, with its default expansion where it has one', async () => {
