@@ -181,15 +181,18 @@ export class RedisOutbox {
     for (const destination of destinations) await this.redis.sadd(outboxIndexKey(destination), `${trail.accountId}/${trail.name}`);
     if (claimed.length > 0 && destinations.length > 0) {
       const keys = [claimsKey(trail.accountId, trail.name), ...destinationKeys(trail)];
-      const args = claimed.flatMap((e) => [e.eventId, String(e.eventTimeMs), e.json]);
-      added += destinations.length * ((await this.redis.eval(CLAIMED_APPEND, keys.length, ...keys, String(Date.now()), String(HISTORY_RETENTION_MS), String(CLAIMS_TTL_MS), ...args)) as number);
+      // keys and arguments as one array (ioredis flattens it), never spread: a backfill file's
+      // entries (3 values each) as call arguments overflowed the stack
+      const keysAndArgs = [...keys, String(Date.now()), String(HISTORY_RETENTION_MS), String(CLAIMS_TTL_MS)];
+      for (const e of claimed) keysAndArgs.push(e.eventId, String(e.eventTimeMs), e.json);
+      added += destinations.length * ((await this.redis.eval(CLAIMED_APPEND, keys.length, keysAndArgs)) as number);
     }
     if (plain.length > 0 && destinations.length > 0) {
       // one call for every destination: each JSON crosses once and is stored once
       const keys = destinationKeys(trail);
-      const args: string[] = [];
-      for (const e of plain) args.push(e.eventId, e.json);
-      added += (await this.redis.eval(APPEND, keys.length, ...keys, String(Date.now()), ...args)) as number;
+      const keysAndArgs = [...keys, String(Date.now())];
+      for (const e of plain) keysAndArgs.push(e.eventId, e.json);
+      added += (await this.redis.eval(APPEND, keys.length, keysAndArgs)) as number;
     }
     return added;
   }
@@ -224,7 +227,7 @@ export class RedisOutbox {
   async ack(accountId: string, trailName: string, destination: Destination, eventIds: readonly string[]): Promise<void> {
     if (eventIds.length === 0) return;
     const keys = ackKeys(accountId, trailName, destination);
-    await this.redis.eval(ACK, keys.length, ...keys, ...eventIds);
+    await this.redis.eval(ACK, keys.length, [...keys, ...eventIds]);
   }
 
   async size(accountId: string, trailName: string, destination: Destination): Promise<number> {

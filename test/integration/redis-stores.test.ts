@@ -19,6 +19,7 @@ import { DELIVERY_METRICS_RETENTION_DAYS } from '../../shared/delivery/delivery-
 import { RedisIngestClaims } from '../../adapters/redis/ingest-claims.ts';
 import { RedisObjectMarkers } from '../../adapters/redis/object-markers.ts';
 import { RedisOutbox, outboxDataKey, outboxIndexKey, outboxKey } from '../../adapters/redis/outbox.ts';
+import { BACKFILL_MAX_RECORDS } from '../../shared/pipeline/staging.ts';
 import { SUMMARY_ACCOUNTS_KEY, RedisSummaryQueue, summaryQueueKey } from '../../adapters/redis/summary-queue.ts';
 import { RedisSummaryStore } from '../../adapters/redis/summary-store.ts';
 import { lookupTokenKey } from '../../adapters/redis/token-key.ts';
@@ -150,6 +151,14 @@ describe.each(REDIS_BACKENDS)('Redis stores (%s)', (backendName) => {
     expect(await outbox.size(t.accountId, t.name, 'oss')).toBe(1);
     expect(await outbox.size(t.accountId, t.name, 'logstore')).toBe(6);
     expect(await redis.scard(outboxIndexKey('oss'))).toBeGreaterThanOrEqual(4);
+  });
+
+  it('trail outboxes: a whole backfill file of entries (BACKFILL_MAX_RECORDS) is appended in one call (was RangeError: its arguments were spread onto the stack)', async () => {
+    const outbox = new RedisOutbox(redis);
+    const t = trail(ACCOUNTS[6] as string, 'backfill-sized');
+    const entries = Array.from({ length: BACKFILL_MAX_RECORDS }, (_, k) => ({ eventId: `bf-e${k}`, eventTimeMs: Date.now(), json: `{"k":${k}}` }));
+    expect(await outbox.append(t, entries)).toBe(2 * BACKFILL_MAX_RECORDS);
+    expect(await outbox.size(t.accountId, t.name, 'oss')).toBe(BACKFILL_MAX_RECORDS);
   });
 
   it('trail outboxes: one copy of each JSON for both destinations, dropped once both delivered; entries of earlier releases still read and cleared', async () => {
