@@ -10,6 +10,6 @@ import { alertsCronPorts } from '../../adapters/wiring.ts';
 export const handler = onTrigger(['timer', 'wake'], async (trigger, { context, log }) => {
   const report = await runAlerts(alertsCronPorts(context, log));
   const cause = trigger.kind === 'timer' ? { triggerTime: trigger.timer.triggerTime } : { reason: trigger.wake.reason };
-  log[report.gaveUp > 0 || report.retrying > 0 ? 'warn' : 'info']('alerts run', { ...cause, ...report });
+  log[report.failed > 0 ? 'error' : report.gaveUp > 0 || report.retrying > 0 ? 'warn' : 'info']('alerts run', { ...cause, ...report });
   return { ...cause, ...report };
 });

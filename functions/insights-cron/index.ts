@@ -10,6 +10,6 @@ export const handler = onTrigger(['timer'], async ({ timer }, { context, log }) 
   // TK_ANALYSIS=off: Insights and the AccessKey audit are switched off (nothing is queued either)
   if (getServices().env.TK_ANALYSIS === 'off') return { triggerTime: timer.triggerTime, analysis: 'off' };
   const report = await runInsights(insightsCronPorts(context));
-  log[report.malformed > 0 || report.remaining > 0 ? 'warn' : 'info']('insights run', { triggerTime: timer.triggerTime, ...report });
+  log[report.failed > 0 ? 'error' : report.malformed > 0 || report.remaining > 0 ? 'warn' : 'info']('insights run', { triggerTime: timer.triggerTime, ...report });
   return { triggerTime: timer.triggerTime, ...report };
 });

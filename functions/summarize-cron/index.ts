@@ -5,6 +5,6 @@ import { getServices } from '../../adapters/wiring.ts';
 
 export const handler = onTrigger(['timer'], async ({ timer }, { log }) => {
   const report = await drainSummaryQueues(getServices().summaries, Date.now);
-  log[report.malformed > 0 || !report.complete ? 'warn' : 'info']('summary drain', { triggerTime: timer.triggerTime, ...report });
+  log[report.failed > 0 ? 'error' : report.malformed > 0 || !report.complete ? 'warn' : 'info']('summary drain', { triggerTime: timer.triggerTime, ...report });
   return { triggerTime: timer.triggerTime, ...report };
 });

@@ -17,6 +17,7 @@
  * leased, sent, and finished, retried after ALERT_RETRY_DELAYS_MS or given up after
  * ALERT_MAX_ATTEMPTS, each outcome written to the rule's delivery log.
  */
+import { noteAccountFailure, type FailureReport } from '../accounts/account-failures.ts';
 import type { AnalysisConsumer, AnalysisRow } from '../analysis/analysis-row.ts';
 import type { InsightEvent } from '../insights/detector.ts';
 import { compileCondition, fieldValue, type RowPredicate } from './conditions.ts';
@@ -223,7 +224,7 @@ export interface AlertsRunPorts {
   log?(level: 'info' | 'warn', message: string, fields: Record<string, unknown>): void;
 }
 
-export interface AlertsReport {
+export interface AlertsReport extends FailureReport<'evaluate'> {
   accounts: number;
   evaluated: number;
   fired: number;
@@ -349,19 +350,24 @@ export async function sendTo(ports: Pick<AlertsRunPorts, 'send'>, channel: OpenC
 export async function runAlerts(ports: AlertsRunPorts, options: { budgetMs?: number } = {}): Promise<AlertsReport> {
   const started = ports.now();
   const deadline = started + (options.budgetMs ?? ALERT_RUN_BUDGET_MS);
-  const report: AlertsReport = { accounts: 0, evaluated: 0, fired: 0, suppressed: 0, sent: 0, retrying: 0, gaveUp: 0, ms: 0 };
+  const report: AlertsReport = { accounts: 0, evaluated: 0, fired: 0, suppressed: 0, sent: 0, retrying: 0, gaveUp: 0, ms: 0, failed: 0, failures: [] };
   let nextRetryMs: number | undefined;
   for (const accountId of await ports.store.accountsWithRules()) {
     if (ports.now() >= deadline) break;
     report.accounts += 1;
-    const token = await ports.store.lock(accountId, ALERT_LOCK_MS);
-    if (!token) continue;
+    // one account's failure is reported and the others' alerts go on (its matches stay pending)
     try {
-      await evaluateAccount(ports, accountId, report);
-      const retry = await deliverAccount(ports, accountId, report);
-      if (retry !== undefined) nextRetryMs = Math.min(nextRetryMs ?? retry, retry);
-    } finally {
-      await ports.store.unlock(accountId, token);
+      const token = await ports.store.lock(accountId, ALERT_LOCK_MS);
+      if (!token) continue;
+      try {
+        await evaluateAccount(ports, accountId, report);
+        const retry = await deliverAccount(ports, accountId, report);
+        if (retry !== undefined) nextRetryMs = Math.min(nextRetryMs ?? retry, retry);
+      } finally {
+        await ports.store.unlock(accountId, token);
+      }
+    } catch (error) {
+      noteAccountFailure(report, accountId, 'evaluate', error);
     }
   }
   if (nextRetryMs !== undefined && nextRetryMs < 60_000) await ports.scheduleRun?.(nextRetryMs);

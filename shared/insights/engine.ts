@@ -13,6 +13,7 @@
 import { decodeAnalysisRow } from '../analysis/analysis-row-codec.ts';
 import type { AnalysisConsumer, AnalysisRow } from '../analysis/analysis-row.ts';
 import { candidatesOf, evaluateMinute, type BaselineStat, type InsightEvent, type MinuteData, type OpenInsight } from './detector.ts';
+import { noteAccountFailure, type FailureReport } from '../accounts/account-failures.ts';
 import { allowlistMatcher } from './allowlist.ts';
 import { CountersBySignature, type RowCounters } from './series.ts';
 import { BASELINE_MS, HOUR_MS, INSIGHT_MINUTE_MS, type InsightType } from './types.ts';
@@ -98,7 +99,7 @@ export interface InsightsRunPorts {
   region: string;
 }
 
-export interface InsightsReport {
+export interface InsightsReport extends FailureReport<'drain' | 'evaluate'> {
   accounts: number;
   batches: number;
   read: number;
@@ -259,27 +260,37 @@ export async function runInsights(ports: InsightsRunPorts, options: { batchSize?
   const started = ports.now();
   const deadline = started + (options.budgetMs ?? DEFAULT_INSIGHTS_BUDGET_MS);
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_ANALYSIS_BATCH);
-  const report: InsightsReport = { accounts: 0, batches: 0, read: 0, counted: 0, dropped: 0, duplicates: 0, malformed: 0, remaining: 0, evaluated: 0, started: 0, ended: 0, open: 0, ms: 0 };
+  const report: InsightsReport = { accounts: 0, batches: 0, read: 0, counted: 0, dropped: 0, duplicates: 0, malformed: 0, remaining: 0, evaluated: 0, started: 0, ended: 0, open: 0, ms: 0, failed: 0, failures: [] };
   const queued = await ports.store.queuedAccounts();
   report.accounts = queued.length;
   let remaining = 0;
+  // One account's failure (a row its store refuses, a consumer that throws) never stops the
+  // others' drain or evaluation: it is reported, and its rows stay queued for the next run.
   for (const accountId of queued) {
     if (ports.now() >= deadline) break;
     report.remaining = 0;
-    await drainAccount(ports, accountId, report, batchSize, deadline);
+    try {
+      await drainAccount(ports, accountId, report, batchSize, deadline);
+    } catch (error) {
+      noteAccountFailure(report, accountId, 'drain', error);
+    }
     remaining += report.remaining;
   }
   report.remaining = remaining;
   const nowMs = ports.now();
   for (const accountId of await ports.store.evaluationAccounts()) {
-    if (!(await ports.store.lock(accountId, EVALUATION_LOCK_MS))) continue;
     try {
-      const events = await evaluateAccount(ports, accountId, nowMs);
-      report.evaluated += 1;
-      for (const e of events) report[e.insightDetails.state === 'Start' ? 'started' : 'ended'] += 1;
-      report.open += (await ports.store.state(accountId)).open.length;
-    } finally {
-      await ports.store.unlock(accountId);
+      if (!(await ports.store.lock(accountId, EVALUATION_LOCK_MS))) continue;
+      try {
+        const events = await evaluateAccount(ports, accountId, nowMs);
+        report.evaluated += 1;
+        for (const e of events) report[e.insightDetails.state === 'Start' ? 'started' : 'ended'] += 1;
+        report.open += (await ports.store.state(accountId)).open.length;
+      } finally {
+        await ports.store.unlock(accountId);
+      }
+    } catch (error) {
+      noteAccountFailure(report, accountId, 'evaluate', error);
     }
   }
   report.ms = ports.now() - started;

@@ -3,6 +3,7 @@
  * per account in turn (so one big backlog does not starve the others), within a time budget.
  * Idempotent: the store counts a row only when it removes it from the queue.
  */
+import { noteAccountFailure, type FailureReport } from '../accounts/account-failures.ts';
 import type { BatchOutcome, SummaryQueueDrainer } from './summary-store.ts';
 
 export const DEFAULT_DRAIN_BATCH = 500;
@@ -18,7 +19,7 @@ export interface DrainOptions {
 }
 
 /** The batches' counts summed over a run (`remaining`: rows still queued in the accounts it drained). */
-export interface DrainReport extends BatchOutcome {
+export interface DrainReport extends BatchOutcome, FailureReport<'drain'> {
   accounts: number;
   batches: number;
   /** Whether every listed account's queue was emptied. */
@@ -32,7 +33,7 @@ export async function drainSummaryQueues(store: SummaryQueueDrainer, now: () => 
   const maxRows = options.maxRows ?? Number.POSITIVE_INFINITY;
   const started = now();
   const accounts = await store.queuedAccounts();
-  const report: DrainReport = { accounts: accounts.length, batches: 0, read: 0, folded: 0, dropped: 0, duplicates: 0, malformed: 0, remaining: 0, complete: false, ms: 0 };
+  const report: DrainReport = { accounts: accounts.length, batches: 0, read: 0, folded: 0, dropped: 0, duplicates: 0, malformed: 0, remaining: 0, complete: false, ms: 0, failed: 0, failures: [] };
   const left = new Map<string, number>();
   let pending = [...accounts];
   while (pending.length > 0) {
@@ -43,7 +44,14 @@ export async function drainSummaryQueues(store: SummaryQueueDrainer, now: () => 
         next.push(accountId);
         continue;
       }
-      const outcome: BatchOutcome = await store.drainBatch(accountId, limit, now());
+      let outcome: BatchOutcome;
+      try {
+        outcome = await store.drainBatch(accountId, limit, now());
+      } catch (error) {
+        // this account's rows stay queued for the next run; the others' drain goes on
+        noteAccountFailure(report, accountId, 'drain', error);
+        continue;
+      }
       report.batches += 1;
       report.read += outcome.read;
       report.folded += outcome.folded;
@@ -62,7 +70,7 @@ export async function drainSummaryQueues(store: SummaryQueueDrainer, now: () => 
     pending = next;
   }
   report.remaining = [...left.values()].reduce((a, b) => a + b, 0);
-  report.complete = report.remaining === 0 && pending.every((a) => left.get(a) === 0);
+  report.complete = report.failed === 0 && report.remaining === 0 && pending.every((a) => left.get(a) === 0);
   report.ms = now() - started;
   return report;
 }

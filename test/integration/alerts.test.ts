@@ -108,6 +108,35 @@ describe.each(REDIS_BACKENDS)('alerts (%s)', (backendName) => {
     expect(history.History).toEqual([expect.objectContaining({ Outcome: 'sent', Attempt: 1, Status: 200 })]);
   });
 
+  it("one account whose alerts fail is reported and the others' alerts still go out; its matches stay pending", async () => {
+    clock = Date.now();
+    const broken = await setUp('webhook', { Template: 'root-logon' });
+    const healthy = await setUp('webhook', { Template: 'root-logon' });
+    await drain(broken.accountId, [rootSignin(broken.accountId, clock - 1000)]);
+    await drain(healthy.accountId, [rootSignin(healthy.accountId, clock - 1000)]);
+    // the broken account's store refuses its pending matches (as a store fault limited to it would)
+    const failing = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'pending') {
+          return async (accountId: string, limit: number) => {
+            if (accountId === broken.accountId) throw new Error('pending refused');
+            return target.pending(accountId, limit);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const report = await runAlerts({ ...runPorts(), store: failing });
+    expect(report.failures).toContainEqual({ accountId: broken.accountId, stage: 'evaluate', message: 'pending refused' });
+    expect(report.failed).toBeGreaterThanOrEqual(1);
+    expect(healthy.requests()).toHaveLength(1);
+    expect(broken.requests()).toHaveLength(0);
+    // the fault gone, the next run sends what was left pending
+    await runAlerts(runPorts());
+    expect(broken.requests()).toHaveLength(1);
+  });
+
   it('a threshold rule: a late event (eventTime before the others) completes the window; one older than the lateness bound is not alerted', async () => {
     clock = Date.now();
     const s = await setUp('webhook', { Template: 'logon-failures', TemplateParameters: JSON.stringify({ count: 3, windowMinutes: 5 }) });
