@@ -42,6 +42,9 @@ export const alertKeys = {
 };
 
 /** KEYS all, pend, ev; ARGV triples member, score, json. Returns how many were new. */
+/** Matches recorded by one script call. */
+export const ALERT_RECORD_CHUNK = 2000;
+
 const RECORD_SCRIPT = `
 local n = 0
 for i = 1, #ARGV, 3 do
@@ -189,10 +192,20 @@ export class RedisAlertStore implements AlertStore {
 
   async recordMatches(accountId: string, matches: readonly AlertMatch[]): Promise<number> {
     // keys then arguments as one array (ioredis flattens it): a batch's matches (rules × rows, 3
-    // values each) spread as call arguments overflowed the stack past ~40,000 matches
-    const keysAndArgs: string[] = [alertKeys.all(accountId), alertKeys.pending(accountId), alertKeys.events(accountId)];
-    for (const m of matches) keysAndArgs.push(member(m.ruleId, m.event.eventId), String(m.event.eventTimeMs), JSON.stringify({ group: m.group, event: m.event } satisfies StoredMatchJson));
-    return (await this.redis.eval(RECORD_SCRIPT, 3, keysAndArgs)) as number;
+    // values each) spread as call arguments overflowed the stack past ~40,000 matches. At most
+    // ALERT_RECORD_CHUNK matches a call, so no one script holds Redis for a whole batch (50 rules
+    // × 5,000 rows would be one ~75 MB command); each match is recorded once (ZADD NX), so a
+    // batch recorded again after a crash between chunks adds only what is missing.
+    const keys = [alertKeys.all(accountId), alertKeys.pending(accountId), alertKeys.events(accountId)];
+    let recorded = 0;
+    for (let i = 0; i < matches.length; i += ALERT_RECORD_CHUNK) {
+      const keysAndArgs: string[] = [...keys];
+      for (const m of matches.slice(i, i + ALERT_RECORD_CHUNK)) {
+        keysAndArgs.push(member(m.ruleId, m.event.eventId), String(m.event.eventTimeMs), JSON.stringify({ group: m.group, event: m.event } satisfies StoredMatchJson));
+      }
+      recorded += (await this.redis.eval(RECORD_SCRIPT, 3, keysAndArgs)) as number;
+    }
+    return recorded;
   }
 
   async accountsWithRules(): Promise<string[]> {

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../adapters/redis.ts';
-import { alertKeys, RedisAlertStore } from '../../adapters/redis/alerts-store.ts';
+import { ALERT_RECORD_CHUNK, alertKeys, RedisAlertStore } from '../../adapters/redis/alerts-store.ts';
 import { openAlertChannel, sealAlertChannelSecret } from '../../adapters/alert-channels.ts';
 import { webhookSender } from '../../adapters/http/webhook-sender.ts';
 import { ALERT_ACTIONS, type AlertApiPorts } from '../../shared/alerts/alert-api.ts';
@@ -252,6 +252,10 @@ describe.each(REDIS_BACKENDS)('alerts (%s)', (backendName) => {
     const rows = Array.from({ length: 1000 }, (_, i) => analysisRow(s.accountId, clock - 10_000 + i, { eventName: 'DescribeInstances' }));
     await drain(s.accountId, rows);
     expect(await redis.zcard(alertKeys.pending(s.accountId))).toBe(ALERT_MAX_RULES * rows.length);
+    // recorded in chunks of ALERT_RECORD_CHUNK: the same batch again (the drain's at-least-once) adds nothing
+    await drain(s.accountId, rows);
+    expect(await redis.zcard(alertKeys.pending(s.accountId))).toBe(ALERT_MAX_RULES * rows.length);
+    expect(ALERT_MAX_RULES * rows.length).toBeGreaterThan(ALERT_RECORD_CHUNK);
   });
 
   it('lists every template, with its default expansion where it has one', async () => {
