@@ -1,7 +1,9 @@
 /**
  * How query results are written out (CLI `npm run query`, console export; docs/design.md §3.13):
  * NDJSON — one event (as stored) or one row object per line; CSV (RFC 4180: comma, CRLF, a
- * field quoted when it holds a comma, quote, CR or LF, quotes doubled; a text a spreadsheet would
+ * field quoted when it holds a comma, quote, CR or LF — or a semicolon or tab, the separators a
+ * spreadsheet uses in many locales, which would otherwise split `x;=cmd…` into a formula cell —,
+ * quotes doubled; a text a spreadsheet would
  * run as a formula — starting with = + - @, a tab or CR — is prefixed with an apostrophe, as event
  * fields such as userAgent or errorMessage are whatever the caller sent; numbers stay numbers). Events in CSV get the
  * fixed EVENT_COLUMNS; a select's rows its own columns. Pure and browser-safe (no Node imports).
@@ -42,13 +44,15 @@ export function eventRow(event: unknown): (string | number | boolean | null)[] {
 }
 
 const FORMULA_START = /^[=+\-@\t\r]/;
+/** A cell holding any of these is quoted: RFC 4180's comma, quote and line breaks, and `;` and tab, list separators of other locales. */
+const NEEDS_QUOTES = /[",;\t\r\n]/;
 
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   const raw = typeof value === 'string' ? value : JSON.stringify(value);
   const text = FORMULA_START.test(raw) ? `'${raw}` : raw;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function csvLine(values: readonly unknown[]): string {

@@ -19,10 +19,15 @@ describe('csvCell', () => {
     expect(csvCell('+1')).toBe("'+1");
     expect(csvCell('-2+3')).toBe("'-2+3");
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
-    expect(csvCell('\tcmd')).toBe("'\tcmd");
+    expect(csvCell('\tcmd')).toBe(`"'\tcmd"`);
     expect(csvCell('\rcmd')).toBe(`"'\rcmd"`);
     // only the start counts
     expect(csvCell('a=b')).toBe('a=b');
+  });
+
+  it('quotes cells holding a semicolon or tab (list separators of other locales), so `x;=cmd…` stays one text cell', () => {
+    expect(csvCell("alice;=cmd|' /C calc'!A0")).toBe(`"alice;=cmd|' /C calc'!A0"`);
+    expect(csvCell('bob\t=1+1')).toBe('"bob\t=1+1"');
   });
 });
 

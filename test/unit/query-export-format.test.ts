@@ -14,6 +14,13 @@ describe('advanced query export formats', () => {
     expect(csvCell('-x')).toBe("'-x");
   });
 
+  it('quotes a cell holding a semicolon or tab, so a spreadsheet splitting on its locale separator finds no formula cell', () => {
+    // an event field (userAgent, errorMessage…) is whatever the caller sent; Excel in a `;` locale splits unquoted cells at `;`
+    expect(csvCell("aliyun-cli;=cmd|' /C calc'!A0")).toBe(`"aliyun-cli;=cmd|' /C calc'!A0"`);
+    expect(csvCell('ua\t=1+1')).toBe('"ua\t=1+1"');
+    expect(csvLine(['ok', 'x;@SUM(A1)'])).toBe('ok,"x;@SUM(A1)"\r\n');
+  });
+
   it('flattens an event to the fixed columns and a row to an object', () => {
     const row = eventRow({ eventTime: '2026-12-03T10:00:00Z', eventName: 'StopInstance', userIdentity: { type: 'ram-user', userName: 'alice' }, errorCode: null, eventId: 'e1' });
     expect(EVENT_COLUMNS.map(([name]) => name)).toEqual(['eventTime', 'eventName', 'serviceName', 'eventRW', 'userType', 'userName', 'accessKeyId', 'sourceIpAddress', 'errorCode', 'acsRegion', 'eventId']);

@@ -1,7 +1,9 @@
 /**
  * The compliance report as CSV (RFC 4180), built in the browser for "Export CSV": one row per
  * control — group, id, title, source, status, evidence and fixing calls (one per line in the
- * cell). Every cell is quoted when it holds a comma, quote or line break; a cell that a
+ * cell). Every cell is quoted when it holds a comma, quote or line break — or a semicolon or tab,
+ * the separators spreadsheets use in many locales, which would split `x;=cmd…` into a formula
+ * cell; a cell that a
  * spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) is
  * prefixed with an apostrophe, so evidence such as a user name `=HYPERLINK(…)` stays text.
  */
@@ -18,11 +20,13 @@ export interface CsvControl {
 
 export const CSV_HEADER = ['Group', 'Control', 'Title', 'Source', 'Status', 'Evidence', 'Remediation'] as const;
 const FORMULA_START = /^[=+\-@\t\r]/;
+/** A cell holding any of these is quoted: RFC 4180's comma, quote and line breaks, and `;` and tab, list separators of other locales. */
+const NEEDS_QUOTES = /[",;\t\r\n]/;
 
 /** One CSV cell: formula-guarded, then quoted when it must be. */
 export function csvCell(value: string): string {
   const guarded = FORMULA_START.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
+  return NEEDS_QUOTES.test(guarded) ? `"${guarded.replace(/"/g, '""')}"` : guarded;
 }
 
 /** The whole report: a header row, then one row per control, CRLF line ends. */
