@@ -10,7 +10,8 @@
  *
  * One entry never blocks its trail: an entry that cannot be archived for what it is (its JSON
  * does not parse, it is no event object, its eventTime is no time, its region or member account
- * cannot name an archive folder) is set aside as a rejected object in the staging bucket
+ * cannot name an archive folder, or it would open a region folder past MAX_ARCHIVE_REGIONS_PER_TRAIL)
+ * is set aside as a rejected object in the staging bucket
  * (set-aside-entries.ts) and acknowledged once the batch's files are written. A store failure
  * fails the trail and keeps every entry.
  */
@@ -37,6 +38,14 @@ import type { DeliveryMetricsPort } from './delivery-metrics.ts';
 
 /** Most events in one archive file. */
 export const ARCHIVE_FILE_MAX_EVENTS = 1000;
+/**
+ * Most region folders one trail's archive opens. acsRegion is whatever the caller sent (any id
+ * that can name a folder), and every region is a scope whose digest chain is written every hour
+ * from then on and which every archive query lists: without a bound, one AccessKey's events
+ * naming thousands of made-up regions would make the deliverer (which works through every trail
+ * in turn) write thousands of digests an hour, for ever. ActionTrail has about 25 public regions.
+ */
+export const MAX_ARCHIVE_REGIONS_PER_TRAIL = 64;
 /**
  * A wake-up writes a partial file once its oldest entry has waited this long. Entries younger
  * than that are not left to the minute timer (FC's shortest interval): deliver-oss schedules a
@@ -193,6 +202,8 @@ async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts)
   }
   let delivered = 0;
   let setAside = 0;
+  // The regions the trail's archive already has folders (and digest chains) for.
+  const regions = new Set((await ports.fileLog.scopes(trail.accountId, trail.name)).map((s) => s.region));
   for (;;) {
     const items = await ports.peek(trail.accountId, trail.name, ARCHIVE_FILE_MAX_EVENTS);
     if (items.length === 0) break;
@@ -205,6 +216,14 @@ async function drainTrail(trail: Trail, force: boolean, ports: OssDeliveryPorts)
       if (!checked.ok) {
         refused.push({ entry: item, refusal: checked.refusal });
         continue;
+      }
+      if (!regions.has(checked.scope.region)) {
+        if (regions.size >= MAX_ARCHIVE_REGIONS_PER_TRAIL) {
+          const reason = `the trail's archive already has ${MAX_ARCHIVE_REGIONS_PER_TRAIL} region folders; acsRegion ${JSON.stringify(checked.scope.region)} would open another`;
+          refused.push({ entry: item, refusal: { code: 'TooManyRegions', field: 'acsRegion', reason } });
+          continue;
+        }
+        regions.add(checked.scope.region);
       }
       const id = scopeId(checked.scope);
       let group = groups.get(id);

@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import type { PostLogStoreLogsData } from '@alicloud/log';
 import { describe, expect, it } from 'vitest';
 import { SLS_MAX_PUT_BYTES, SlsLogstore, buildPutLogsRequests } from '../../adapters/sls/logstore.ts';
-import { deliverToArchives, runArchivePass, type ArchivePassPorts, type OutboxItem, type PendingFile } from '../../shared/delivery/oss-delivery.ts';
+import { deliverToArchives, MAX_ARCHIVE_REGIONS_PER_TRAIL, runArchivePass, type ArchivePassPorts, type OutboxItem, type PendingFile } from '../../shared/delivery/oss-delivery.ts';
 import { deliverToLogstores, runLogstorePass, type LogstoreDeliveryPorts } from '../../shared/delivery/logstore-delivery.ts';
 import type { DeliveryStatus } from '../../shared/delivery/delivery-status.ts';
 import { RetryableError, ValidationError } from '../../shared/errors.ts';
@@ -177,6 +177,30 @@ describe('deliver-oss sets aside an entry it cannot archive; the rest of the bat
     expect(await deliverToArchives(ports, { force: true })).toMatchObject({ delivered: 1, setAside: 2, failed: [] });
     expect(archivedIds()).toEqual(['good-1']);
     expect(w.records().map((r) => [r.eventId, r.code]).sort()).toEqual([['array', 'InvalidEvent'], ['no-time', 'InvalidEventTime']]);
+  });
+
+  it('made-up acsRegion values open at most MAX_ARCHIVE_REGIONS_PER_TRAIL region folders (each a digest chain written every hour); the rest are set aside', async () => {
+    const extra = 5;
+    const w = world(
+      Array.from({ length: MAX_ARCHIVE_REGIONS_PER_TRAIL + extra }, (_, i) => ({ eventId: `r-${i}`, json: eventJson(`r-${i}`, { acsRegion: `zz-made-up${i}` }) })),
+    );
+    const { ports, puts } = archivePorts(w);
+    expect(await runArchivePass(ports, { force: true })).toMatchObject({ delivered: MAX_ARCHIVE_REGIONS_PER_TRAIL, setAside: extra, failed: [] });
+    expect(new Set([...puts.keys()].map((k) => k.split('/')[2])).size).toBe(MAX_ARCHIVE_REGIONS_PER_TRAIL);
+    expect(w.records().map((r) => [r.code, r.field])).toEqual(Array.from({ length: extra }, () => ['TooManyRegions', 'acsRegion']));
+    expect(w.outbox.size).toBe(0);
+
+    // a later pass: the trail's known regions keep receiving events, a new one is still refused
+    const known = Array.from({ length: MAX_ARCHIVE_REGIONS_PER_TRAIL }, (_, i) => ({ region: `zz-made-up${i}` }));
+    const w2 = world([
+      { eventId: 'old-region', json: eventJson('old-region', { acsRegion: 'zz-made-up3' }) },
+      { eventId: 'new-region', json: eventJson('new-region', { acsRegion: 'cn-hangzhou' }) },
+    ]);
+    const later = archivePorts(w2);
+    later.ports.fileLog.scopes = async () => known;
+    expect(await runArchivePass(later.ports, { force: true })).toMatchObject({ delivered: 1, setAside: 1 });
+    expect(later.archivedIds()).toEqual(['old-region']);
+    expect(w2.records().map((r) => [r.eventId, r.code])).toEqual([['new-region', 'TooManyRegions']]);
   });
 
   it('an archive store failure fails the trail: nothing is acknowledged, and the retry overwrites the same rejected objects', async () => {
