@@ -37,7 +37,7 @@ function withDeliveryStatus(trails: TrailStore, status: DeliveryStatusStore): Tr
   return {
     list: (accountId) => trails.list(accountId),
     create: (trail) => trails.create(trail),
-    update: (trail) => trails.update(trail),
+    update: (trail, expected) => trails.update(trail, expected),
     delete: (accountId, name) => trails.delete(accountId, name),
     get: async (accountId, name) => {
       const trail = await trails.get(accountId, name);
@@ -137,7 +137,7 @@ export function lookupActions(services: Services): Record<string, RpcAction> {
     allowlist: (accountId) => services.insights.allowlist(accountId),
     setAllowlist: (accountId, entries) => services.insights.setAllowlist(accountId, entries),
     getTrail: (accountId, name) => services.trails.get(accountId, name),
-    updateTrail: (trail) => services.trails.update(trail),
+    updateTrail: async (trail) => (await services.trails.update(trail, trail)) === true,
     page: (accountId, q) => services.insights.page(accountId, q),
     tokenKey: lookupPorts.tokenKey,
     now: lookupPorts.now,

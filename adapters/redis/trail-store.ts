@@ -1,12 +1,20 @@
 /** Trails on Redis: one hash per account, `{tk:<accountId>}:trails`, name → trail JSON; and bucket claims. */
 import type { RedisClient } from '../redis.ts';
 import { trailSchema, type Trail } from '../../shared/trails/model.ts';
-import type { TrailStore } from '../../shared/trails/trail-store.ts';
+import type { TrailDestination, TrailStore } from '../../shared/trails/trail-store.ts';
 import { claimPrefix, type BucketClaim, type BucketClaimStore, type ClaimResult } from '../../shared/trails/bucket-claims.ts';
 
 const CREATE_IF_ABSENT = `return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])`;
 const REPLACE_IF_PRESENT = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+if ARGV[3] == '1' then
+  local stored = cjson.decode(current)
+  local bucket, prefix = stored.ossBucketName, stored.ossKeyPrefix
+  if type(bucket) ~= 'string' then bucket = '' end
+  if type(prefix) ~= 'string' then prefix = '' end
+  if bucket ~= ARGV[4] or prefix ~= ARGV[5] then return -1 end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
@@ -36,9 +44,11 @@ export class RedisTrailStore implements TrailStore {
     return (await this.redis.eval(CREATE_IF_ABSENT, 1, trailsKey(valid.accountId), valid.name, JSON.stringify(valid))) === 1;
   }
 
-  async update(trail: Trail): Promise<boolean> {
+  async update(trail: Trail, expected?: TrailDestination): Promise<boolean | 'changed'> {
     const valid = trailSchema.parse(trail);
-    return (await this.redis.eval(REPLACE_IF_PRESENT, 1, trailsKey(valid.accountId), valid.name, JSON.stringify(valid))) === 1;
+    const check = expected ? ['1', expected.ossBucketName ?? '', expected.ossKeyPrefix ?? ''] : ['0', '', ''];
+    const answer = await this.redis.eval(REPLACE_IF_PRESENT, 1, trailsKey(valid.accountId), valid.name, JSON.stringify(valid), ...check);
+    return answer === -1 ? 'changed' : answer === 1;
   }
 
   async delete(accountId: string, name: string): Promise<boolean> {

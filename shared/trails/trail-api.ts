@@ -99,7 +99,7 @@ export class TrailRequestError extends DomainError {
   constructor(
     readonly code: string,
     message: string,
-    readonly status: 400 | 403,
+    readonly status: 400 | 403 | 409,
     readonly field?: string,
   ) {
     super(message);
@@ -271,9 +271,18 @@ async function existingTrail(ports: TrailApiPorts, caller: Caller, name: string)
   return trail;
 }
 
-async function replace(ports: TrailApiPorts, trail: Trail): Promise<Trail> {
+/**
+ * Writes `trail`, read as `read`: only while the stored trail still delivers where `read` did, so
+ * a write from a stale read (StartLogging racing UpdateTrail) never puts a trail back on a bucket
+ * whose claim UpdateTrail has released — which another account could then claim (§3.4 tenancy).
+ */
+async function replace(ports: TrailApiPorts, trail: Trail, read: Trail): Promise<Trail> {
   const valid = trailSchema.parse(compact(trail));
-  if (!(await ports.trails.update(valid))) throw trailNotFound(valid.name);
+  const written = await ports.trails.update(valid, { ossBucketName: read.ossBucketName, ossKeyPrefix: read.ossKeyPrefix });
+  if (written === 'changed') {
+    throw new TrailRequestError('ConcurrentModification', `The trail ${valid.name} was changed by another request meanwhile; send the request again.`, 409);
+  }
+  if (!written) throw trailNotFound(valid.name);
   return valid;
 }
 
@@ -396,7 +405,7 @@ export async function updateTrail(params: Record<string, string>, caller: Caller
       slsProjectArn,
       slsWriteRoleArn,
       updatedAtMs: ports.now(),
-    });
+    }, current);
   } catch (error) {
     if (moved && after) await ports.bucketClaims.release(after);
     throw error;
@@ -417,14 +426,14 @@ export async function deleteTrail(params: Record<string, string>, caller: Caller
 export async function startLogging(params: Record<string, string>, caller: Caller, ports: TrailApiPorts): Promise<Record<string, unknown>> {
   const { name } = parseParams(trailNameParams, params);
   const trail = await existingTrail(ports, caller, name);
-  if (trail.status !== 'Enable') await replace(ports, { ...trail, status: 'Enable', startLoggingTimeMs: ports.now() });
+  if (trail.status !== 'Enable') await replace(ports, { ...trail, status: 'Enable', startLoggingTimeMs: ports.now() }, trail);
   return {};
 }
 
 export async function stopLogging(params: Record<string, string>, caller: Caller, ports: TrailApiPorts): Promise<Record<string, unknown>> {
   const { name } = parseParams(trailNameParams, params);
   const trail = await existingTrail(ports, caller, name);
-  if (trail.status === 'Enable') await replace(ports, { ...trail, status: 'Disable', stopLoggingTimeMs: ports.now() });
+  if (trail.status === 'Enable') await replace(ports, { ...trail, status: 'Disable', stopLoggingTimeMs: ports.now() }, trail);
   return {};
 }
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../../shared/errors.ts';
 import { MAX_ORGANIZATION_TRAILS, MAX_TRAILS_PER_REGION, trailSchema, type Trail } from '../../shared/trails/model.ts';
-import type { TrailStore } from '../../shared/trails/trail-store.ts';
+import type { TrailDestination, TrailStore } from '../../shared/trails/trail-store.ts';
 import {
   TRAIL_ACTIONS,
   createTrail,
@@ -74,10 +74,12 @@ class MemoryTrailStore implements TrailStore {
     this.trails.set(key, valid);
     return true;
   }
-  async update(trail: Trail): Promise<boolean> {
+  async update(trail: Trail, expected?: TrailDestination): Promise<boolean | 'changed'> {
     const valid = trailSchema.parse(trail);
     const key = this.key(valid.accountId, valid.name);
-    if (!this.trails.has(key)) return false;
+    const current = this.trails.get(key);
+    if (!current) return false;
+    if (expected && (current.ossBucketName !== expected.ossBucketName || current.ossKeyPrefix !== expected.ossKeyPrefix)) return 'changed';
     this.trails.set(key, valid);
     return true;
   }
@@ -696,5 +698,37 @@ describe('the 2020-07-06 API as it is today', () => {
     expect(en.Regions.Region.find((r) => r.RegionId === 'ap-southeast-1')).toEqual({ RegionId: 'ap-southeast-1', LocalName: 'Singapore', RegionEndpoint: 'actiontrail.ap-southeast-1.aliyuncs.com' });
     expect(new Set(en.Regions.Region.map((r) => r.RegionId)).size).toBe(en.Regions.Region.length);
     await refused(action({ AcceptLanguage: 'fr-FR' }, caller(), ports), 'InvalidQueryParameter', 400, 'AcceptLanguage');
+  });
+});
+
+
+describe('a trail write racing UpdateTrail', () => {
+  it('a StartLogging that read the trail before UpdateTrail moved it does not put it back on the bucket UpdateTrail released (which another account could then claim)', async () => {
+    const a = caller(SINGLE);
+    await create({ Name: 'trail-a', OssBucketName: 'audit-log' }, a);
+    const realGet = store.get.bind(store);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let first = true;
+    // StartLogging reads the trail, then waits while UpdateTrail moves it to another bucket
+    store.get = async (accountId, name) => {
+      const trail = await realGet(accountId, name);
+      if (first) {
+        first = false;
+        await gate;
+      }
+      return trail;
+    };
+    const start = startLogging({ Name: 'trail-a' }, a, ports);
+    await updateTrail({ Name: 'trail-a', OssBucketName: 'other-log' }, a, ports);
+    open();
+    await refused(start, 'ConcurrentModification', 409);
+    store.get = realGet;
+    expect((await store.get(SINGLE, 'trail-a'))?.ossBucketName).toBe('other-log');
+    expect(await claims.holders('audit-log')).toEqual([]);
+    // the bucket is free and trail-a no longer delivers there, so another account may take it
+    await create({ Name: 'trail-b', OssBucketName: 'audit-log' }, caller(MANAGEMENT));
+    const onAuditLog = [...(await store.list(SINGLE)), ...(await store.list(MANAGEMENT))].filter((t) => t.ossBucketName === 'audit-log');
+    expect(onAuditLog.map((t) => t.accountId)).toEqual([MANAGEMENT]);
   });
 });
