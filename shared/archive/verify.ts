@@ -685,6 +685,9 @@ function dedupedAndSorted(result: ScopeResult): ScopeResult {
   };
 }
 
+/** A year folder (`<YYYY>/`) of a region folder: never a member account folder (account ids are longer). */
+const YEAR_FOLDER = /^\d{4}$/;
+
 /** Where an archive holds anything: the scopes to verify. */
 export interface DiscoveredScopes {
   regions: string[];
@@ -721,14 +724,18 @@ export async function discoverScopes(
     for (const root of roots) {
       for (const first of await listFolders(root)) {
         const children = await listFolders(first);
-        const childNames = children.map((c) => name(c, first));
-        if (childNames.some((c) => /^\d{4}$/.test(c))) {
+        const isYear = (folder: string) => YEAR_FOLDER.test(name(folder, first));
+        // A folder can be both: a single-account trail on the bucket and prefix of an organization
+        // trail may have a region named like the organization id (`rd-…`), whose year folders then
+        // sit next to the member folders; each kind of child is read as what it is.
+        if (children.some(isYear)) {
           const region = name(first, root);
           if (ARCHIVE_REGION_PATTERN.test(region)) add(region);
-        } else if (options.organization) {
+        }
+        if (options.organization) {
           const orgId = name(first, root);
           if (options.organization.orgId !== undefined && orgId !== options.organization.orgId) continue;
-          for (const accountFolder of children) {
+          for (const accountFolder of children.filter((c) => !isYear(c))) {
             for (const regionFolder of await listFolders(accountFolder)) {
               const region = name(regionFolder, accountFolder);
               if (ARCHIVE_REGION_PATTERN.test(region)) add(region, { orgId, accountId: name(accountFolder, first) });

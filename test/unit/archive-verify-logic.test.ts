@@ -256,6 +256,20 @@ describe('discoverScopes', () => {
       expect([...org.organizations]).toEqual([['rd-abc', ['1000000000000009']]]);
       expect((await discoverScopes(bucket, { ossKeyPrefix: 'audit', organization: { orgId: 'rd-other' } })).regions).toEqual([]);
     });
+
+    it(`keeps an organization's members when a member's single-account trail names a region after the organization id (${folders ? 'folder listing' : 'full listing'})`, async () => {
+      // A member's single-account trail may share the organization trail's bucket and prefix; an
+      // event with acsRegion `rd-abc` (a valid region id) puts its file in `Actiontrail/rd-abc/<YYYY>/…`,
+      // inside the organization's folder `Actiontrail/rd-abc/<member>/…`.
+      // Archive files only, as archive queries discover scopes (adapters/archive/archive-bucket.ts).
+      const bucket = new MemoryBucket(folders);
+      putFile(bucket, { ossKeyPrefix: 'audit', region: 'cn-beijing', organization: { orgId: 'rd-abc', accountId: '1000000000000009' } }, H(8), 'org');
+      putFile(bucket, { ossKeyPrefix: 'audit', region: 'rd-abc' }, H(9), 'member-single-account');
+      const org = await discoverScopes(bucket, { ossKeyPrefix: 'audit', organization: { orgId: 'rd-abc' } });
+      expect(org.regions).toEqual(['cn-beijing']);
+      expect([...org.organizations]).toEqual([['rd-abc', ['1000000000000009']]]);
+      expect((await discoverScopes(bucket, { ossKeyPrefix: 'audit' })).regions).toEqual(['rd-abc']);
+    });
   }
 });
 
