@@ -15,6 +15,31 @@ import type { InvocationResult } from '../runtime/function-runtime.ts';
 
 /** FC's limit on a synchronous request body. */
 export const HTTP_TRIGGER_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+/**
+ * Request body bytes one HTTP trigger holds at once (bodies being received or waiting for their
+ * invocation): eight bodies at FC's limit. Past it a request is answered 429 `ResourceExhausted`
+ * at once, so clients holding many large uploads open cannot make the emulator buffer without
+ * bound (each connection could otherwise pin 32 MiB for the whole request timeout).
+ */
+export const HTTP_TRIGGER_MAX_BUFFERED_BYTES = 8 * HTTP_TRIGGER_BODY_LIMIT_BYTES;
+
+/** The body bytes a trigger holds, against HTTP_TRIGGER_MAX_BUFFERED_BYTES. */
+class BodyBudget {
+  private held = 0;
+  constructor(private readonly limit: number) {}
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
+function tooLargeBody(): HttpInputError {
+  return new HttpInputError(413, 'EntityTooLarge', `payload size exceeds maximum allowed size (${HTTP_TRIGGER_BODY_LIMIT_BYTES} bytes)`);
+}
 
 const TEXT_CONTENT_TYPE = /^(text\/|application\/(json|x-ndjson|x-www-form-urlencoded|xml|javascript)|[^;]*\+json|[^;]*\+xml)/i;
 
@@ -169,20 +194,48 @@ export async function startHttpTrigger(options: {
 }): Promise<HttpTriggerServer> {
   const { fn, trigger } = options;
   const methods = new Set(trigger.triggerConfig.methods.map((m) => m.toUpperCase()));
-  const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
+  const budget = new BodyBudget(HTTP_TRIGGER_MAX_BUFFERED_BYTES);
+  /** The body; `held.bytes` counts what it took of the budget (the caller gives it back). */
+  const readBody = (req: http.IncomingMessage, held: { bytes: number }): Promise<Buffer> =>
     new Promise((resolve, reject) => {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > HTTP_TRIGGER_BODY_LIMIT_BYTES) {
+        reject(tooLargeBody());
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       let tooLarge = false;
+      let settled = false;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        chunks.length = 0;
+        reject(error);
+      };
       req.on('data', (chunk: Buffer) => {
+        if (settled) return;
         size += chunk.length;
-        if (size > HTTP_TRIGGER_BODY_LIMIT_BYTES) tooLarge = true;
-        else chunks.push(chunk);
+        if (size > HTTP_TRIGGER_BODY_LIMIT_BYTES) {
+          tooLarge = true;
+          chunks.length = 0;
+        } else if (!tooLarge) {
+          if (!budget.take(chunk.length)) {
+            fail(new HttpInputError(429, 'ResourceExhausted', `trigger ${trigger.triggerName} holds too many request bodies at once; retry later`));
+            return;
+          }
+          held.bytes += chunk.length;
+          chunks.push(chunk);
+        }
       });
-      req.on('error', reject);
+      req.on('error', fail);
+      req.on('close', () => fail(new HttpInputError(400, 'RequestAborted', 'the request ended before its body')));
       req.on('end', () => {
-        if (tooLarge) reject(new HttpInputError(413, 'EntityTooLarge', `payload size exceeds maximum allowed size (${HTTP_TRIGGER_BODY_LIMIT_BYTES} bytes)`));
-        else resolve(Buffer.concat(chunks));
+        if (tooLarge) fail(tooLargeBody());
+        else if (!settled) {
+          settled = true;
+          resolve(Buffer.concat(chunks));
+        }
       });
     });
   const server = http.createServer(
@@ -193,14 +246,19 @@ export async function startHttpTrigger(options: {
         sendJson(res, 405, { ErrorCode: 'MethodNotAllowed', ErrorMessage: `method ${req.method} is not allowed by trigger ${trigger.triggerName}` });
         return;
       }
-      const body = await readBody(req);
-      const event = buildHttpEvent(req, body, {
-        accountId: options.accountId,
-        domainName,
-        domainPrefix: fn.functionName,
-        requestId,
-      });
-      writeHttpResult(res, await options.invoke(Buffer.from(JSON.stringify(event)), requestId));
+      const held = { bytes: 0 };
+      try {
+        const body = await readBody(req, held);
+        const event = buildHttpEvent(req, body, {
+          accountId: options.accountId,
+          domainName,
+          domainPrefix: fn.functionName,
+          requestId,
+        });
+        writeHttpResult(res, await options.invoke(Buffer.from(JSON.stringify(event)), requestId));
+      } finally {
+        budget.give(held.bytes);
+      }
     }),
   );
   guardServer(server);
