@@ -29,6 +29,28 @@ export class HttpInputError extends Error {
   }
 }
 
+/**
+ * Request body bytes one server holds at once (bodies being received or waiting for their
+ * invocation), so that clients holding many large uploads open cannot make it buffer without
+ * bound: a request that would go past it is answered 429 `ResourceExhausted`.
+ */
+export class BodyBudget {
+  private held = 0;
+  constructor(private readonly limit: number) {}
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.limit) return false;
+    this.held += bytes;
+    return true;
+  }
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
+export function bodyBudgetExhausted(what: string): HttpInputError {
+  return new HttpInputError(429, 'ResourceExhausted', `${what} holds too many request bodies at once; retry later`);
+}
+
 /** `decodeURIComponent` that answers 400 (naming what was being decoded) instead of throwing a URIError. */
 export function decodeComponent(text: string, what: string): string {
   try {

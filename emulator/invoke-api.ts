@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EntityTooLargeError } from './async-queue.ts';
 import { verifyFcSignature, type FcAuthFailure } from './fc-signature.ts';
-import { checkBearer, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from './http-guard.ts';
+import { BodyBudget, bodyBudgetExhausted, checkBearer, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from './http-guard.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { InvocationResult } from './runtime/function-runtime.ts';
 
@@ -23,6 +23,17 @@ const MAX_ASYNC_DELAY_SECONDS = 3600;
 export const S3_NOTIFICATION_LIMIT_BYTES = 1024 * 1024;
 /** FC's limit on a synchronous invocation payload. */
 export const SYNC_PAYLOAD_LIMIT_BYTES = 32 * 1024 * 1024;
+/**
+ * Request body bytes the invoke API holds at once (bodies are read before their signature is
+ * checked): eight payloads at FC's limit; past it, 429 `ResourceExhausted` (http-guard.ts BodyBudget).
+ */
+export const INVOKE_API_MAX_BUFFERED_BYTES = 8 * SYNC_PAYLOAD_LIMIT_BYTES;
+
+/** A request's share of the server's BodyBudget: `held.bytes` is given back when the request is done. */
+interface BodyAccount {
+  budget: BodyBudget;
+  held: { bytes: number };
+}
 
 export interface InvokeApiCore {
   readonly accountId: string;
@@ -59,22 +70,58 @@ function lowerHeaders(req: http.IncomingMessage): Record<string, string> {
   return out;
 }
 
-async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** The body, or null when it is (or is declared) over `limit`. */
+function readBody(req: http.IncomingMessage, limit: number, account: BodyAccount): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      req.resume();
+      resolve(null);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      chunks.length = 0;
+      done();
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) settle(() => resolve(null));
+      else if (!account.budget.take(chunk.length)) settle(() => reject(bodyBudgetExhausted('the invoke API')));
+      else {
+        account.held.bytes += chunk.length;
+        chunks.push(chunk);
+      }
+    });
+    req.on('error', (error) => settle(() => reject(error)));
+    req.on('close', () => settle(() => reject(new HttpInputError(400, 'RequestAborted', 'the request ended before its body'))));
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks));
+    });
+  });
 }
 
 const ROUTE_2016 = /^\/2016-08-15\/services\/([^/]+)\/functions\/([^/]+)\/invocations$/;
 const ROUTE_2023 = /^\/2023-03-30\/functions\/([^/]+)\/invocations$/;
 
 export async function startInvokeApi(core: InvokeApiCore, host: string, port: number, logger: Logger = silentLogger): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer(guardListener('invoke API', logger, (req, res) => handle(core, req, res)));
+  const budget = new BodyBudget(INVOKE_API_MAX_BUFFERED_BYTES);
+  const server = http.createServer(
+    guardListener('invoke API', logger, async (req, res) => {
+      const account: BodyAccount = { budget, held: { bytes: 0 } };
+      try {
+        await handle(core, req, res, account);
+      } finally {
+        budget.give(account.held.bytes);
+      }
+    }),
+  );
   guardServer(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -92,10 +139,10 @@ export async function startInvokeApi(core: InvokeApiCore, host: string, port: nu
   };
 }
 
-async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse, account: BodyAccount): Promise<void> {
   const url = requestUrl(req);
   const path = url.pathname;
-  if (path === '/-' || path.startsWith('/-/')) return handleAdmin(core, req, res, url);
+  if (path === '/-' || path.startsWith('/-/')) return handleAdmin(core, req, res, url, account);
 
   const requestId = req.headers['x-fc-request-id']?.toString() || randomUUID();
   const m2016 = ROUTE_2016.exec(path);
@@ -111,7 +158,7 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
     send(res, 405, errorBody(version, 'MethodNotAllowed', 'invocations take POST', requestId));
     return;
   }
-  const body = await readBody(req, SYNC_PAYLOAD_LIMIT_BYTES);
+  const body = await readBody(req, SYNC_PAYLOAD_LIMIT_BYTES, account);
   if (!body) {
     send(res, 400, errorBody(version, 'EntityTooLarge', `payload size exceeds maximum allowed size (${SYNC_PAYLOAD_LIMIT_BYTES} bytes)`, requestId));
     return;
@@ -170,7 +217,7 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
   }
 }
 
-async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: http.ServerResponse, url: URL, account: BodyAccount): Promise<void> {
   const path = url.pathname;
   const auth = checkBearer(req.headers.authorization, core.internalToken);
   if (!auth.ok) {
@@ -194,7 +241,7 @@ async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: 
     return;
   }
   if (path === '/-/s3-events' && req.method === 'POST') {
-    const body = await readBody(req, S3_NOTIFICATION_LIMIT_BYTES);
+    const body = await readBody(req, S3_NOTIFICATION_LIMIT_BYTES, account);
     if (!body) throw new HttpInputError(413, 'EntityTooLarge', `the notification body exceeds ${S3_NOTIFICATION_LIMIT_BYTES} bytes`);
     let parsed: unknown;
     try {

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { FunctionSpec, HttpTrigger } from '../config.ts';
-import { decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from '../http-guard.ts';
+import { BodyBudget, bodyBudgetExhausted, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from '../http-guard.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { InvocationResult } from '../runtime/function-runtime.ts';
 
@@ -22,20 +22,6 @@ export const HTTP_TRIGGER_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
  * bound (each connection could otherwise pin 32 MiB for the whole request timeout).
  */
 export const HTTP_TRIGGER_MAX_BUFFERED_BYTES = 8 * HTTP_TRIGGER_BODY_LIMIT_BYTES;
-
-/** The body bytes a trigger holds, against HTTP_TRIGGER_MAX_BUFFERED_BYTES. */
-class BodyBudget {
-  private held = 0;
-  constructor(private readonly limit: number) {}
-  take(bytes: number): boolean {
-    if (this.held + bytes > this.limit) return false;
-    this.held += bytes;
-    return true;
-  }
-  give(bytes: number): void {
-    this.held -= bytes;
-  }
-}
 
 function tooLargeBody(): HttpInputError {
   return new HttpInputError(413, 'EntityTooLarge', `payload size exceeds maximum allowed size (${HTTP_TRIGGER_BODY_LIMIT_BYTES} bytes)`);
@@ -221,7 +207,7 @@ export async function startHttpTrigger(options: {
           chunks.length = 0;
         } else if (!tooLarge) {
           if (!budget.take(chunk.length)) {
-            fail(new HttpInputError(429, 'ResourceExhausted', `trigger ${trigger.triggerName} holds too many request bodies at once; retry later`));
+            fail(bodyBudgetExhausted(`trigger ${trigger.triggerName}`));
             return;
           }
           held.bytes += chunk.length;

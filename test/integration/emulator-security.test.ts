@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INVOKE_API_MAX_BUFFERED_BYTES, SYNC_PAYLOAD_LIMIT_BYTES } from '../../emulator/invoke-api.ts';
 import { internalAuth, productProject, s3ClientFor, startTestStack, type TestStack } from '../helpers/stack.ts';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
@@ -115,6 +116,50 @@ describe('malformed input gets a 4xx and the process keeps serving', () => {
     }
     await stillServing();
   });
+});
+
+/** Opens a POST declaring `declared` bytes and sends `sent` of them (stopping at an early answer). */
+async function openUpload(url: string, path: string, declared: number, sent: number): Promise<{ socket: net.Socket; answer: Promise<string> }> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  socket.on('error', () => undefined);
+  let received = '';
+  const answer = new Promise<string>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      if (received.includes('\r\n\r\n')) resolve(received);
+    });
+    socket.on('close', () => resolve(received));
+  });
+  let answered = false;
+  void answer.then(() => (answered = true));
+  socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: ${declared}\r\n\r\n`);
+  const chunk = Buffer.alloc(1024 * 1024, 0x61);
+  for (let left = sent; left > 0 && !answered && !socket.destroyed; left -= chunk.length) {
+    if (!socket.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), answer]);
+  }
+  return { socket, answer };
+}
+
+describe('request bodies held at once are bounded', () => {
+  it('the invoke API answers 429 past INVOKE_API_MAX_BUFFERED_BYTES of unsigned uploads held open, and serves again when they go', async () => {
+    const path = '/2023-03-30/functions/ingest/invocations';
+    const uploads = [];
+    for (let i = 0; i < INVOKE_API_MAX_BUFFERED_BYTES / SYNC_PAYLOAD_LIMIT_BYTES; i++) {
+      uploads.push(await openUpload(stack.emulator.invokeUrl, path, SYNC_PAYLOAD_LIMIT_BYTES, SYNC_PAYLOAD_LIMIT_BYTES - 1));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const extra = await openUpload(stack.emulator.invokeUrl, path, SYNC_PAYLOAD_LIMIT_BYTES, 4 * 1024 * 1024);
+    const text = await extra.answer;
+    expect(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]).toBe('429');
+    expect(text).toContain('ResourceExhausted');
+    await expect((await openUpload(stack.emulator.invokeUrl, path, SYNC_PAYLOAD_LIMIT_BYTES + 1, 0)).answer).resolves.toMatch(/^HTTP\/1\.1 400/);
+    for (const upload of [extra, ...uploads]) upload.socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const unsigned = await fetch(`${stack.emulator.invokeUrl}${path}`, { method: 'POST', body: '{}' });
+    expect(unsigned.status).toBe(403);
+    await stillServing();
+  }, 60_000);
 });
 
 /** The stack's token with its last character changed (to one it is not: a fixed '0' was the token itself 1 time in 16). */
