@@ -2,7 +2,7 @@
 import { gunzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PayloadTooLargeError, RetryableError } from '../shared/errors.ts';
+import { PayloadTooLargeError, RetryableError, UnreadableObjectError } from '../shared/errors.ts';
 import type { StagingWriter } from '../shared/pipeline/ingest.ts';
 import type { StagingBatch } from '../shared/pipeline/staging.ts';
 import { isS3Transient } from './s3.ts';
@@ -42,7 +42,7 @@ export class S3Staging implements StagingWriter {
 /**
  * Reads an object whole; gunzips it when its bytes are gzip. At most `maxBytes` stored bytes and
  * `maxBytes` decompressed bytes (a gzip bomb stops there): beyond that, PayloadTooLargeError
- * `ObjectTooLarge`.
+ * `ObjectTooLarge`. Gzip bytes zlib cannot decompress: UnreadableObjectError `InvalidGzip`.
  */
 export async function readObject(s3: S3Client, bucket: string, key: string, options: { maxBytes?: number } = {}): Promise<Buffer> {
   const maxBytes = options.maxBytes ?? READ_OBJECT_MAX_BYTES;
@@ -60,7 +60,12 @@ export async function readObject(s3: S3Client, bucket: string, key: string, opti
   try {
     return await gunzipAsync(bytes, { maxOutputLength: maxBytes });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) throw tooLarge('once decompressed');
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) throw tooLarge('once decompressed');
+    // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR: truncated, not deflate…): the bytes are broken, a retry reads the same
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw new UnreadableObjectError('InvalidGzip', `${key} starts like gzip but cannot be decompressed: ${(error as Error).message}`, { cause: error });
+    }
     throw error;
   }
 }

@@ -50,6 +50,18 @@ export class PayloadTooLargeError extends DomainError {
   }
 }
 
+/** Stored bytes that cannot be decoded (a gzip object that is not valid gzip): retrying reads the same bytes. */
+export class UnreadableObjectError extends DomainError {
+  readonly status = 422;
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** A dependency failed in a way worth retrying (the invocation is retried by FC). */
 export class RetryableError extends DomainError {
   readonly status = 503;

@@ -12,7 +12,7 @@
  * its result object says why). Store failures propagate, so the invocation fails and FC retries.
  */
 import { z } from 'zod';
-import { PayloadTooLargeError } from '../errors.ts';
+import { PayloadTooLargeError, UnreadableObjectError } from '../errors.ts';
 import { classifyObject, type ClassifyOutcome, type ClassifyPorts, type SetAsideRecord } from './classify-batch.ts';
 import { parseBody, validateRecords, type IdentifiedEvent, type Rejection } from './records.ts';
 import { writeSetAside, type SetAsideSource } from './set-aside.ts';
@@ -61,7 +61,7 @@ export interface ObjectNoticeLog {
 }
 
 export interface ClassifyObjectPorts extends ClassifyPorts {
-  /** The object's bytes, gunzipped; PayloadTooLargeError beyond `maxBytes` stored or decompressed. */
+  /** The object's bytes, gunzipped; PayloadTooLargeError beyond `maxBytes` stored or decompressed, UnreadableObjectError for broken gzip. */
   readObject(bucket: string, key: string, maxBytes: number): Promise<Buffer>;
   /** Writes a JSON document (a result or rejected object); the same key is overwritten. */
   writeJson(bucket: string, key: string, document: unknown): Promise<void>;
@@ -147,7 +147,7 @@ async function eventsOf(object: StagedObject, inbox: boolean, ports: ClassifyObj
   try {
     bytes = await ports.readObject(object.bucket, object.key, inbox ? STAGING_MAX_DECODED_BYTES : BACKFILL_MAX_DECODED_BYTES);
   } catch (error) {
-    if (!(error instanceof PayloadTooLargeError)) throw error;
+    if (!(error instanceof PayloadTooLargeError) && !(error instanceof UnreadableObjectError)) throw error;
     return unreadable({ code: error.code, message: error.message });
   }
   const decoded = inbox ? stagingEvents(bytes, nowMs) : backfillEvents(bytes, emptyReport, nowMs);

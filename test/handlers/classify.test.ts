@@ -103,4 +103,34 @@ describe('classify handler', () => {
     const page = await services.history.lookup({ accountIds: [SAMPLE_ACCOUNT], startMs: Date.now() - 3_600_000, endMs: Date.now(), direction: 'BACKWARD', limit: 5, condition: { key: 'ResourceName', value: 'i-wide-29999' } });
     expect(page.events.map((json) => (JSON.parse(json) as Json)['eventId'])).toEqual([wide['eventId']]);
   });
+
+  it('a backfill file that is broken gzip gets a result object naming InvalidGzip, not a failed invocation retried to the dead letter', async () => {
+    const whole = gzipSync(JSON.stringify([record()]));
+    for (const [name, body] of [
+      ['truncated', whole.subarray(0, whole.length - 6)],
+      ['gzip magic, then garbage', Buffer.concat([whole.subarray(0, 2), Buffer.from('not deflate at all')])],
+    ] as const) {
+      const key = `backfill/broken-${randomUUID()}.gz`;
+      const { eTag } = await servers.put(STAGING_BUCKET, key, body);
+      const result = await invoke(ossEvent('oss-backfill', key, eTag, body.length));
+      expect(result, name).toEqual({ objects: 1, outcomes: ['unreadable'] });
+      const written = await servers.get(STAGING_BUCKET, `${key}${BACKFILL_RESULT_SUFFIX}`);
+      expect(written, `${name}: the result object`).toBeDefined();
+      expect(JSON.parse((written as Buffer).toString('utf8')), name).toMatchObject({ file: key, accepted: 0, error: { code: 'InvalidGzip' } });
+    }
+  });
+
+  it('a staging object that is broken gzip is set aside as unreadable', async () => {
+    const object = await putStagingBatch([record()]);
+    const whole = (await servers.get(STAGING_BUCKET, object.key)) as Buffer;
+    const broken = whole.subarray(0, whole.length - 6);
+    const { eTag } = await servers.put(STAGING_BUCKET, object.key, broken);
+    const before = new Set(await servers.list(STAGING_BUCKET, 'rejected/unreadable/'));
+    const result = await invoke(ossEvent('oss-inbox', object.key, eTag, broken.length));
+    expect(result).toEqual({ objects: 1, outcomes: ['unreadable'] });
+    const added = (await servers.list(STAGING_BUCKET, 'rejected/unreadable/')).filter((k) => !before.has(k));
+    expect(added).toHaveLength(1);
+    const rejected = JSON.parse(((await servers.get(STAGING_BUCKET, added[0] as string)) as Buffer).toString('utf8')) as { records: Json[] };
+    expect(rejected.records[0]).toMatchObject({ stage: 'validate', code: 'InvalidGzip' });
+  });
 });
