@@ -34,7 +34,10 @@ function parseNode(text: string): RedisNodeAddress {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(text);
   const host = match?.[1] ?? match?.[2];
   const port = match?.[3] === undefined ? DEFAULT_PORT : Number(match[3]);
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) throw new RedisUrlError(`invalid Redis node address ${JSON.stringify(text)}`);
+  // not echoed: a password with an unescaped '/' or '@' ends up here (`redis://:pa/ss@h` → `:pa`)
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new RedisUrlError('invalid Redis node address: each node is host, host:port or [ipv6]:port (port 1–65535); escape a "/" or "@" in the user or password as %2F or %40');
+  }
   return { host, port };
 }
 

@@ -49,6 +49,11 @@ describe('parseRedisUrl', () => {
     })();
     expect(error).toBeInstanceOf(RedisUrlError);
     expect(String(error)).not.toContain('hunter2');
+    // a password with an unescaped '/' ends the host list early: what is left of it is no node address
+    for (const url of ['redis://:hunter2/x@h:1', 'redis-cluster://user:pw@h:1,:hunter2/@h2:2']) {
+      expect(() => parseRedisUrl(url), url).toThrow(RedisUrlError);
+      expect(() => parseRedisUrl(url), url).not.toThrow(/hunter2/);
+    }
   });
 });
 
