@@ -21,6 +21,7 @@ import {
   BACKFILL_MAX_RECORDS,
   BACKFILL_PREFIX,
   BACKFILL_RESULT_SUFFIX,
+  MAX_OBJECT_KEY_BYTES,
   INBOX_PREFIX,
   STAGING_MAX_DECODED_BYTES,
   StagingBatchSchema,
@@ -169,6 +170,17 @@ export async function classifyStagedObject(object: StagedObject, ports: Classify
   }
   const objectId = `${object.bucket}/${object.key}@${object.eTag}`;
   const resultKey = `${object.key}${BACKFILL_RESULT_SUFFIX}`;
+  if (backfill && Buffer.byteLength(resultKey, 'utf8') > MAX_OBJECT_KEY_BYTES) {
+    // Its result object could not be written: the file is refused before any of it is stored, not
+    // classified and then failed (a retry would find it done and never write a result).
+    const error: FileError = {
+      code: 'KeyTooLong',
+      message: `the backfill file's key leaves no room for its result object (${MAX_OBJECT_KEY_BYTES} bytes at most with ${BACKFILL_RESULT_SUFFIX}); rename it to at most ${MAX_OBJECT_KEY_BYTES - BACKFILL_RESULT_SUFFIX.length} bytes`,
+    };
+    ports.log.error('object not processed', { key: object.key, ...error });
+    await writeSetAside(setAsideFrom(object, objectId, ports.now()), [{ stage: 'validate', accountId: '', code: error.code, reason: error.message, record: null }], ports);
+    return { kind: 'unreadable', error };
+  }
   const { events, report, setAside, receivedAtMs, unreadable } = await eventsOf(object, !backfill, ports);
   if (unreadable) {
     ports.log.error('object not processed', { key: object.key, ...unreadable });

@@ -23,6 +23,8 @@ export const BACKFILL_MAX_DECODED_BYTES = 32 * 1024 * 1024;
 export const BACKFILL_MAX_RECORDS = 50_000;
 /** Backfill result objects are written next to their file with this suffix (and ignored by classify). */
 export const BACKFILL_RESULT_SUFFIX = '.result.json';
+/** S3's (and OSS's) longest object key, in UTF-8 bytes: a backfill key longer than this less the result suffix has no room for its result object. */
+export const MAX_OBJECT_KEY_BYTES = 1024;
 
 export const StagingBatchSchema = z.object({
   version: z.literal(1),

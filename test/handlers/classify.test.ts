@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadTriggerEventError } from '../../adapters/fc/http.ts';
 import type { Services } from '../../adapters/wiring.ts';
-import { BACKFILL_RESULT_SUFFIX, stagingKey, type StagingBatch } from '../../shared/pipeline/staging.ts';
+import { BACKFILL_RESULT_SUFFIX, MAX_OBJECT_KEY_BYTES, stagingKey, type StagingBatch } from '../../shared/pipeline/staging.ts';
 import { eventBuffer, fcContext, sampleEvent, SAMPLE_ACCOUNT, STAGING_BUCKET, startHandlerServers, type HandlerServers } from '../helpers/handler-harness.ts';
 
 type Json = Record<string, unknown>;
@@ -118,6 +118,26 @@ describe('classify handler', () => {
       expect(written, `${name}: the result object`).toBeDefined();
       expect(JSON.parse((written as Buffer).toString('utf8')), name).toMatchObject({ file: key, accepted: 0, error: { code: 'InvalidGzip' } });
     }
+  });
+
+  it('a backfill file whose key leaves no room for its result object is refused before anything is stored, with a clear rejected/unreadable record', async () => {
+    const event = record();
+    // 1,024 bytes: S3 takes the file, but `<key>.result.json` would be over its key limit
+    // (in folders of 100 bytes: the local S3 server stores keys as file paths)
+    const name = 'k'.repeat(MAX_OBJECT_KEY_BYTES - 'backfill/'.length - '.json'.length).replace(/(.{99})./g, '$1/');
+    const key = `backfill/${name}.json`;
+    expect(Buffer.byteLength(key)).toBe(MAX_OBJECT_KEY_BYTES);
+    const body = Buffer.from(JSON.stringify([event]));
+    const { eTag } = await servers.put(STAGING_BUCKET, key, body);
+    const before = new Set(await servers.list(STAGING_BUCKET, 'rejected/unreadable/'));
+    const result = await invoke(ossEvent('oss-backfill', key, eTag, body.length));
+    expect(result).toEqual({ objects: 1, outcomes: ['unreadable'] });
+    expect(await services.history.get([SAMPLE_ACCOUNT], event['eventId'] as string)).toBeUndefined();
+    const added = (await servers.list(STAGING_BUCKET, 'rejected/unreadable/')).filter((k) => !before.has(k));
+    expect(added).toHaveLength(1);
+    const rejected = JSON.parse(((await servers.get(STAGING_BUCKET, added[0] as string)) as Buffer).toString('utf8')) as { source: Json; records: Json[] };
+    expect(rejected.source).toMatchObject({ key });
+    expect(rejected.records[0]).toMatchObject({ code: 'KeyTooLong' });
   });
 
   it('a staging object that is broken gzip is set aside as unreadable', async () => {
