@@ -51,6 +51,47 @@ export function bodyBudgetExhausted(what: string): HttpInputError {
   return new HttpInputError(429, 'ResourceExhausted', `${what} holds too many request bodies at once; retry later`);
 }
 
+/**
+ * A request's body within `limit` bytes, taking its bytes from `budget` as they arrive (added to
+ * `held.bytes`, which the caller gives back once the request is done); null when the body is
+ * declared (Content-Length, refused before it is read) or found over `limit` (the rest is
+ * drained, not kept). Rejects 429 `ResourceExhausted` when the budget runs out (`what` names the
+ * server), and 400 `RequestAborted` when the client goes before the body's end.
+ */
+export function readBodyWithin(req: http.IncomingMessage, limit: number, budget: BodyBudget, held: { bytes: number }, what: string): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      req.resume();
+      resolve(null);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      done();
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        chunks.length = 0;
+      } else if (!budget.take(chunk.length)) {
+        chunks.length = 0;
+        settle(() => reject(bodyBudgetExhausted(what)));
+      } else {
+        held.bytes += chunk.length;
+        chunks.push(chunk);
+      }
+    });
+    req.on('error', (error) => settle(() => reject(error)));
+    req.on('close', () => settle(() => reject(new HttpInputError(400, 'RequestAborted', 'the request ended before its body'))));
+    req.on('end', () => settle(() => resolve(size > limit ? null : Buffer.concat(chunks))));
+  });
+}
+
 /** `decodeURIComponent` that answers 400 (naming what was being decoded) instead of throwing a URIError. */
 export function decodeComponent(text: string, what: string): string {
   try {

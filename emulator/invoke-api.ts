@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EntityTooLargeError } from './async-queue.ts';
 import { verifyFcSignature, type FcAuthFailure } from './fc-signature.ts';
-import { BodyBudget, bodyBudgetExhausted, checkBearer, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from './http-guard.ts';
+import { BodyBudget, checkBearer, decodeComponent, guardListener, guardServer, HttpInputError, readBodyWithin, requestUrl } from './http-guard.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import type { InvocationResult } from './runtime/function-runtime.ts';
 
@@ -70,43 +70,6 @@ function lowerHeaders(req: http.IncomingMessage): Record<string, string> {
   return out;
 }
 
-/** The body, or null when it is (or is declared) over `limit`. */
-function readBody(req: http.IncomingMessage, limit: number, account: BodyAccount): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) {
-      req.resume();
-      resolve(null);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = (done: () => void) => {
-      if (settled) return;
-      settled = true;
-      chunks.length = 0;
-      done();
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      size += chunk.length;
-      if (size > limit) settle(() => resolve(null));
-      else if (!account.budget.take(chunk.length)) settle(() => reject(bodyBudgetExhausted('the invoke API')));
-      else {
-        account.held.bytes += chunk.length;
-        chunks.push(chunk);
-      }
-    });
-    req.on('error', (error) => settle(() => reject(error)));
-    req.on('close', () => settle(() => reject(new HttpInputError(400, 'RequestAborted', 'the request ended before its body'))));
-    req.on('end', () => {
-      if (settled) return;
-      settled = true;
-      resolve(Buffer.concat(chunks));
-    });
-  });
-}
-
 const ROUTE_2016 = /^\/2016-08-15\/services\/([^/]+)\/functions\/([^/]+)\/invocations$/;
 const ROUTE_2023 = /^\/2023-03-30\/functions\/([^/]+)\/invocations$/;
 
@@ -158,7 +121,7 @@ async function handle(core: InvokeApiCore, req: http.IncomingMessage, res: http.
     send(res, 405, errorBody(version, 'MethodNotAllowed', 'invocations take POST', requestId));
     return;
   }
-  const body = await readBody(req, SYNC_PAYLOAD_LIMIT_BYTES, account);
+  const body = await readBodyWithin(req, SYNC_PAYLOAD_LIMIT_BYTES, account.budget, account.held, 'the invoke API');
   if (!body) {
     send(res, 400, errorBody(version, 'EntityTooLarge', `payload size exceeds maximum allowed size (${SYNC_PAYLOAD_LIMIT_BYTES} bytes)`, requestId));
     return;
@@ -241,7 +204,7 @@ async function handleAdmin(core: InvokeApiCore, req: http.IncomingMessage, res: 
     return;
   }
   if (path === '/-/s3-events' && req.method === 'POST') {
-    const body = await readBody(req, S3_NOTIFICATION_LIMIT_BYTES, account);
+    const body = await readBodyWithin(req, S3_NOTIFICATION_LIMIT_BYTES, account.budget, account.held, 'the invoke API');
     if (!body) throw new HttpInputError(413, 'EntityTooLarge', `the notification body exceeds ${S3_NOTIFICATION_LIMIT_BYTES} bytes`);
     let parsed: unknown;
     try {

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { FunctionSpec, HttpTrigger } from '../config.ts';
-import { BodyBudget, bodyBudgetExhausted, decodeComponent, guardListener, guardServer, HttpInputError, requestUrl } from '../http-guard.ts';
+import { BodyBudget, decodeComponent, guardListener, guardServer, HttpInputError, readBodyWithin, requestUrl } from '../http-guard.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { InvocationResult } from '../runtime/function-runtime.ts';
 
@@ -181,49 +181,6 @@ export async function startHttpTrigger(options: {
   const { fn, trigger } = options;
   const methods = new Set(trigger.triggerConfig.methods.map((m) => m.toUpperCase()));
   const budget = new BodyBudget(HTTP_TRIGGER_MAX_BUFFERED_BYTES);
-  /** The body; `held.bytes` counts what it took of the budget (the caller gives it back). */
-  const readBody = (req: http.IncomingMessage, held: { bytes: number }): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > HTTP_TRIGGER_BODY_LIMIT_BYTES) {
-        reject(tooLargeBody());
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let tooLarge = false;
-      let settled = false;
-      const fail = (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        chunks.length = 0;
-        reject(error);
-      };
-      req.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        size += chunk.length;
-        if (size > HTTP_TRIGGER_BODY_LIMIT_BYTES) {
-          tooLarge = true;
-          chunks.length = 0;
-        } else if (!tooLarge) {
-          if (!budget.take(chunk.length)) {
-            fail(bodyBudgetExhausted(`trigger ${trigger.triggerName}`));
-            return;
-          }
-          held.bytes += chunk.length;
-          chunks.push(chunk);
-        }
-      });
-      req.on('error', fail);
-      req.on('close', () => fail(new HttpInputError(400, 'RequestAborted', 'the request ended before its body')));
-      req.on('end', () => {
-        if (tooLarge) fail(tooLargeBody());
-        else if (!settled) {
-          settled = true;
-          resolve(Buffer.concat(chunks));
-        }
-      });
-    });
   const server = http.createServer(
     guardListener(`HTTP trigger ${fn.functionName}/${trigger.triggerName}`, options.logger ?? silentLogger, async (req, res) => {
       const requestId = `1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
@@ -234,7 +191,8 @@ export async function startHttpTrigger(options: {
       }
       const held = { bytes: 0 };
       try {
-        const body = await readBody(req, held);
+        const body = await readBodyWithin(req, HTTP_TRIGGER_BODY_LIMIT_BYTES, budget, held, `trigger ${trigger.triggerName}`);
+        if (!body) throw tooLargeBody();
         const event = buildHttpEvent(req, body, {
           accountId: options.accountId,
           domainName,
